@@ -1,0 +1,32 @@
+"""Transformer Classroom: the router. Run with ``streamlit run app.py``.
+
+Each page lives in ``pages/``; to add one, add a row to ``PAGES`` (the router's logic stays as it is).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui.i18n import _
+
+# (module file, title, Material icon, section). Order = the learning path of DESIGN.md.
+PAGES: list[tuple[str, str, str, str]] = [
+    ("pages/home.py", "Home", ":material/school:", "Start"),
+]
+
+
+def build_navigation() -> st.navigation:
+    """Group the pages by section, translate their titles, and return the navigation object."""
+    sections: dict[str, list] = {}
+    for i, (path, title, icon, section) in enumerate(PAGES):
+        sections.setdefault(_(section), []).append(st.Page(path, title=_(title), icon=icon, default=i == 0))
+    return st.navigation(sections)
+
+
+def main() -> None:
+    st.set_page_config(page_title="Transformer Classroom", page_icon=":material/school:", layout="wide")
+    build_navigation().run()
+
+
+if __name__ == "__main__":
+    main()

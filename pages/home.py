@@ -1,0 +1,38 @@
+"""Home: what the dashboard is, and the learning path."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui.i18n import _
+
+st.title(_("Transformer Classroom"))
+st.markdown(
+    _(
+        "Learn how transformers work by computing them. Every number and every heatmap here is computed "
+        "live, on **your** input, by this project's own transformer written in plain PyTorch and "
+        "tested equal to PyTorch's built-in modules. Nothing is drawn for illustration."
+    )
+)
+
+st.subheader(_("The learning path"))
+STEPS = [
+    (_("Tokens & embeddings"), _("your text as tokens and ids; embeddings; positional encodings")),
+    (_("Attention, step by step"), _("X, W_Q, W_K, W_V → Q, K, V → QKᵀ → ÷√d_k → mask → softmax → output")),
+    (_("Multi-head attention"), _("split into heads, one heatmap per head, concatenate, W_O")),
+    (_("Inside a block"), _("residual + layer norm (pre-norm vs post-norm), feed-forward, a whole encoder-decoder")),
+    (_("Train"), _("train a small model and watch its loss fall live")),
+    (_("Generate"), _("sample with temperature, top-k and top-p; see each step's candidates")),
+    (_("Attention maps"), _("what a trained model's heads attend to, per layer and head")),
+    (_("Cost of attention"), _("time and memory against sequence length: why attention is O(T²)")),
+]
+for number, (title, what) in enumerate(STEPS, start=1):
+    st.markdown(f"{number}. **{title}**: {what}")
+
+st.latex(r"\mathrm{Attention}(Q, K, V) = \mathrm{softmax}\!\left(\frac{QK^\top}{\sqrt{d_k}}\right)V")
+st.caption(
+    _(
+        "Built for the homework students bring: Understanding Deep Learning ch. 12, EECS 498 A5 (AddSub), "
+        "the WikiText-2 language model, and more. Pages appear in the sidebar as they are added."
+    )
+)

@@ -1,0 +1,325 @@
+"""The encoder-decoder Transformer and a decoder-only language model.
+
+Shape legend: B batch, T_src / T_tgt / T sequence lengths, H heads, V vocabulary size, d_model width.
+
+Sources: Vaswani et al. 2017 (encoder-decoder, Figure 1; embeddings scaled by √d_model, §3.4);
+Radford et al. 2018/2019 (decoder-only language model, pre-norm, tied embeddings as Press & Wolf 2017).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+
+import torch
+from torch import Tensor, nn
+
+from .attention import KVCache, causal_mask, padding_mask
+from .blocks import DecoderBlock, EncoderBlock
+from .layers import POSITIONAL_ENCODINGS, LayerNorm, make_positional_encoding
+
+__all__ = ["AttentionRecord", "DecoderOnlyLM", "Seq2SeqTransformer", "TransformerConfig", "build_model"]
+
+
+@dataclass
+class TransformerConfig:
+    """Hyper-parameters of a Transformer; validated on creation (raises ValueError with a sentence)."""
+
+    vocab_size: int  # V: target vocabulary (and source vocabulary unless src_vocab_size is set)
+    d_model: int = 128  # width of every token vector
+    n_heads: int = 4  # attention heads per layer; d_k = d_model / n_heads
+    n_layers: int = 2  # decoder layers (and encoder layers unless n_encoder_layers is set)
+    d_ff: int = 512  # hidden width of the feed-forward layer
+    dropout: float = 0.1  # dropout on embeddings, attention weights and sub-layer outputs
+    max_len: int = 256  # longest sequence the positional encoding covers
+    positional: str = "sinusoidal"  # "sinusoidal" (§3.5), "simple" (course n/K) or "learned"
+    norm_first: bool = True  # True: pre-norm x + f(norm(x)); False: post-norm norm(x + f(x)) as the paper
+    activation: str = "relu"  # feed-forward activation: "relu" or "gelu"
+    tie_embeddings: bool = False  # share the output projection with the (target) input embedding
+    causal: bool = True  # decoder self-attention uses the causal mask (off lets an LM see the future)
+    pad_id: int | None = None  # id of the padding token, masked out as a key when set
+    src_vocab_size: int | None = None  # source vocabulary of an encoder-decoder (default: vocab_size)
+    n_encoder_layers: int | None = None  # encoder layers of an encoder-decoder (default: n_layers)
+    arch: str = "decoder"  # "decoder" (decoder-only LM) or "encoder-decoder"
+
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "d_model", "n_heads", "n_layers", "d_ff", "max_len"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive whole number, got {value!r}")
+        if self.d_model % self.n_heads != 0:
+            raise ValueError(
+                f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}: "
+                f"each head gets d_k = d_model / n_heads dimensions"
+            )
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout is a probability in [0, 1), got {self.dropout}")
+        if self.positional not in POSITIONAL_ENCODINGS:
+            raise ValueError(f"positional must be one of {sorted(POSITIONAL_ENCODINGS)}, got {self.positional!r}")
+        if self.activation not in ("relu", "gelu"):
+            raise ValueError(f"activation must be 'relu' or 'gelu', got {self.activation!r}")
+        if self.arch not in ("decoder", "encoder-decoder"):
+            raise ValueError(f"arch must be 'decoder' or 'encoder-decoder', got {self.arch!r}")
+        for name in ("src_vocab_size", "n_encoder_layers"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name} must be a positive whole number or None, got {value!r}")
+        if self.pad_id is not None and not 0 <= self.pad_id < max(self.vocab_size, self.src_vocab_size or 0):
+            raise ValueError(f"pad_id={self.pad_id} is not a token id of the vocabulary")
+
+    @property
+    def d_k(self) -> int:
+        """Width of one head: d_model / n_heads."""
+        return self.d_model // self.n_heads
+
+    def to_dict(self) -> dict:
+        """A JSON-serialisable dict (for checkpoints)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TransformerConfig:
+        """Inverse of :meth:`to_dict`; unknown keys raise ValueError naming them."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown TransformerConfig fields: {unknown}")
+        return cls(**data)
+
+
+@dataclass
+class AttentionRecord:
+    """Attention weights of every layer, each (B, H, T_q, T_k); lists are indexed by layer.
+
+    encoder_self: encoder self-attention (T_src × T_src); decoder_self: decoder masked self-attention
+    (T_tgt × T_tgt); cross: decoder cross-attention over the encoder's output (T_tgt × T_src).
+    A decoder-only model fills only ``decoder_self``.
+    """
+
+    encoder_self: list[Tensor] = field(default_factory=list)
+    decoder_self: list[Tensor] = field(default_factory=list)
+    cross: list[Tensor] = field(default_factory=list)
+
+    def kinds(self) -> list[str]:
+        """Names of the non-empty kinds, in model order."""
+        return [k for k in ("encoder_self", "decoder_self", "cross") if getattr(self, k)]
+
+
+class _Embedding(nn.Module):
+    """Token embedding × √d_model (§3.4) plus a positional encoding, then dropout."""
+
+    def __init__(self, vocab_size: int, config: TransformerConfig) -> None:
+        super().__init__()
+        self.token = nn.Embedding(vocab_size, config.d_model)
+        nn.init.normal_(self.token.weight, std=config.d_model**-0.5)  # unit variance after the × √d_model
+        self.scale = math.sqrt(config.d_model)
+        self.position = make_positional_encoding(
+            config.positional, config.d_model, config.max_len, config.dropout
+        )
+
+    def forward(self, ids: Tensor, offset: int = 0) -> Tensor:
+        return self.position(self.token(ids) * self.scale, offset=offset)  # (B, T, d_model)
+
+
+def _check_ids(ids: Tensor, vocab_size: int, what: str) -> None:
+    if ids.dim() != 2:
+        raise ValueError(f"{what} must be token ids of shape (B, T), got {tuple(ids.shape)}")
+    if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= vocab_size):
+        raise ValueError(f"{what} holds ids outside the vocabulary [0, {vocab_size})")
+
+
+def _init_linear(module: nn.Module) -> None:
+    if isinstance(module, nn.Linear):
+        nn.init.xavier_uniform_(module.weight)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+
+class Seq2SeqTransformer(nn.Module):
+    """Encoder-decoder Transformer (Vaswani et al. 2017, Figure 1), pre- or post-norm.
+
+    forward(src (B, T_src), tgt (B, T_tgt)) → logits (B, T_tgt, V); the decoder reads ``tgt`` under the
+    causal mask (teacher forcing: feed tgt[:, :-1], predict tgt[:, 1:]).
+    """
+
+    def __init__(self, config: TransformerConfig) -> None:
+        super().__init__()
+        self.config = config
+        c = config
+        n_enc = c.n_encoder_layers or c.n_layers
+        self.src_embed = _Embedding(c.src_vocab_size or c.vocab_size, c)
+        self.tgt_embed = _Embedding(c.vocab_size, c)
+        self.encoder = nn.ModuleList(
+            EncoderBlock(c.d_model, c.n_heads, c.d_ff, c.dropout, c.norm_first, c.activation) for _ in range(n_enc)
+        )
+        self.decoder = nn.ModuleList(
+            DecoderBlock(c.d_model, c.n_heads, c.d_ff, c.dropout, c.norm_first, c.activation)
+            for _ in range(c.n_layers)
+        )
+        # Pre-norm stacks end with a layer norm (the last residual adds an un-normalised sub-layer output).
+        self.encoder_norm = LayerNorm(c.d_model) if c.norm_first else nn.Identity()
+        self.decoder_norm = LayerNorm(c.d_model) if c.norm_first else nn.Identity()
+        self.lm_head = nn.Linear(c.d_model, c.vocab_size)
+        self.apply(_init_linear)
+        if c.tie_embeddings:
+            self.lm_head.weight = self.tgt_embed.token.weight
+
+    def source_mask(self, src: Tensor) -> Tensor | None:
+        """Key padding mask of the source, (B, 1, 1, T_src), or None when the config has no pad_id."""
+        return None if self.config.pad_id is None else padding_mask(src, self.config.pad_id)
+
+    def target_mask(self, tgt: Tensor) -> Tensor | None:
+        """Causal mask (T_tgt, T_tgt), combined with the target's padding mask → (B, 1, T_tgt, T_tgt)."""
+        mask = causal_mask(tgt.shape[1], device=tgt.device) if self.config.causal else None
+        if self.config.pad_id is not None:
+            pad = padding_mask(tgt, self.config.pad_id)
+            mask = pad if mask is None else mask & pad
+        return mask
+
+    def encode(
+        self, src: Tensor, record: AttentionRecord | None = None
+    ) -> Tensor:
+        """src (B, T_src) → memory (B, T_src, d_model). Appends encoder self-attention to ``record``."""
+        _check_ids(src, self.src_embed.token.num_embeddings, "src")
+        mask = self.source_mask(src)
+        x = self.src_embed(src)
+        for block in self.encoder:
+            x, weights = block(x, mask=mask, need_weights=record is not None)
+            if record is not None:
+                record.encoder_self.append(weights)
+        return self.encoder_norm(x)
+
+    def decode(
+        self, tgt: Tensor, memory: Tensor, src: Tensor, record: AttentionRecord | None = None
+    ) -> Tensor:
+        """tgt (B, T_tgt), memory (B, T_src, d_model), src (B, T_src) → logits (B, T_tgt, V)."""
+        _check_ids(tgt, self.config.vocab_size, "tgt")
+        self_mask = self.target_mask(tgt)
+        memory_mask = self.source_mask(src)
+        x = self.tgt_embed(tgt)
+        for block in self.decoder:
+            x, self_w, cross_w = block(
+                x, memory, self_mask=self_mask, memory_mask=memory_mask, need_weights=record is not None
+            )
+            if record is not None:
+                record.decoder_self.append(self_w)
+                record.cross.append(cross_w)
+        return self.lm_head(self.decoder_norm(x))  # (B, T_tgt, V)
+
+    def forward(
+        self, src: Tensor, tgt: Tensor, return_attention: bool = False
+    ) -> Tensor | tuple[Tensor, AttentionRecord]:
+        """Logits (B, T_tgt, V); with ``return_attention`` also an :class:`AttentionRecord`.
+
+        Raises ValueError when ids are not (B, T) or fall outside the vocabulary, or when a sequence is
+        longer than ``max_len``.
+        """
+        record = AttentionRecord() if return_attention else None
+        memory = self.encode(src, record)
+        logits = self.decode(tgt, memory, src, record)
+        return (logits, record) if return_attention else logits
+
+    @torch.no_grad()
+    def trace_shapes(self, src: Tensor, tgt: Tensor) -> list[tuple[str, tuple[int, ...]]]:
+        """Name and shape of every stage of a forward pass, in order (seed 000's model.py printout)."""
+        stages: list[tuple[str, tuple[int, ...]]] = [("source tokens", tuple(src.shape))]
+        mask = self.source_mask(src)
+        x = self.src_embed.token(src)
+        stages.append(("source embedding", tuple(x.shape)))
+        x = self.src_embed.position(x * self.src_embed.scale)
+        stages.append(("+ positional encoding", tuple(x.shape)))
+        for i, block in enumerate(self.encoder):
+            x, _ = block(x, mask=mask)
+            stages.append((f"encoder block {i + 1}", tuple(x.shape)))
+        memory = self.encoder_norm(x)
+        stages.append(("encoder output (memory)", tuple(memory.shape)))
+        stages.append(("target tokens", tuple(tgt.shape)))
+        y = self.tgt_embed(tgt)
+        stages.append(("target embedding + positional encoding", tuple(y.shape)))
+        self_mask, memory_mask = self.target_mask(tgt), self.source_mask(src)
+        for i, block in enumerate(self.decoder):
+            y, _, _ = block(y, memory, self_mask=self_mask, memory_mask=memory_mask)
+            stages.append((f"decoder block {i + 1}", tuple(y.shape)))
+        logits = self.lm_head(self.decoder_norm(y))
+        stages.append(("output projection (logits)", tuple(logits.shape)))
+        return stages
+
+
+class DecoderOnlyLM(nn.Module):
+    """Decoder-only (GPT-style) language model: masked self-attention blocks and a linear head.
+
+    forward(input_ids (B, T)) → logits (B, T, V) for the next token at every position. With
+    ``tie_embeddings`` the output projection reuses the input embedding (Press & Wolf 2017).
+    """
+
+    def __init__(self, config: TransformerConfig) -> None:
+        super().__init__()
+        self.config = config
+        c = config
+        self.embed = _Embedding(c.vocab_size, c)
+        self.blocks = nn.ModuleList(
+            DecoderBlock(c.d_model, c.n_heads, c.d_ff, c.dropout, c.norm_first, c.activation, cross_attention=False)
+            for _ in range(c.n_layers)
+        )
+        self.final_norm = LayerNorm(c.d_model) if c.norm_first else nn.Identity()
+        self.lm_head = nn.Linear(c.d_model, c.vocab_size)
+        self.apply(_init_linear)
+        if c.tie_embeddings:
+            self.lm_head.weight = self.embed.token.weight
+
+    def new_cache(self) -> list[KVCache]:
+        """An empty key/value cache, one entry per layer, for incremental decoding."""
+        return [KVCache() for _ in self.blocks]
+
+    def self_mask(self, T: int, offset: int, device: torch.device) -> Tensor | None:
+        """Causal mask for T new positions after ``offset`` cached ones: (T, offset + T), or None."""
+        if not self.config.causal:
+            return None
+        return causal_mask(offset + T, device=device)[offset:]  # row i may see keys j <= offset + i
+
+    def hidden_states(
+        self,
+        input_ids: Tensor,
+        record: AttentionRecord | None = None,
+        cache: list[KVCache] | None = None,
+    ) -> Tensor:
+        """input_ids (B, T) → final hidden states (B, T, d_model), before the output projection."""
+        _check_ids(input_ids, self.config.vocab_size, "input_ids")
+        offset = cache[0].length if cache else 0
+        mask = self.self_mask(input_ids.shape[1], offset, input_ids.device)
+        if self.config.pad_id is not None and cache is None:
+            pad = padding_mask(input_ids, self.config.pad_id)  # (B, 1, 1, T)
+            mask = pad if mask is None else mask & pad
+        x = self.embed(input_ids, offset=offset)
+        for i, block in enumerate(self.blocks):
+            x, weights, _ = block(
+                x, self_mask=mask, need_weights=record is not None, cache=None if cache is None else cache[i]
+            )
+            if record is not None:
+                record.decoder_self.append(weights)
+        return self.final_norm(x)
+
+    def forward(
+        self,
+        input_ids: Tensor,
+        return_attention: bool = False,
+        cache: list[KVCache] | None = None,
+    ) -> Tensor | tuple[Tensor, AttentionRecord]:
+        """Logits (B, T, V); with ``return_attention`` also an :class:`AttentionRecord`.
+
+        ``cache`` (from :meth:`new_cache`) makes decoding incremental: pass only the new tokens, and
+        positions continue after the cached ones. Raises ValueError for ids outside the vocabulary or
+        sequences longer than ``max_len``.
+        """
+        record = AttentionRecord() if return_attention else None
+        logits = self.lm_head(self.hidden_states(input_ids, record, cache))
+        return (logits, record) if return_attention else logits
+
+
+def build_model(config: TransformerConfig) -> Seq2SeqTransformer | DecoderOnlyLM:
+    """The model class named by ``config.arch``."""
+    return Seq2SeqTransformer(config) if config.arch == "encoder-decoder" else DecoderOnlyLM(config)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of distinct trainable parameters (tied weights counted once)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -1,0 +1,185 @@
+"""From logits to tokens: temperature, top-k, top-p (nucleus) sampling, and decoding loops.
+
+Shape legend: B batch, T sequence length, V vocabulary size.
+
+Sources: Ackley et al. 1985 / Hinton et al. 2015 (softmax temperature); Fan et al. 2018 (top-k);
+Holtzman et al. 2020, "The Curious Case of Neural Text Degeneration" §3.1 (top-p / nucleus).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from .models import DecoderOnlyLM, Seq2SeqTransformer
+
+__all__ = [
+    "StepRecord",
+    "filter_log_probs",
+    "generate",
+    "greedy_decode",
+    "sample_next",
+]
+
+
+def _check_settings(temperature: float, top_k: int | None, top_p: float | None) -> None:
+    if temperature < 0:
+        raise ValueError(f"temperature must be ≥ 0 (0 means greedy), got {temperature}")
+    if top_k is not None and top_k < 1:
+        raise ValueError(f"top-k must be at least 1 (or None for no limit), got {top_k}")
+    if top_p is not None and not 0.0 < top_p <= 1.0:
+        raise ValueError(f"top-p must be in (0, 1] (or None for no limit), got {top_p}")
+
+
+def filter_log_probs(
+    logits: Tensor, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None
+) -> Tensor:
+    """The log-probabilities a token is drawn from: log softmax(logits / temperature), then truncated.
+
+    logits (…, V) → log-probs (…, V), −inf outside the kept set, renormalised over it. The division
+    happens in log space (``log_softmax``), so temperatures down to 0.05 stay finite. Temperature 0
+    keeps only the arg-max (greedy). top-k keeps the k most probable tokens; top-p keeps the smallest
+    set of most probable tokens whose probability sums to at least p (the first always kept).
+    Raises ValueError on a negative temperature, top_k < 1 or top_p outside (0, 1].
+    """
+    _check_settings(temperature, top_k, top_p)
+    logits = logits.float()
+    if temperature == 0:
+        keep = torch.zeros_like(logits, dtype=torch.bool)
+        keep.scatter_(-1, logits.argmax(dim=-1, keepdim=True), True)
+        return torch.zeros_like(logits).masked_fill(~keep, float("-inf"))
+    log_probs = torch.log_softmax(logits / temperature, dim=-1)
+    if top_k is not None and top_k < log_probs.shape[-1]:
+        kth = torch.topk(log_probs, top_k, dim=-1).values[..., -1:]  # (…, 1)
+        log_probs = log_probs.masked_fill(log_probs < kth, float("-inf"))
+    if top_p is not None and top_p < 1.0:
+        sorted_lp, order = torch.sort(log_probs, dim=-1, descending=True)
+        cumulative = sorted_lp.exp().cumsum(dim=-1)
+        # Drop a token when the tokens before it already reach p (so the first is always kept).
+        drop_sorted = (cumulative - sorted_lp.exp()) >= top_p
+        drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
+        log_probs = log_probs.masked_fill(drop, float("-inf"))
+    return torch.log_softmax(log_probs, dim=-1)  # renormalise over the kept tokens
+
+
+def sample_next(
+    logits: Tensor,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Draw the next token id for each row: logits (B, V) → ids (B,), or (V,) → a 0-d tensor.
+
+    Temperature 0 is greedy (arg-max). ``generator`` makes the draw reproducible.
+    Raises ValueError as :func:`filter_log_probs`.
+    """
+    log_probs = filter_log_probs(logits, temperature, top_k, top_p)
+    if temperature == 0:
+        return log_probs.argmax(dim=-1)
+    probs = log_probs.exp()
+    flat = probs.reshape(-1, probs.shape[-1])
+    # Draw on the CPU so that a seeded CPU generator gives the same text on every device.
+    ids = torch.multinomial(flat.cpu(), 1, generator=generator).squeeze(-1).to(logits.device)
+    return ids.reshape(probs.shape[:-1])
+
+
+@dataclass
+class StepRecord:
+    """One generated token: what was chosen and what it was chosen from.
+
+    ``prob``: its probability under the distribution it was drawn from (after temperature, top-k,
+    top-p); ``model_prob``: its probability under the model's plain softmax (temperature 1);
+    ``candidates``: the most probable tokens of the drawn-from distribution as (id, prob, model_prob).
+    """
+
+    step: int
+    token_id: int
+    prob: float
+    model_prob: float
+    candidates: list[tuple[int, float, float]] = field(default_factory=list)
+
+
+@torch.no_grad()
+def generate(
+    model: DecoderOnlyLM,
+    prompt_ids: list[int] | Tensor,
+    max_new_tokens: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    seed: int | None = None,
+    use_cache: bool = True,
+    n_candidates: int = 5,
+    stop_id: int | None = None,
+) -> Iterator[StepRecord]:
+    """Autoregressive sampling from a decoder-only model, one :class:`StepRecord` per new token.
+
+    prompt_ids: a non-empty list of ids (or a (T,) tensor). The same seed gives the same tokens. With
+    ``use_cache`` the keys/values of earlier tokens are reused (same logits as recomputing them);
+    when the sequence outgrows ``max_len`` the context window slides and the cache is rebuilt.
+    Stops after ``max_new_tokens`` or after emitting ``stop_id``.
+    Raises ValueError on an empty prompt or bad sampling settings.
+    """
+    _check_settings(temperature, top_k, top_p)
+    ids = torch.as_tensor(prompt_ids, dtype=torch.long).flatten().tolist()
+    if not ids:
+        raise ValueError("the prompt is empty: give at least one token to start from")
+    model.eval()
+    device = next(model.parameters()).device
+    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    max_len = model.config.max_len
+    cache = model.new_cache() if use_cache else None
+    fed = 0  # how many tokens of the current window the cache already holds
+    window_start = max(0, len(ids) - max_len)
+    for step in range(max_new_tokens):
+        if len(ids) - window_start > max_len:  # slide the window; the cache no longer fits
+            window_start = len(ids) - max_len
+            cache, fed = (model.new_cache() if use_cache else None), 0
+        window = ids[window_start:]
+        if cache is not None:
+            new = torch.tensor([window[fed:]], device=device)
+            logits = model(new, cache=cache)[0, -1]
+            fed = len(window)
+        else:
+            logits = model(torch.tensor([window], device=device))[0, -1]
+        log_probs = filter_log_probs(logits, temperature, top_k, top_p)
+        if temperature == 0:
+            token = int(log_probs.argmax())
+        else:
+            token = int(torch.multinomial(log_probs.exp().cpu(), 1, generator=generator))
+        model_probs = torch.softmax(logits.float(), dim=-1)
+        probs = log_probs.exp()
+        top = torch.topk(probs, min(n_candidates, probs.shape[-1]))
+        candidates = [(int(i), float(p), float(model_probs[i])) for p, i in zip(top.values, top.indices, strict=True)]
+        ids.append(token)
+        yield StepRecord(step, token, float(probs[token]), float(model_probs[token]), candidates)
+        if stop_id is not None and token == stop_id:
+            return
+
+
+@torch.no_grad()
+def greedy_decode(
+    model: Seq2SeqTransformer, src: Tensor, bos_id: int, max_new_tokens: int, eos_id: int | None = None
+) -> Tensor:
+    """Greedy decoding of an encoder-decoder: src (B, T_src) → target ids (B, 1 + n) starting with BOS.
+
+    At each step the most probable next token is appended for every row; the encoder runs once.
+    Stops after ``max_new_tokens`` or when every row has produced ``eos_id``.
+    """
+    model.eval()
+    memory = model.encode(src)
+    out = torch.full((src.shape[0], 1), bos_id, dtype=torch.long, device=src.device)
+    finished = torch.zeros(src.shape[0], dtype=torch.bool, device=src.device)
+    for _ in range(max_new_tokens):
+        logits = model.decode(out, memory, src)[:, -1]  # (B, V)
+        next_id = logits.argmax(dim=-1)  # (B,)
+        out = torch.cat([out, next_id[:, None]], dim=1)
+        if eos_id is not None:
+            finished |= next_id == eos_id
+            if bool(finished.all()):
+                break
+    return out
