@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument("--d-model", type=int, default=64)
     parser.add_argument("--heads", type=int, default=4)
     parser.add_argument("--batch", type=int, default=4)
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--max-t", type=int, default=1024)
     parser.add_argument("--compare-malloc", action="store_true", help="also run with GLIBC_TUNABLES set")
     args = parser.parse_args()
@@ -40,7 +40,7 @@ def main() -> None:
     paths = list(PATHS)
     label = "tuned malloc" if os.environ.get("GLIBC_TUNABLES") else "default malloc"
     print(f"# attention forward, B={args.batch}, d_model={args.d_model}, H={args.heads}, "
-          f"threads={torch.get_num_threads()}, {label}; median of {args.repeats}, milliseconds")
+          f"threads={torch.get_num_threads()}, {label}; best of {args.repeats}, milliseconds")
     rows = measure_attention_cost(lengths, paths, args.d_model, args.heads, args.batch, args.repeats)
     ms = {(r.path, r.T): r.seconds * 1e3 for r in rows}
     header = f"{'T':>5} | " + " | ".join(f"{p:>12}" for p in paths) + " | fast/sdpa | weights/sdpa | T×T MiB"

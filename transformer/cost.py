@@ -31,7 +31,7 @@ PATHS = {
 
 @dataclass
 class CostRow:
-    """One measurement: ``seconds`` is the median wall time of one forward pass."""
+    """One measurement: ``seconds`` is the best (minimum) wall time of one forward pass over the repeats."""
 
     path: str
     T: int
@@ -45,16 +45,18 @@ def attention_weights_bytes(T: int, n_heads: int, batch: int = 1, bytes_per_valu
 
 
 def time_call(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> float:
-    """Median wall time of ``fn()`` in seconds over ``repeats`` runs, after ``warmup`` runs."""
+    """Best wall time of ``fn()`` in seconds over ``repeats`` runs, after ``warmup`` runs.
+
+    The minimum, as ``timeit`` recommends: slower runs measure other programs on the machine, not ``fn``.
+    """
     for _ in range(warmup):
         fn()
-    times = []
+    best = math.inf
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
-        times.append(time.perf_counter() - start)
-    times.sort()
-    return times[len(times) // 2]
+        best = min(best, time.perf_counter() - start)
+    return best
 
 
 def _callables(mha: MultiHeadAttention, x: torch.Tensor) -> dict[str, Callable[[], object]]:
@@ -98,9 +100,11 @@ def measure_attention_cost(
     for T in lengths:
         x = torch.randn(batch, T, d_model, device=device)
         calls = _callables(mha, x)
-        for path in paths:
-            seconds = time_call(calls[path], repeats=repeats)
-            rows.append(CostRow(path, T, seconds, attention_weights_bytes(T, n_heads, batch)))
+        best = {path: time_call(calls[path], repeats=1) for path in paths}  # includes one warm-up
+        for _ in range(repeats - 1):  # round-robin, so that load from other programs hits every path alike
+            for path in paths:
+                best[path] = min(best[path], time_call(calls[path], repeats=1, warmup=0))
+        rows.extend(CostRow(path, T, best[path], attention_weights_bytes(T, n_heads, batch)) for path in paths)
     return rows
 
 
