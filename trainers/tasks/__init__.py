@@ -1,0 +1,14 @@
+"""The course tasks as datasets and tokenizers.
+
+- ``trainers.tasks.addsub``: EECS 498 A5's two-digit addition/subtraction, sequence to sequence
+  (``AddSubDataset``, ``load_course_split``, ``generate_expressions``).
+- ``trainers.tasks.lm``: language modelling on WikiText-2 (words, as PyTorch's word_language_model),
+  Tiny Shakespeare and Anna Karenina (characters, as nanoGPT), each also with BPE (``load_lm_corpus``).
+
+This file imports nothing, so listing the tasks costs nothing; import the submodule you need.
+"""
+
+LM_TASKS: tuple[str, ...] = ("wikitext2", "shakespeare", "anna")
+TASKS: tuple[str, ...] = ("addsub", *LM_TASKS)
+
+__all__ = ["LM_TASKS", "TASKS"]
