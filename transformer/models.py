@@ -18,7 +18,15 @@ from .attention import KVCache, causal_mask, padding_mask
 from .blocks import DecoderBlock, EncoderBlock
 from .layers import POSITIONAL_ENCODINGS, LayerNorm, make_positional_encoding
 
-__all__ = ["AttentionRecord", "DecoderOnlyLM", "Seq2SeqTransformer", "TransformerConfig", "build_model"]
+__all__ = [
+    "AdaptiveInput",
+    "AdaptiveSoftmaxHead",
+    "AttentionRecord",
+    "DecoderOnlyLM",
+    "Seq2SeqTransformer",
+    "TransformerConfig",
+    "build_model",
+]
 
 
 @dataclass
@@ -41,6 +49,11 @@ class TransformerConfig:
     src_vocab_size: int | None = None  # source vocabulary of an encoder-decoder (default: vocab_size)
     n_encoder_layers: int | None = None  # encoder layers of an encoder-decoder (default: n_layers)
     arch: str = "decoder"  # "decoder" (decoder-only LM) or "encoder-decoder"
+    # Adaptive softmax (Grave et al. 2017) for large vocabularies, decoder-only models: None = an ordinary
+    # linear output layer; e.g. [2000, 10000] = a head of the 2,000 most frequent ids (ids must be sorted
+    # by frequency) and tail clusters 2000-9999 and 10000-(V-1) of width d_model / div_value**(i+1).
+    adaptive_cutoffs: list[int] | None = None
+    adaptive_div_value: float = 4.0  # how much narrower each tail cluster is than the one before
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "d_model", "n_heads", "n_layers", "d_ff", "max_len"):
@@ -66,6 +79,20 @@ class TransformerConfig:
                 raise ValueError(f"{name} must be a positive whole number or None, got {value!r}")
         if self.pad_id is not None and not 0 <= self.pad_id < max(self.vocab_size, self.src_vocab_size or 0):
             raise ValueError(f"pad_id={self.pad_id} is not a token id of the vocabulary")
+        if self.adaptive_cutoffs is not None:
+            cutoffs = list(self.adaptive_cutoffs)
+            if self.arch != "decoder":
+                raise ValueError("adaptive_cutoffs (adaptive softmax) is offered for the decoder-only model only")
+            if not cutoffs or any(not isinstance(c, int) for c in cutoffs) or cutoffs != sorted(set(cutoffs)):
+                raise ValueError(f"adaptive_cutoffs must be increasing whole numbers, got {self.adaptive_cutoffs!r}")
+            if cutoffs[0] < 1 or cutoffs[-1] >= self.vocab_size:
+                raise ValueError(
+                    f"adaptive_cutoffs must lie between 1 and vocab_size - 1 = {self.vocab_size - 1}, "
+                    f"got {self.adaptive_cutoffs!r}"
+                )
+            if self.adaptive_div_value < 1.0:
+                raise ValueError(f"adaptive_div_value must be ≥ 1, got {self.adaptive_div_value}")
+            self.adaptive_cutoffs = cutoffs
 
     @property
     def d_k(self) -> int:
@@ -244,11 +271,73 @@ class Seq2SeqTransformer(nn.Module):
         return stages
 
 
+class AdaptiveSoftmaxHead(nn.Module):
+    """Adaptive softmax output layer (Grave et al. 2017) via ``torch.nn.AdaptiveLogSoftmaxWithLoss``.
+
+    Called like a linear head, hidden (…, d_model) → log-probabilities (…, V): every id gets a
+    log-probability, so the result can be used as logits (softmax of log-probabilities gives the same
+    probabilities). Training uses :meth:`loss`, which never builds the (…, V) tensor.
+    Ids must be sorted by frequency (the most frequent in the head cluster).
+    """
+
+    def __init__(self, d_model: int, vocab_size: int, cutoffs: list[int], div_value: float) -> None:
+        super().__init__()
+        self.adaptive = nn.AdaptiveLogSoftmaxWithLoss(d_model, vocab_size, list(cutoffs), div_value=div_value)
+
+    @property
+    def out_features(self) -> int:
+        """V, as ``nn.Linear.out_features``."""
+        return self.adaptive.n_classes
+
+    def forward(self, hidden: Tensor) -> Tensor:
+        flat = hidden.reshape(-1, hidden.shape[-1])  # (N, d_model)
+        return self.adaptive.log_prob(flat).reshape(*hidden.shape[:-1], -1)  # (…, V)
+
+    def loss(self, hidden: Tensor, targets: Tensor, reduction: str = "mean") -> Tensor:
+        """Negative log-likelihood in nats of ``targets`` (…,) given hidden (…, d_model); "mean" or "sum"."""
+        out = self.adaptive(hidden.reshape(-1, hidden.shape[-1]), targets.reshape(-1))
+        nll = -out.output  # (N,) per-token NLL
+        return nll.sum() if reduction == "sum" else nll.mean()
+
+
+class AdaptiveInput(nn.Module):
+    """Adaptive input embeddings tied to an adaptive softmax (Baevski & Auli 2019, §3–4).
+
+    ids (…) → vectors (…, d_model). Id i of cluster c is looked up in the table of that cluster's
+    output layer (width d_model / div_value**c) and projected back to d_model with the transpose of
+    the cluster's projection; the head cluster reuses the head's weight rows. So the input embedding
+    adds no parameters (weights shared with the output layer, as Press & Wolf 2017 tie a linear head).
+    """
+
+    def __init__(self, head: AdaptiveSoftmaxHead) -> None:
+        super().__init__()
+        self._head = [head]  # a plain list: the weights belong to (and are saved with) the head
+        self.num_embeddings = head.adaptive.n_classes
+
+    def forward(self, ids: Tensor) -> Tensor:
+        asm = self._head[0].adaptive
+        cutoffs = [0, *asm.cutoffs]  # asm.cutoffs ends with V
+        out = torch.zeros(*ids.shape, asm.in_features, dtype=asm.head.weight.dtype, device=ids.device)
+        for c in range(len(cutoffs) - 1):
+            chosen = (ids >= cutoffs[c]) & (ids < cutoffs[c + 1])
+            if not bool(chosen.any()):
+                continue
+            local = ids[chosen] - cutoffs[c]
+            if c == 0:
+                out[chosen] = nn.functional.embedding(local, asm.head.weight)  # (n, d_model)
+            else:
+                projection, table = asm.tail[c - 1][0], asm.tail[c - 1][1]  # Linear(d, h), Linear(h, n_c)
+                out[chosen] = nn.functional.embedding(local, table.weight) @ projection.weight  # (n, h) @ (h, d)
+        return out
+
+
 class DecoderOnlyLM(nn.Module):
     """Decoder-only (GPT-style) language model: masked self-attention blocks and a linear head.
 
     forward(input_ids (B, T)) → logits (B, T, V) for the next token at every position. With
     ``tie_embeddings`` the output projection reuses the input embedding (Press & Wolf 2017).
+    With ``adaptive_cutoffs`` the head is an adaptive softmax (:class:`AdaptiveSoftmaxHead`, forward
+    returns log-probabilities (B, T, V)) and ``tie_embeddings`` makes the input an :class:`AdaptiveInput`.
     """
 
     def __init__(self, config: TransformerConfig) -> None:
@@ -261,9 +350,14 @@ class DecoderOnlyLM(nn.Module):
             for _ in range(c.n_layers)
         )
         self.final_norm = LayerNorm(c.d_model) if c.norm_first else nn.Identity()
-        self.lm_head = nn.Linear(c.d_model, c.vocab_size)
+        if c.adaptive_cutoffs is None:
+            self.lm_head = nn.Linear(c.d_model, c.vocab_size)
+        else:
+            self.lm_head = AdaptiveSoftmaxHead(c.d_model, c.vocab_size, c.adaptive_cutoffs, c.adaptive_div_value)
         self.apply(_init_linear)
-        if c.tie_embeddings:
+        if c.adaptive_cutoffs is not None and c.tie_embeddings:
+            self.embed.token = AdaptiveInput(self.lm_head)  # Baevski & Auli 2019: tied adaptive input
+        elif c.tie_embeddings:
             self.lm_head.weight = self.embed.token.weight
 
     def new_cache(self) -> list[KVCache]:
