@@ -1,0 +1,394 @@
+"""Trainers: config checks, schedule, training runs that learn, the background job, checkpoints, the CLI.
+
+Training tests use tiny models (one or two layers, d_model 32–64) and finish in seconds on 2 CPU cores.
+Tests that need the course data (../shared/data) skip with a reason where it is absent.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from trainers import data_paths
+from trainers.checkpoint import CheckpointError, list_checkpoints, load_checkpoint, save_checkpoint
+from trainers.config import PRESETS, ModelConfig, TrainConfig, preset_config
+from trainers.job import TrainingJob
+from trainers.trainer import AddSubTask, Callbacks, Trainer, learning_rate, resolve_device
+from transformer.models import DecoderOnlyLM, Seq2SeqTransformer, TransformerConfig
+
+REPO = Path(__file__).resolve().parent.parent
+HAS_ADDSUB = data_paths.addsub_path().is_file()
+HAS_SHAKESPEARE = data_paths.shakespeare_path().is_file()
+HAS_WIKITEXT = (data_paths.wikitext2_dir() / "test.txt").is_file()
+needs_addsub = pytest.mark.skipif(not HAS_ADDSUB, reason=f"course AddSub file absent: {data_paths.addsub_path()}")
+needs_shakespeare = pytest.mark.skipif(not HAS_SHAKESPEARE, reason="Tiny Shakespeare absent from ../shared/data")
+needs_wikitext = pytest.mark.skipif(not HAS_WIKITEXT, reason="WikiText-2 absent from ../shared/data")
+
+FOUR = [
+    ("BOS POSITIVE 47 add NEGATIVE 27 EOS", "BOS POSITIVE 20 EOS"),
+    ("BOS NEGATIVE 30 subtract NEGATIVE 34 EOS", "BOS POSITIVE 04 EOS"),
+    ("BOS POSITIVE 05 subtract POSITIVE 49 EOS", "BOS NEGATIVE 44 EOS"),
+    ("BOS NEGATIVE 12 add NEGATIVE 13 EOS", "BOS NEGATIVE 25 EOS"),
+]
+
+
+def tiny_addsub(**overrides) -> TrainConfig:
+    base = dict(
+        task="addsub",
+        model=ModelConfig(d_model=32, n_heads=2, n_layers=1, d_ff=64, dropout=0.0),
+        lr=3e-3, warmup_steps=5, batch_size=4, max_steps=150, eval_every=50, tensorboard=False, threads=1,
+    )
+    base.update(overrides)
+    return TrainConfig(**base)
+
+
+def _env() -> dict:
+    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", OMP_NUM_THREADS="1")
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+# --------------------------------------------------------------------------------------------------
+# Config and schedule
+# --------------------------------------------------------------------------------------------------
+def test_config_rejects_bad_values_with_plain_sentences():
+    with pytest.raises(ValueError, match=r"learning rate must be > 0, got 0"):
+        TrainConfig(lr=0)
+    with pytest.raises(ValueError, match=r"batch size must be a whole number ≥ 1, got 0"):
+        TrainConfig(batch_size=0)
+    with pytest.raises(ValueError, match="schedule must be one of cosine, inverse_sqrt, constant"):
+        TrainConfig(schedule="linear")
+    with pytest.raises(ValueError, match="never end"):
+        TrainConfig(max_steps=None, max_time_s=None)
+    with pytest.raises(ValueError, match=r"d_model=100 is not divisible by n_heads=8"):
+        ModelConfig(d_model=100, n_heads=8)
+    with pytest.raises(ValueError, match="label smoothing cannot be combined with the adaptive softmax"):
+        TrainConfig(task="wikitext2", label_smoothing=0.1, model=ModelConfig(adaptive_cutoffs=[100]))
+    with pytest.raises(ValueError, match="not 'char'"):
+        TrainConfig(task="wikitext2", tokenizer="char")
+    config = preset_config("shakespeare", "small", lr=1e-3, model={"n_layers": 2})
+    assert (config.lr, config.model.n_layers, config.model.d_model, config.preset) == (1e-3, 2, 128, "small")
+    assert TrainConfig.from_dict(config.to_dict()) == config
+    assert PRESETS["shakespeare"]["small"].config.model.n_layers == 4  # the preset itself is untouched
+
+
+def test_every_task_offers_tiny_and_small_presets_with_a_measured_time():
+    for task in ("addsub", "wikitext2", "shakespeare", "anna"):
+        assert {"tiny", "small"} <= set(PRESETS[task])
+        for preset in PRESETS[task].values():
+            assert preset.task == task and preset.config.task == task
+            assert "CPU cores" in preset.laptop_time and preset.description
+    tiny = PRESETS["addsub"]["tiny"].config
+    assert tiny.max_steps <= 100 and tiny.model.d_model <= 32
+
+
+def test_learning_rate_warms_up_then_decays():
+    cosine = TrainConfig(lr=1e-3, warmup_steps=10, schedule="cosine", min_lr_ratio=0.1, max_steps=110)
+    assert learning_rate(cosine, 1, 0.0) == pytest.approx(1e-4)
+    assert learning_rate(cosine, 10, 0.1) == pytest.approx(1e-3)
+    assert learning_rate(cosine, 60, 0.5) == pytest.approx(1e-4 + 0.9e-3 * 0.5)  # halfway: the mean
+    assert learning_rate(cosine, 110, 1.0) == pytest.approx(1e-4)
+    paper = TrainConfig(lr=1e-3, warmup_steps=100, schedule="inverse_sqrt")
+    assert learning_rate(paper, 100, 0.0) == pytest.approx(1e-3)
+    assert learning_rate(paper, 400, 0.0) == pytest.approx(5e-4)  # √(100/400) = ½ (Vaswani et al. eq. 3)
+    assert learning_rate(TrainConfig(schedule="constant", warmup_steps=0), 500, 0.9) == 1e-3
+
+
+def test_auto_device_is_cpu_without_cuda():
+    if not torch.cuda.is_available():
+        assert resolve_device("auto").type == "cpu"
+        with pytest.raises(ValueError, match="no CUDA GPU"):
+            resolve_device("cuda")
+
+
+# --------------------------------------------------------------------------------------------------
+# Training
+# --------------------------------------------------------------------------------------------------
+def test_tiny_model_overfits_four_addsub_examples_to_exact_match_1():
+    config = tiny_addsub(max_steps=150, lr=5e-3)
+    task = AddSubTask(config, torch.device("cpu"), train_pairs=FOUR, valid_pairs=FOUR)
+    evals = []
+    summary = Trainer(config, Callbacks(on_eval=evals.append), task=task).fit()
+    assert summary.status == "finished", summary.message
+    assert summary.final_metrics["exact_match"] == 1.0
+    assert summary.final_metrics["token_accuracy"] == 1.0
+    assert summary.final_metrics["n"] == 4
+    assert summary.final_metrics["val_loss"] < 0.05
+    assert evals[-1].final and evals[-1].step == 150
+    assert summary.tokens_seen == 150 * 4 * 13  # src 9 + tgt 5 − 1 per example
+
+
+def test_step_callbacks_carry_plain_data_and_tensorboard_logs(tmp_path):
+    steps = []
+    config = tiny_addsub(max_steps=20, eval_every=10, tensorboard=True, out_dir=str(tmp_path), run_id="tb-run")
+    task = AddSubTask(config, torch.device("cpu"), train_pairs=FOUR, valid_pairs=FOUR)
+    Trainer(config, Callbacks(on_step=steps.append), task=task).fit()
+    assert [s.step for s in steps] == list(range(1, 21))
+    assert steps[0].lr == pytest.approx(3e-3 / 5) and steps[4].lr == pytest.approx(3e-3)
+    assert all(s.tokens_per_s > 0 and s.elapsed_s > 0 and math.isfinite(s.train_loss) for s in steps)
+    assert steps[-1].progress == pytest.approx(1.0)
+    events = list((tmp_path / "tb-run").glob("events.out.tfevents.*"))
+    assert len(events) == 1 and events[0].stat().st_size > 500
+
+
+@needs_shakespeare
+def test_a_short_character_lm_run_lowers_the_loss():
+    losses, evals = [], []
+    config = preset_config("shakespeare", "tiny", tensorboard=False, max_steps=80, eval_every=40, threads=1)
+    summary = Trainer(config, Callbacks(on_step=lambda s: losses.append(s.train_loss), on_eval=evals.append)).fit()
+    assert summary.status == "finished"
+    assert sum(losses[:5]) / 5 > math.log(65) - 0.3  # starts near uniform over the 65 characters
+    assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5 - 1.0
+    assert evals[-1].metrics["nats_per_char"] == pytest.approx(evals[-1].val_loss)
+    assert evals[-1].val_loss < 3.0
+
+
+def test_a_diverging_run_fails_and_names_the_learning_rate():
+    config = tiny_addsub(lr=1e4, warmup_steps=0, grad_clip=None, max_steps=50, weight_decay=0.0)
+    job = TrainingJob(config)
+    job.start()
+    assert job.join(timeout=30)
+    snap = job.snapshot()
+    assert snap["status"] == "failed"
+    assert "diverged" in snap["message"] and "learning rate is most likely too high" in snap["message"]
+    assert "lr = 1000" in snap["message"]  # suggests 10× smaller
+    assert not snap["has_model"]
+
+
+# --------------------------------------------------------------------------------------------------
+# The background job
+# --------------------------------------------------------------------------------------------------
+@needs_addsub
+def test_stop_halts_a_running_job_within_a_second():
+    job = TrainingJob(preset_config("addsub", "tiny", max_steps=10**6, tensorboard=False, eval_every=200))
+    job.start()
+    deadline = time.time() + 30
+    while (job.snapshot()["last_step"] or {}).get("step", 0) < 3 and time.time() < deadline:
+        time.sleep(0.05)
+    snap = job.snapshot()
+    assert snap["status"] == "running" and snap["last_step"]["step"] >= 3
+    t0 = time.perf_counter()
+    assert job.stop() is True
+    assert time.perf_counter() - t0 < 1.0
+    snap = job.snapshot()
+    assert snap["status"] == "stopped" and snap["message"].startswith("Stopped by request")
+    assert snap["has_model"] and snap["steps"][-1]["step"] >= 3
+    snap["steps"].clear()  # a deep copy: the job's own history is untouched
+    assert job.snapshot()["steps"]
+
+
+def test_semaphore_caps_concurrent_jobs_and_is_released_when_a_job_ends():
+    slots = threading.BoundedSemaphore(1)
+    config = tiny_addsub(max_steps=10**6)
+    first = TrainingJob(config, semaphore=slots, threads=1)
+    second = TrainingJob(tiny_addsub(max_steps=3), semaphore=slots)
+    assert first.try_start() is True
+    assert second.try_start() is False  # the only slot is taken
+    assert second.status == "queued"
+    assert first.stop(timeout=5)
+    assert slots.acquire(blocking=False)  # released however the job ended (here: failed/stopped)
+    slots.release()
+
+
+def test_snapshot_of_a_finished_job_has_history_summary_and_model(tmp_path):
+    config = tiny_addsub(max_steps=30, eval_every=10)
+    job = TrainingJob(config, threads=1)
+    job.start()
+    assert job.join(timeout=60)
+    snap = job.snapshot()
+    if not HAS_ADDSUB:  # without the course file the job fails with the data message
+        assert snap["status"] == "failed" and "two_digit_op.json" in snap["message"]
+        return
+    assert snap["status"] == "finished", snap["message"]
+    assert [e["step"] for e in snap["evals"]] == [10, 20, 30]
+    assert snap["summary"]["steps"] == 30 and snap["progress"] == 1.0
+    assert set(snap["last_step"]) >= {"step", "train_loss", "lr", "tokens_per_s", "elapsed_s"}
+    path = job.save(str(tmp_path / "ck"))
+    model, meta = load_checkpoint(path)
+    assert meta.task == "addsub" and meta.metrics["n"] == 500
+    assert meta.train_config["max_steps"] == 30
+
+
+# --------------------------------------------------------------------------------------------------
+# Checkpoints
+# --------------------------------------------------------------------------------------------------
+def _lm(**overrides) -> DecoderOnlyLM:
+    base = dict(vocab_size=40, d_model=16, n_heads=2, n_layers=2, d_ff=32, dropout=0.0, max_len=16)
+    base.update(overrides)
+    return DecoderOnlyLM(TransformerConfig(**base)).eval()
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{}, {"tie_embeddings": True}, {"adaptive_cutoffs": [8, 20], "tie_embeddings": True}],
+    ids=["plain", "tied", "adaptive-tied"],
+)
+def test_checkpoint_round_trips_to_identical_logits(tmp_path, overrides):
+    model = _lm(**overrides)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.01 * torch.randn_like(p))  # not the initial weights
+    path = save_checkpoint(tmp_path / "lm", model, task="shakespeare", tokenizer_kind="char",
+                           tokenizer_json=_char_tokenizer_json(40), metrics={"val_loss": 1.5})
+    assert sorted(p.name for p in path.iterdir()) == ["config.json", "model.safetensors", "tokenizer.json"]
+    loaded, meta = load_checkpoint(path)
+    ids = torch.randint(0, 40, (2, 12))
+    assert torch.equal(loaded(ids), model(ids))
+    assert meta.task == "shakespeare" and meta.metrics == {"val_loss": 1.5}
+    if overrides.get("tie_embeddings") and not overrides.get("adaptive_cutoffs"):
+        assert loaded.lm_head.weight is loaded.embed.token.weight  # still tied after loading
+
+
+def _char_tokenizer_json(n: int) -> str:
+    from trainers.tasks.lm import build_char_tokenizer
+
+    text = "".join(chr(ord("A") + i) for i in range(n))
+    return build_char_tokenizer(text).to_str()
+
+
+def test_seq2seq_checkpoint_round_trips_and_half_precision_is_close(tmp_path):
+    model = Seq2SeqTransformer(TransformerConfig(vocab_size=16, d_model=32, n_heads=2, n_layers=1, d_ff=64,
+                                                 dropout=0.0, max_len=9, arch="encoder-decoder")).eval()
+    src, tgt = torch.randint(0, 16, (3, 9)), torch.randint(0, 16, (3, 4))
+    save_checkpoint(tmp_path / "a", model, task="addsub", task_info={"vocab": list("0123456789") + ["x"] * 6})
+    loaded, meta = load_checkpoint(tmp_path / "a")
+    assert torch.equal(loaded(src, tgt), model(src, tgt))
+    save_checkpoint(tmp_path / "h", model, task="addsub", dtype="float16")
+    half, _ = load_checkpoint(tmp_path / "h")
+    assert half.lm_head.weight.dtype == torch.float32
+    torch.testing.assert_close(half(src, tgt), model(src, tgt), atol=2e-2, rtol=0)
+    assert (tmp_path / "h" / "model.safetensors").stat().st_size < 0.6 * (tmp_path / "a" / "model.safetensors").stat().st_size
+    assert meta.encode("-30 - -34") == [14, 11, 3, 0, 13, 11, 3, 4, 15]
+    assert meta.decode([14, 10, 0, 4, 15]) == "BOS POSITIVE 04 EOS"
+
+
+def test_mismatched_checkpoint_is_refused_with_a_clear_error(tmp_path):
+    path = save_checkpoint(tmp_path / "lm", _lm(), task="shakespeare", tokenizer_kind="char",
+                           tokenizer_json=_char_tokenizer_json(40))
+    config_file = path / "config.json"
+    meta = json.loads(config_file.read_text())
+    meta["model_config"]["d_ff"] = 48
+    config_file.write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match=r"has shape \[32\], but config.json describes a model whose .* has shape \[48\]"):
+        load_checkpoint(path)
+    meta["model_config"]["d_ff"] = 32
+    meta["model_config"]["n_layers"] = 1
+    config_file.write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="does not have: the weights and the config come from different models"):
+        load_checkpoint(path)
+    meta["model_config"]["n_layers"] = 3
+    config_file.write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="lacks .* tensor"):
+        load_checkpoint(path)
+    with pytest.raises(CheckpointError, match="not a checkpoint folder"):
+        load_checkpoint(tmp_path / "nowhere")
+
+
+def test_checkpoints_are_written_atomically_and_listed(tmp_path):
+    model = _lm()
+    save_checkpoint(tmp_path / "runs" / "r1" / "checkpoint", model, task="shakespeare", tokenizer_kind="char",
+                    tokenizer_json=_char_tokenizer_json(40), metrics={"val_loss": 2.0})
+    save_checkpoint(tmp_path / "runs" / "r1" / "checkpoint", model, task="shakespeare", tokenizer_kind="char",
+                    tokenizer_json=_char_tokenizer_json(40), metrics={"val_loss": 1.0})  # replaces it
+    assert [p.name for p in (tmp_path / "runs" / "r1").iterdir()] == ["checkpoint"]  # no temporary left
+    (tmp_path / "runs" / "junk").mkdir()
+    infos = list_checkpoints(tmp_path / "runs", tmp_path / "missing")
+    assert len(infos) == 1
+    assert (infos[0].name, infos[0].task, infos[0].metrics) == ("r1", "shakespeare", {"val_loss": 1.0})
+    assert infos[0].n_parameters == sum(p.numel() for p in model.parameters())
+
+
+def test_loading_never_unpickles():
+    source = (REPO / "trainers" / "checkpoint.py").read_text() + (REPO / "trainers" / "evaluate.py").read_text()
+    assert "torch.load(" not in source and "import pickle" not in source and "pickle.load" not in source
+
+
+# --------------------------------------------------------------------------------------------------
+# CLI
+# --------------------------------------------------------------------------------------------------
+@needs_addsub
+def test_cli_trains_and_evaluate_prints_one_json_object(tmp_path):
+    out = tmp_path / "ck"
+    train = subprocess.run(
+        [sys.executable, "-m", "trainers", "train", "--task", "addsub", "--preset", "tiny", "--max-steps", "10",
+         "--out", str(out), "--runs-dir", str(tmp_path / "runs"), "--no-tensorboard", "--json", "--threads", "1"],
+        capture_output=True, text=True, cwd=REPO, env=_env(), timeout=120,
+    )
+    assert train.returncode == 0, train.stderr
+    summary = json.loads(train.stdout)
+    assert summary["status"] == "finished" and summary["steps"] == 10 and summary["checkpoint"] == str(out)
+    evaluate = subprocess.run(
+        [sys.executable, "-m", "trainers", "evaluate", "--checkpoint", str(out), "--json"],
+        capture_output=True, text=True, cwd=REPO, env=_env(), timeout=120,
+    )
+    assert evaluate.returncode == 0, evaluate.stderr
+    result = json.loads(evaluate.stdout)
+    assert result["n"] == 500 and result["split"] == "valid"
+    assert 0.0 <= result["exact_match"] <= result["token_accuracy"] <= 1.0
+    assert result["exact_match"] == pytest.approx(summary["final_metrics"]["exact_match"])
+    meta = json.loads((out / "config.json").read_text())
+    assert meta["command"].startswith("python -m trainers train --task addsub --preset tiny --max-steps 10")
+
+
+def test_cli_errors_are_one_line_without_traceback(tmp_path):
+    for args in (
+        ["evaluate", "--checkpoint", str(tmp_path / "nothing"), "--json"],
+        ["train", "--task", "wikitext2", "--data-dir", str(tmp_path / "empty"), "--max-steps", "1"],
+        ["train", "--task", "addsub", "--lr", "0"],  # "error: learning rate must be > 0, got 0.0"
+        ["train", "--task", "addsub", "--preset", "huge"],
+    ):
+        run = subprocess.run([sys.executable, "-m", "trainers", *args], capture_output=True, text=True, cwd=REPO,
+                             env=_env(), timeout=120)
+        assert run.returncode == 2, (args, run.stderr)
+        assert run.stdout == ""
+        assert "Traceback" not in run.stderr
+        lines = run.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), run.stderr
+
+
+# --------------------------------------------------------------------------------------------------
+# Shipped checkpoints meet their figures through evaluate
+# --------------------------------------------------------------------------------------------------
+@needs_addsub
+def test_shipped_addsub_checkpoint_gets_99_percent_of_the_course_validation_split():
+    path = REPO / "assets" / "addsub"
+    if not path.is_dir():
+        pytest.skip("assets/addsub has not been trained yet")
+    run = subprocess.run([sys.executable, "-m", "trainers", "evaluate", "--checkpoint", str(path), "--json"],
+                         capture_output=True, text=True, cwd=REPO, env=_env(), timeout=120)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert result["n"] == 500 and result["exact_match"] >= 0.99
+
+
+@needs_shakespeare
+def test_shipped_shakespeare_checkpoint_reaches_1_88_nats_per_character():
+    from trainers.evaluate import evaluate_checkpoint
+
+    path = REPO / "assets" / "shakespeare"
+    if not path.is_dir():
+        pytest.skip("assets/shakespeare has not been trained yet")
+    result = evaluate_checkpoint(path, split="valid")
+    assert result["n_tokens"] > 100_000
+    assert result["nats_per_char"] <= 1.88
+
+
+@needs_wikitext
+def test_shipped_wikitext2_checkpoint_reaches_perplexity_200_on_test():
+    from trainers.evaluate import evaluate_checkpoint
+
+    path = REPO / "assets" / "wikitext2"
+    if not path.is_dir():
+        pytest.skip("assets/wikitext2 has not been trained yet")
+    result = evaluate_checkpoint(path, split="test")
+    assert result["n_tokens"] > 240_000
+    assert result["word_perplexity"] <= 200

@@ -1,0 +1,250 @@
+"""Command line: ``python -m trainers train …`` and ``python -m trainers evaluate … --json``.
+
+    python -m trainers train --task addsub|wikitext2|shakespeare|anna [--preset tiny|small|…]
+        [--max-time SECONDS] [--max-steps N] [--out DIR] [--data-dir DIR] [--device auto|cpu|cuda]
+        [--seed N] [--lr LR] [--batch-size N] [--block-size N] [--tokenizer word|char|bpe]
+        [--threads N] [--run-id NAME] [--save-dtype float32|float16] [--set FIELD=VALUE …] [--json]
+    python -m trainers evaluate --checkpoint DIR [--data PATH] [--split valid|test|train] --json
+    python -m trainers list [ROOT …]
+
+``train`` prints progress on stderr and saves a checkpoint (default ``runs/<run_id>/checkpoint``; only
+rank 0 under ``torchrun --nproc_per_node=N -m trainers train …``, which trains with
+DistributedDataParallel: gloo on CPU, nccl on GPU). ``evaluate --json`` prints exactly one JSON object
+on stdout. Errors (missing data, bad arguments) are one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+from dataclasses import replace
+
+__all__ = ["main"]
+
+
+class CLIError(Exception):
+    """An error reported as one line, without a traceback."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    from .config import SAVE_DTYPES, TASKS
+
+    parser = argparse.ArgumentParser(prog="python -m trainers", description="Train and evaluate the course's tasks.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train a model on a task and save a checkpoint")
+    train.add_argument("--task", required=True, choices=TASKS)
+    train.add_argument("--preset", default=None, help="a preset of the task (tiny, small, …; default tiny)")
+    train.add_argument("--max-time", type=float, default=None, help="wall-clock budget in seconds")
+    train.add_argument("--max-steps", type=int, default=None, help="optimiser steps")
+    train.add_argument("--out", default=None, help="checkpoint folder (default runs/<run_id>/checkpoint)")
+    train.add_argument("--data-dir", default=None, help="folder holding the corpus (language models)")
+    train.add_argument("--device", default=None, choices=("auto", "cpu", "cuda"))
+    train.add_argument("--seed", type=int, default=None)
+    train.add_argument("--lr", type=float, default=None, help="peak learning rate")
+    train.add_argument("--batch-size", type=int, default=None)
+    train.add_argument("--block-size", type=int, default=None, help="tokens per sequence (language models)")
+    train.add_argument("--tokenizer", default=None, choices=("word", "char", "bpe"))
+    train.add_argument("--threads", type=int, default=None, help="torch threads")
+    train.add_argument("--run-id", default=None)
+    train.add_argument("--runs-dir", default=None, help="root of TensorBoard logs (default runs)")
+    train.add_argument("--save-dtype", default=None, choices=SAVE_DTYPES)
+    train.add_argument("--no-tensorboard", action="store_true")
+    train.add_argument("--no-save", action="store_true", help="do not save a checkpoint")
+    train.add_argument(
+        "--set", action="append", default=[], metavar="FIELD=VALUE",
+        help="override any TrainConfig field, e.g. --set warmup_steps=200 --set model.d_model=256 (JSON values)",
+    )
+    train.add_argument("--json", action="store_true", help="print the run summary as one JSON object on stdout")
+    train.add_argument("--quiet", action="store_true", help="no progress lines")
+
+    evaluate = sub.add_parser("evaluate", help="evaluate a checkpoint")
+    evaluate.add_argument("--checkpoint", required=True, help="checkpoint folder")
+    evaluate.add_argument("--data", default=None, help="AddSub: a JSON file; language models: the corpus folder")
+    evaluate.add_argument("--split", default=None, choices=("train", "valid", "test"))
+    evaluate.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+    listing = sub.add_parser("list", help="list checkpoints under folders (default assets and runs)")
+    listing.add_argument("roots", nargs="*", default=["assets", "runs"])
+    return parser
+
+
+def _parse_value(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _apply_sets(config, sets: list[str]):
+    from .config import ModelConfig, TrainConfig
+
+    fields_top = set(TrainConfig.__dataclass_fields__)
+    fields_model = set(ModelConfig.__dataclass_fields__)
+    top, model = {}, {}
+    for item in sets:
+        if "=" not in item:
+            raise CLIError(f"--set expects FIELD=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        key = key.strip().replace("-", "_")
+        if key.startswith("model."):
+            name = key[len("model."):]
+            if name not in fields_model:
+                raise CLIError(f"--set {key}: the model has no field {name!r} (fields: {', '.join(sorted(fields_model))})")
+            model[name] = _parse_value(value)
+        else:
+            if key not in fields_top or key == "model":
+                raise CLIError(f"--set {key}: TrainConfig has no field {key!r}")
+            top[key] = _parse_value(value)
+    if model:
+        top["model"] = replace(config.model, **model)
+    return replace(config, **top) if top else config
+
+
+def _train(args) -> int:
+    import torch
+
+    from .checkpoint import save_checkpoint
+    from .config import preset_config
+    from .trainer import Callbacks, Trainer
+
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    overrides = {
+        "max_time_s": args.max_time, "max_steps": args.max_steps, "data_dir": args.data_dir, "device": args.device,
+        "seed": args.seed, "lr": args.lr, "batch_size": args.batch_size, "block_size": args.block_size,
+        "tokenizer": args.tokenizer, "threads": args.threads, "run_id": args.run_id, "out_dir": args.runs_dir,
+        "save_dtype": args.save_dtype,
+    }
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    if args.max_time is not None and args.max_steps is None:
+        overrides["max_steps"] = None  # a time budget alone: run until it is spent
+    if args.max_steps is not None and args.max_time is None:
+        overrides["max_time_s"] = None
+    if args.no_tensorboard:
+        overrides["tensorboard"] = False
+    try:
+        config = preset_config(args.task, args.preset or "tiny", **overrides)
+        config = _apply_sets(config, args.set)
+    except (ValueError, TypeError) as exc:
+        raise CLIError(str(exc)) from None
+    if args.out is not None:
+        config = replace(config, checkpoint_dir=args.out)
+
+    if world_size > 1:
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        use_cuda = config.device == "cuda" or (config.device == "auto" and torch.cuda.is_available())
+        if use_cuda:
+            torch.cuda.set_device(local_rank)
+        torch.distributed.init_process_group(backend="nccl" if use_cuda else "gloo")
+        if config.run_id is None:  # every rank must log under one name; rank 0's pid names it
+            holder = [f"{config.task}-ddp-{os.getpid()}"]
+            torch.distributed.broadcast_object_list(holder, src=0)
+            config = replace(config, run_id=holder[0])
+    command = "python -m trainers " + shlex.join(sys.argv[1:] if args.argv is None else args.argv)
+    if world_size > 1:
+        command = f"torchrun --nproc_per_node={world_size} -m trainers " + command.split(" ", 3)[-1]
+    quiet = args.quiet or rank != 0
+
+    def on_step(info):
+        if not quiet and (info.step == 1 or info.step % 50 == 0):
+            print(
+                f"step {info.step:>6}  loss {info.train_loss:.4f}  lr {info.lr:.2e}  "
+                f"{info.tokens_per_s:,.0f} tok/s  {info.elapsed_s:.0f} s",
+                file=sys.stderr, flush=True,
+            )
+
+    def on_eval(info):
+        if not quiet:
+            shown = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in info.metrics.items()}
+            label = "final" if info.final else "eval"
+            print(f"{label} step {info.step}  val_loss {info.val_loss:.4f}  {shown}", file=sys.stderr, flush=True)
+
+    try:
+        trainer = Trainer(config, Callbacks(on_step=on_step, on_eval=on_eval))
+        trainer.setup()  # loads the data: a missing corpus is reported before anything else is printed
+        if not quiet:
+            print(f"run {trainer.run_id}: {config.task}, preset {config.preset}, device {trainer.device}",
+                  file=sys.stderr, flush=True)
+        summary = trainer.fit()
+    except (FileNotFoundError, ValueError) as exc:
+        raise CLIError(str(exc)) from None
+    path = None
+    if rank == 0 and not args.no_save and summary.status != "failed":
+        target = config.checkpoint_dir or os.path.join(config.out_dir, trainer.run_id, "checkpoint")
+        path = save_checkpoint(
+            target,
+            trainer.model,
+            task=config.task,
+            tokenizer_kind=config.unit,
+            tokenizer_json=trainer.task.tokenizer_json,
+            train_config=config.to_dict(),
+            metrics={**summary.final_metrics, "steps": summary.steps, "train_time_s": round(summary.train_time_s, 1),
+                     "tokens_per_s": round(summary.tokens_per_s, 1)},
+            command=command,
+            task_info=trainer.task.task_info(),
+            dtype=config.save_dtype,
+            extra=summary.extra,
+        )
+    if world_size > 1:
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+    if rank == 0:
+        if not quiet:
+            print(f"{summary.status}: {summary.message}" + (f" Saved to {path}." if path else ""),
+                  file=sys.stderr, flush=True)
+        if args.json:
+            print(json.dumps({**summary.to_dict(), "run_id": trainer.run_id, "checkpoint": str(path) if path else None}))
+    return 0 if summary.status != "failed" else 1
+
+
+def _evaluate(args) -> int:
+    from .checkpoint import CheckpointError
+    from .evaluate import evaluate_checkpoint
+
+    try:
+        device = args.device
+        if device == "auto":
+            import torch
+
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        result = evaluate_checkpoint(args.checkpoint, data=args.data, split=args.split, device=device)
+    except (CheckpointError, FileNotFoundError, ValueError) as exc:
+        raise CLIError(str(exc)) from None
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+def _list(args) -> int:
+    from .checkpoint import list_checkpoints
+
+    for info in list_checkpoints(*args.roots):
+        figures = ", ".join(f"{k}={v:.4g}" for k, v in info.metrics.items() if isinstance(v, float))
+        print(f"{info.path}  {info.task}  {info.tokenizer_kind or '-'}  {info.size_bytes / 1e6:.1f} MB  {figures}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (0 ok, 1 a run that failed, 2 an error reported on stderr)."""
+    args = _parser().parse_args(argv)
+    args.argv = argv
+    try:
+        if args.command == "train":
+            return _train(args)
+        if args.command == "evaluate":
+            return _evaluate(args)
+        return _list(args)
+    except CLIError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130

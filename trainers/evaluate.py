@@ -1,0 +1,126 @@
+"""Evaluate a saved checkpoint on its task's data: the figures ``python -m trainers evaluate`` prints.
+
+AddSub: exact-match and per-token accuracy of greedy decoding (``evaluate_addsub_pairs``) on
+  - ``split="valid"`` (default): the course's 500 validation expressions;
+  - ``split="train"``: the expressions the checkpoint was trained on (regenerated from its record);
+  - ``split="test"``: fresh expressions: every one of the 19,602 expressions of the whole operand range
+    (−49…49, add and subtract) whose input the model never saw in training;
+  - ``data=FILE``: any file in the course's JSON format, all of it (or its course split with ``split``).
+Language models: loss in nats per token, perplexity and ``n_tokens`` on the ``valid`` (default) or
+``test`` split, read from the task's default folder or ``data=FOLDER`` and encoded with the
+checkpoint's own tokenizer; plus perplexity per word (WikiText-2) or nats per character (novels).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from .checkpoint import CheckpointMeta, load_checkpoint
+from .trainer import evaluate_addsub_pairs, evaluate_lm_split, lm_unit_metrics
+
+__all__ = ["addsub_pairs_for", "evaluate_checkpoint", "lm_split_ids"]
+
+
+def addsub_pairs_for(meta: CheckpointMeta, data: str | os.PathLike | None, split: str | None) -> list[tuple[str, str]]:
+    """The (input, output) pairs an AddSub evaluation scores (see the module docstring).
+
+    Raises FileNotFoundError for a missing file, ValueError for an unknown split or a bad file.
+    """
+    import json
+
+    from .tasks import addsub
+
+    if data is not None:
+        path = Path(data)
+        if not path.is_file():
+            raise FileNotFoundError(f"--data {path}: no such file (AddSub wants a JSON file in the course's format)")
+        if split is None:
+            try:
+                content = json.loads(path.read_text(encoding="utf-8"))
+                return list(zip(content["inp_expression"], content["out_expression"], strict=True))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ValueError(
+                    f"{path} is not in the course's format (a JSON object with lists 'inp_expression' and "
+                    f"'out_expression' of equal length): {exc}"
+                ) from None
+        course_train, course_valid = addsub.load_course_split(path)
+    else:
+        course_train, course_valid = addsub.load_course_split()
+    split = split or "valid"
+    if split == "valid":
+        return course_valid
+    train = _addsub_training_pairs(meta, course_train, course_valid)
+    if split == "train":
+        return train
+    if split == "test":
+        seen = {inp for inp, _ in train}
+        return [pair for pair in addsub._all_expressions() if pair[0] not in seen]
+    raise ValueError(f"AddSub splits are valid, train and test (fresh expressions), not {split!r}")
+
+
+def _addsub_training_pairs(meta, course_train, course_valid) -> list[tuple[str, str]]:
+    from .tasks import addsub
+
+    info = meta.task_info
+    if info.get("train_source", "course") == "course":
+        return course_train
+    exclude = {inp for inp, _ in course_valid}
+    return addsub.generate_expressions(int(info["train_size"]), int(info["train_seed"]), exclude=exclude)
+
+
+def lm_split_ids(
+    meta: CheckpointMeta, data: str | os.PathLike | None, split: str
+) -> tuple[torch.Tensor, int | None, int | None]:
+    """A split of the checkpoint's corpus encoded with its own tokenizer: ``(ids (N,), n_words, n_chars)``.
+
+    ``data`` is the folder holding the corpus (default: the task's folder). Raises
+    FileNotFoundError / DataUnavailableError when it is missing, ValueError for a split the corpus lacks.
+    """
+    from .tasks import lm
+
+    if meta.task == "wikitext2":
+        if split not in ("train", "valid", "test"):
+            raise ValueError(f"WikiText-2 splits are train, valid and test, not {split!r}")
+        lines = lm.read_wikitext2(data)[split]
+        ids = meta.encode("\n".join(lines) + "\n")  # every line followed by <eos>, as in training
+        return torch.tensor(ids, dtype=torch.long), lm.count_words(lines), None
+    if split not in ("train", "valid"):
+        raise ValueError(f"{meta.task} has a train and a valid split (90/10, as nanoGPT), not {split!r}")
+    text = lm.read_char_corpus(meta.task, data)
+    part = lm.split_train_valid(text)[0 if split == "train" else 1]
+    if meta.tokenizer_kind == "char":
+        meta.encode(part)  # raises a ValueError naming characters the vocabulary lacks
+    encodings = meta.tokenizer.encode_batch(part.splitlines(keepends=True))
+    ids = [i for encoding in encodings for i in encoding.ids]
+    return torch.tensor(ids, dtype=torch.long), None, len(part)
+
+
+def evaluate_checkpoint(
+    path: str | os.PathLike,
+    data: str | os.PathLike | None = None,
+    split: str | None = None,
+    device: str = "cpu",
+    batch_size: int = 32,
+) -> dict:
+    """Load a checkpoint and evaluate it; returns one flat dict of JSON-serialisable metrics.
+
+    AddSub: ``exact_match``, ``token_accuracy``, ``loss``, ``n``. Language models: ``loss`` (nats per
+    token), ``perplexity``, ``n_tokens``, and ``word_perplexity`` (WikiText-2) or ``nats_per_char`` /
+    ``bits_per_char`` (novels). Also ``task``, ``split``, ``checkpoint``.
+    Raises CheckpointError, FileNotFoundError or ValueError with a sentence.
+    """
+    model, meta = load_checkpoint(path, device=device)
+    if meta.task == "addsub":
+        pairs = addsub_pairs_for(meta, data, split)
+        result = evaluate_addsub_pairs(model, pairs)
+        shown_split = split or ("all" if data is not None else "valid")
+    else:
+        shown_split = split or "valid"
+        ids, n_words, n_chars = lm_split_ids(meta, data, shown_split)
+        block = int(meta.task_info.get("block_size") or meta.model_config.max_len)
+        result = evaluate_lm_split(model, ids, block, batch_size=batch_size)
+        result = lm_unit_metrics(result, meta.tokenizer_kind, meta.task, ids.numel(), n_words, n_chars)
+    return {"task": meta.task, "split": shown_split, "checkpoint": str(path), **result}
