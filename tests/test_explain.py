@@ -21,6 +21,8 @@ from transformer.explain import (
     positional_table,
     scaling_sweep,
     sentence_attention,
+    sentence_blocks,
+    sentence_multihead,
     seq2seq_shape_trace,
     summarize_cost,
     trace_decoder_block,
@@ -208,3 +210,27 @@ def test_layer_norm_output_has_zero_mean_unit_std():
     assert_close(mean, torch.zeros(1, 5), atol=1e-5, rtol=0)
     assert_close(std, torch.ones(1, 5), atol=1e-3, rtol=0)
     assert np.all(layer_norm_stats(x)[0].numpy() > 0.5)
+
+
+def test_sentence_multihead_matches_its_module_and_rejects_bad_head_counts():
+    res = sentence_multihead(["a", "b", "c", "a"], d_model=8, n_heads=2, seed=3, mask="causal")
+    out, weights = res.module(res.embedding.x[None], mask=causal_mask(4), need_weights=True)
+    assert_close(res.trace.output, out)
+    assert res.trace.weights.shape == (1, 2, 4, 4)
+    assert torch.all(torch.triu(res.trace.weights[0, 0], diagonal=1) == 0)
+    again = sentence_multihead(["a", "b", "c", "a"], d_model=8, n_heads=2, seed=3, mask="causal")
+    assert_close(again.trace.output, res.trace.output)  # seeded: the same module every time
+    with pytest.raises(ValueError, match="not divisible"):
+        sentence_multihead(["a"], d_model=10, n_heads=4)
+
+
+def test_sentence_blocks_pre_and_post_norm_differ_and_end_at_the_blocks():
+    pre = sentence_blocks(["x", "y", "z"], d_model=8, n_heads=2, d_ff=16, norm_first=True, seed=1)
+    post = sentence_blocks(["x", "y", "z"], d_model=8, n_heads=2, d_ff=16, norm_first=False, seed=1)
+    assert_close(pre.encoder_stages[-1].tensor, pre.encoder(pre.x)[0])
+    memory = pre.encoder_stages[-1].tensor
+    assert_close(pre.decoder_stages[-1].tensor, pre.decoder(pre.x, memory, self_mask=causal_mask(3))[0])
+    assert not torch.allclose(pre.encoder_stages[-1].tensor, post.encoder_stages[-1].tensor)
+    assert post.encoder_stages[-1].name == "block output" and post.encoder_stages[-2].kind == "norm"
+    with pytest.raises(ValueError):
+        sentence_blocks(["x"], d_model=9, n_heads=2, d_ff=16)

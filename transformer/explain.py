@@ -47,6 +47,8 @@ __all__ = [
     "MultiHeadTrace",
     "ScalingRow",
     "SentenceAttention",
+    "SentenceBlocks",
+    "SentenceMultiHead",
     "TextbookAttention",
     "TextbookMultiHead",
     "TokenEmbedding",
@@ -61,6 +63,8 @@ __all__ = [
     "random_projection",
     "scaling_sweep",
     "sentence_attention",
+    "sentence_blocks",
+    "sentence_multihead",
     "seq2seq_shape_trace",
     "summarize_cost",
     "trace_decoder_block",
@@ -440,6 +444,41 @@ def udl_12_2_multihead() -> TextbookMultiHead:
     return TextbookMultiHead(trace=trace, expected=expected, difference=trace.output[0] - expected, decimals=ex.decimals)
 
 
+@dataclass
+class SentenceMultiHead:
+    """Multi-head self-attention of a random :class:`MultiHeadAttention` over a sentence."""
+
+    tokens: list[str]
+    embedding: TokenEmbedding
+    module: MultiHeadAttention  # in eval mode; w_o.weight is (d_model, d_model)
+    trace: MultiHeadTrace  # B = 1
+
+
+def sentence_multihead(
+    tokens: Sequence[str],
+    d_model: int,
+    n_heads: int,
+    seed: int = 0,
+    mask: str = "none",
+    positional: str | None = "sinusoidal",
+) -> SentenceMultiHead:
+    """Embed ``tokens`` (:func:`embed_tokens`) and run a freshly initialised ``MultiHeadAttention(d_model,
+    n_heads)`` (seeded, without touching the global generator) over them, every step kept.
+
+    mask: "none" or "causal". Raises ValueError when d_model is not divisible by n_heads (the message says
+    which head counts would work), for empty tokens or an unknown mask.
+    """
+    if mask not in ("none", "causal"):
+        raise ValueError(f"mask must be 'none' or 'causal', got {mask!r}")
+    with torch.random.fork_rng(devices=[]):  # nn.Linear initialises from the global generator
+        torch.manual_seed(seed)
+        mha = MultiHeadAttention(d_model, n_heads).eval()
+    emb = embed_tokens(tokens, d_model, seed, positional)
+    x = emb.x[None]  # (1, T, d_model)
+    m = build_mask(mask, x.shape[1])
+    return SentenceMultiHead(list(tokens), emb, mha, trace_multihead(mha, x, m))
+
+
 # --------------------------------------------------------------------------------------------------
 # Inside a block
 # --------------------------------------------------------------------------------------------------
@@ -492,6 +531,45 @@ def _ffn_stages(block: nn.Module, stages: list[BlockStage]):
         return block.ff.linear2(hidden)  # (B, T, d_model)
 
     return ffn
+
+
+@dataclass
+class SentenceBlocks:
+    """A sentence through one encoder block and one decoder block (that reads the encoder's output)."""
+
+    tokens: list[str]
+    x: Tensor  # (1, T, d_model): the embedded sentence
+    encoder: EncoderBlock
+    decoder: DecoderBlock
+    encoder_stages: list[BlockStage]
+    decoder_stages: list[BlockStage]
+
+
+def sentence_blocks(
+    tokens: Sequence[str],
+    d_model: int,
+    n_heads: int,
+    d_ff: int,
+    norm_first: bool = True,
+    seed: int = 0,
+    positional: str | None = "sinusoidal",
+) -> SentenceBlocks:
+    """Embed ``tokens`` and pass them through a fresh (seeded) ``EncoderBlock``; then the same tokens, as the
+    decoder's input under the causal mask, through a ``DecoderBlock`` whose memory is the encoder's output.
+
+    Both blocks use ``norm_first`` (pre-norm True, post-norm False) and are in eval mode (no dropout).
+    Raises ValueError for invalid sizes (d_model not divisible by n_heads, …) or empty tokens.
+    """
+    if d_ff < 1:
+        raise ValueError(f"d_ff must be positive, got {d_ff}")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        encoder = EncoderBlock(d_model, n_heads, d_ff, norm_first=norm_first).eval()
+        decoder = DecoderBlock(d_model, n_heads, d_ff, norm_first=norm_first).eval()
+    x = embed_tokens(tokens, d_model, seed, positional).x[None]  # (1, T, d_model)
+    enc = trace_encoder_block(encoder, x)
+    dec = trace_decoder_block(decoder, x, memory=enc[-1].tensor, self_mask=causal_mask(x.shape[1]))
+    return SentenceBlocks(list(tokens), x, encoder, decoder, enc, dec)
 
 
 @torch.no_grad()

@@ -1,0 +1,119 @@
+"""The pages' shared helpers: sentence splitting, unique labels, heatmap specs, PNG/CSV exports, tokenizers."""
+
+import io
+import json
+
+import numpy as np
+import pytest
+
+from ui.charts import (
+    dim_labels,
+    facet_heatmap_spec,
+    heads_png,
+    heatmap_frame,
+    heatmap_png,
+    heatmap_spec,
+    matrix_csv,
+    spec_values,
+)
+from ui.text import split_sentence, unique_labels
+from ui.tokenizing import BUILTIN_SAMPLE, Corpus, build_tokenizers, encode_pieces
+
+
+@pytest.mark.parametrize(
+    "text, tokens",
+    [
+        ("the cat sat.", ["the", "cat", "sat", "."]),
+        ("", []),
+        ("   \n ", []),
+        ("hello", ["hello"]),
+        ("我愛注意力", ["我", "愛", "注", "意", "力"]),
+        ("ok 👍🏽 👨‍👩‍👧 🇹🇼!", ["ok", "👍🏽", "👨‍👩‍👧", "🇹🇼", "!"]),
+        ("don't stop", ["don't", "stop"]),
+    ],
+)
+def test_split_sentence(text, tokens):
+    assert split_sentence(text).tokens == tokens
+
+
+def test_split_sentence_caps_long_text():
+    result = split_sentence(" ".join(["word"] * 500), max_tokens=64)
+    assert len(result.tokens) == 64 and result.n_total == 500 and result.truncated
+    assert not split_sentence("a b").truncated
+    with pytest.raises(ValueError):
+        split_sentence("a", max_tokens=0)
+
+
+def test_unique_labels_keep_repeated_words_apart():
+    labels = unique_labels(["the", "cat", "the", " ", "\n"])
+    assert labels == ["00 the", "01 cat", "02 the", "03 ␣", "04 ↵"]
+    assert len(set(unique_labels(["a"] * 120))) == 120
+    assert unique_labels(["a"] * 120)[5] == "005 a"
+    assert unique_labels(["extraordinarily"])[0] == "00 extraordina…"
+
+
+def test_heatmap_frame_marks_masked_cells():
+    values = np.array([[0.5, -np.inf], [1.0, 2.0]])
+    df = heatmap_frame(values, ["r0", "r1"], ["c0", "c1"])
+    assert list(df["shown"]) == ["0.5", "−∞", "1", "2"]
+    assert list(df["masked"]) == [False, True, False, False]
+    assert df["value"].isna().tolist() == [False, True, False, False]
+    with pytest.raises(ValueError):
+        heatmap_frame(values, ["r0"], ["c0", "c1"])
+
+
+def test_heatmap_spec_carries_exact_values_fixed_domain_and_grey_masked_cells():
+    values = np.array([[0.25, 0.75], [1.0, 0.0]])
+    spec = heatmap_spec(values, ("00 a", "01 b"), ("00 a", "01 b"), title="weights", domain=(0.0, 1.0))
+    json.dumps(spec)  # serialisable as it is
+    rows = spec_values(spec)
+    assert [(r["row"], r["col"], r["value"]) for r in rows] == [
+        ("00 a", "00 a", 0.25), ("00 a", "01 b", 0.75), ("01 b", "00 a", 1.0), ("01 b", "01 b", 0.0)
+    ]
+    rect = spec["layer"][0]
+    assert rect["encoding"]["color"]["scale"]["domain"] == [0.0, 1.0]
+    assert rect["encoding"]["color"]["condition"]["value"] == "#d4d4d4"
+    assert rect["encoding"]["x"]["sort"] == ["00 a", "01 b"]
+    assert spec["title"]["text"] == "weights"
+    signed = heatmap_spec(np.array([[-3.0, 1.0]]), ("r",), ("a", "b"))
+    assert spec_values(signed)[0]["shown"] == "-3"
+    assert signed["layer"][0]["encoding"]["color"]["scale"]["domain"] == [-3.0, 3.0]  # symmetric around 0
+    masked = heatmap_spec(np.array([[1.0, -np.inf]]), ("r",), ("a", "b"))
+    assert [r["label"] for r in spec_values(masked)] == ["1.00", "−∞"]
+    with pytest.raises(ValueError):
+        heatmap_spec(values, ("a",), ("a", "b"))
+
+
+def test_facet_spec_has_one_facet_per_head():
+    stack = np.stack([np.eye(3), np.full((3, 3), 1 / 3)])
+    spec = facet_heatmap_spec(stack, ("head 1", "head 2"), ("a", "b", "c"), ("a", "b", "c"))
+    rows = spec_values(spec)
+    assert len(rows) == 18 and {r["head"] for r in rows} == {"head 1", "head 2"}
+    assert spec["facet"]["field"] == "head"
+    assert spec["spec"]["layer"][0]["encoding"]["color"]["scale"]["domain"] == [0.0, 1.0]
+
+
+def test_png_and_csv_exports():
+    values = np.array([[0.1, -np.inf], [0.3, 0.4]])
+    png = heatmap_png(values, ("a", "b"), ("a", "b"), "t")
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 2000
+    assert heads_png(np.stack([values, values]), ("h1", "h2"), ("a", "b"), ("a", "b"))[:4] == b"\x89PNG"
+    csv = matrix_csv(values, ["a", "b"], ["a", "b"])
+    assert csv.splitlines()[1] == "a,0.1,-inf"
+    assert dim_labels(12)[:2] == ["d00", "d01"]
+    import pandas as pd
+
+    assert pd.read_csv(io.StringIO(csv), index_col=0).shape == (2, 2)
+
+
+def test_tokenizers_on_the_builtin_sample_handle_unknown_text():
+    tokenizers = build_tokenizers(Corpus(BUILTIN_SAMPLE, "built-in sample", True))
+    chars = encode_pieces(tokenizers, "character", "the 我")
+    assert [p.text for p in chars] == ["t", "h", "e", "␣", "[UNK]"] and chars[-1].unknown and chars[-1].source == "我"
+    words = encode_pieces(tokenizers, "word", "the zyzzyva .")
+    assert [p.unknown for p in words] == [False, True, False]
+    bpe = encode_pieces(tokenizers, "BPE", "我 👍")
+    assert not any(p.unknown for p in bpe)
+    assert [p.text for p in bpe if p.source == "我"] == ["<e6>", "<88>", "<91>"]  # UTF-8 bytes of 我
+    assert encode_pieces(tokenizers, "BPE", "") == []
+    assert len(encode_pieces(tokenizers, "character", "abcdef", max_tokens=3)) == 3

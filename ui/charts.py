@@ -1,0 +1,576 @@
+"""Charts and downloads shared by the pages: altair heatmaps on screen, seaborn PNGs and CSVs to download.
+
+Every figure starts from a 2-D array (or a stack of them, one per head) with a label per row and per
+column; token labels should come from :func:`ui.text.unique_labels` ("03 the") so a repeated word keeps
+its own row. Pure builders (``heatmap_frame``, ``heatmap_spec``, ``facet_heatmap_spec``,
+``line_chart_spec``, ``heatmap_png``, ``matrix_csv``) return data and can be tested without a
+browser; ``show_matrix`` and ``show_heads`` put a chart (or a table) on the page with its download
+buttons. Conventions:
+
+- −∞ (a masked attention score) is drawn as a grey cell reading "−∞"; NaN the same, reading "NaN".
+- ``domain=(0, 1)`` fixes the colour scale (attention weights, so heads and settings compare);
+  otherwise signed data gets a diverging scale symmetric around 0 and non-negative data a sequential one.
+- Tooltips show the row, the column and the exact value (6 significant digits).
+- Specs carry their data inline (``spec["data"]["values"]``), so a test can read what is drawn.
+- Matplotlib is not thread-safe and Streamlit serves sessions on threads: PNGs are drawn on the Agg
+  backend behind a module-level :data:`PLOT_LOCK`.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import json
+import math
+import threading
+from collections.abc import Sequence
+
+import altair as alt
+import matplotlib
+
+matplotlib.use("Agg")
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import streamlit as st  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from ui.i18n import _  # noqa: E402
+
+__all__ = [
+    "MASKED_COLOR",
+    "PLOT_LOCK",
+    "dim_labels",
+    "download_buttons",
+    "facet_heatmap_spec",
+    "heatmap_frame",
+    "heatmap_png",
+    "heatmap_spec",
+    "heads_png",
+    "line_chart_spec",
+    "matrix_csv",
+    "show_heads",
+    "show_matrix",
+    "spec_values",
+]
+
+PLOT_LOCK = threading.Lock()
+MASKED_COLOR = "#d4d4d4"
+SEQUENTIAL_SCHEME = "blues"
+DIVERGING_SCHEME = "redblue"  # reversed below: blue negative, red positive
+MAX_CHART_WIDTH = 640  # px, labels and legend included
+LINE_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
+
+
+def dim_labels(n: int, prefix: str = "d") -> list[str]:
+    """Column labels for feature dimensions: d0, d1, … (zero-padded so they sort as text too)."""
+    width = len(str(max(n - 1, 0)))
+    return [f"{prefix}{i:0{width}d}" for i in range(n)]
+
+
+def _shown(v: float) -> str:
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "−∞" if v < 0 else "+∞"
+    return f"{v:.6g}"
+
+
+def heatmap_frame(values: np.ndarray, row_labels: Sequence[str], col_labels: Sequence[str]) -> pd.DataFrame:
+    """Long-form table of a matrix, one row per cell: row, col, value, shown, masked, r, c.
+
+    values (R, C); ``value`` is None where the entry is ±∞ or NaN (``masked`` True), ``shown`` the exact
+    value as text ("−∞" for a masked score). Raises ValueError when the labels do not match the shape.
+    """
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 2:
+        raise ValueError(f"a heatmap needs a 2-D array, got shape {values.shape}")
+    R, C = values.shape
+    if len(row_labels) != R or len(col_labels) != C:
+        raise ValueError(f"{len(row_labels)} row and {len(col_labels)} column labels for a {R}×{C} matrix")
+    r, c = np.meshgrid(np.arange(R), np.arange(C), indexing="ij")
+    flat = values.ravel()
+    finite = np.isfinite(flat)
+    return pd.DataFrame(
+        {
+            "row": np.asarray(row_labels, dtype=object)[r.ravel()],
+            "col": np.asarray(col_labels, dtype=object)[c.ravel()],
+            "value": [float(v) if ok else None for v, ok in zip(flat, finite, strict=True)],
+            "shown": [_shown(float(v)) for v in flat],
+            "masked": ~finite,
+            "r": r.ravel(),
+            "c": c.ravel(),
+        }
+    )
+
+
+def _color_domain(values: np.ndarray, domain: tuple[float, float] | None) -> tuple[str, tuple[float, float]]:
+    """The colour scale for ``values``: ("fixed", domain), ("diverging", (−m, m)) or ("sequential", (0, max))."""
+    finite = values[np.isfinite(values)]
+    if domain is not None:
+        return "fixed", (float(domain[0]), float(domain[1]))
+    if finite.size and finite.min() < 0:
+        m = float(np.abs(finite).max()) or 1.0
+        return "diverging", (-m, m)
+    return "sequential", (0.0, float(finite.max()) if finite.size and finite.max() > 0 else 1.0)
+
+
+def _cell_records(values: np.ndarray, row_labels, col_labels, kind: str, lo_hi, extra: dict | None = None) -> list:
+    """One dict per cell: row, col, value (None if masked), shown (exact text), label (2 decimals), masked, dark."""
+    lo, hi = lo_hi
+    records = []
+    for i, row in enumerate(row_labels):
+        for j, col in enumerate(col_labels):
+            v = float(values[i, j])
+            masked = not math.isfinite(v)
+            if masked:
+                dark = False
+            elif kind == "diverging":
+                dark = abs(v) > 0.6 * max(abs(lo), abs(hi))
+            else:
+                dark = v > lo + 0.6 * ((hi - lo) or 1.0)
+            rec = {"row": row, "col": col, "value": None if masked else v, "shown": _shown(v),
+                   "label": ("NaN" if math.isnan(v) else "−∞") if masked else f"{v:.2f}", "masked": masked,
+                   "dark": dark, "r": i, "c": j}
+            if extra:
+                rec.update(extra)
+            records.append(rec)
+    return records
+
+
+def _cell_size(R: int, C: int, max_width: int) -> int:
+    """Side of one square cell in px: the plot (without ~160 px of labels and legend) fits ``max_width``."""
+    return int(max(9, min(32, (max_width - 160) // max(C, 1), 600 // max(R, 1))))
+
+
+@functools.lru_cache(maxsize=512)
+def _template(
+    kind: str,
+    row_labels: tuple[str, ...],
+    col_labels: tuple[str, ...],
+    cell: int,
+    annotate: bool,
+    x_title: str,
+    y_title: str,
+    title: str,
+    subtitle: str,
+    value_title: str,
+    facet_labels: tuple[str, ...] | None = None,
+    columns: int = 4,
+) -> str:
+    """The altair heatmap (rect cells, grey masked cells, tooltips, optional numbers) as a Vega-Lite JSON
+    template whose data is the named placeholder "cells" and whose colour domain is filled in later.
+
+    Compiling altair (with its schema validation) takes ~40 ms a chart; it happens once per layout
+    (labels, sizes, titles), not once per matrix, so a slider that only changes numbers stays fast.
+    """
+    R, C = len(row_labels), len(col_labels)
+    base = alt.Chart() if facet_labels is not None else alt.Chart(alt.NamedData(name="cells"))
+    x = alt.X("col:N", sort=list(col_labels), title=x_title or None,
+              axis=alt.Axis(labelAngle=-60, labelLimit=140, labelOverlap=False))
+    y = alt.Y("row:N", sort=list(row_labels), title=y_title or None, axis=alt.Axis(labelLimit=140, labelOverlap=False))
+    tooltip = [alt.Tooltip("row:N", title=y_title or "row"), alt.Tooltip("col:N", title=x_title or "column"),
+               alt.Tooltip("shown:N", title=value_title)]
+    if facet_labels is not None:
+        tooltip.insert(0, alt.Tooltip("head:N", title=" "))
+    if kind == "diverging":
+        scale = alt.Scale(domain=[-1, 1], scheme=DIVERGING_SCHEME, reverse=True)
+    else:
+        scale = alt.Scale(domain=[0, 1], scheme=SEQUENTIAL_SCHEME, clamp=kind == "fixed")
+    chart = base.mark_rect(stroke="white", strokeWidth=0.5).encode(
+        x=x,
+        y=y,
+        color=alt.condition("datum.masked", alt.value(MASKED_COLOR), alt.Color("value:Q", scale=scale, title=None)),
+        tooltip=tooltip,
+    )
+    if annotate:
+        chart = chart + base.mark_text(fontSize=10 if cell >= 30 else 9).encode(
+            x=x,
+            y=y,
+            text="label:N",
+            color=alt.condition("datum.dark", alt.value("white"), alt.value("#222222")),
+            tooltip=tooltip,
+        )
+    chart = chart.properties(width=cell * C, height=cell * R)
+    if facet_labels is not None:
+        chart = chart.facet(
+            facet=alt.Facet("head:N", sort=list(facet_labels), title=None, header=alt.Header(labelFontSize=13)),
+            columns=columns,
+            data=alt.NamedData(name="cells"),
+        )
+    if title:
+        chart = chart.properties(title=alt.TitleParams(title, subtitle=subtitle or alt.Undefined, anchor="start"))
+    spec = chart.to_dict(validate=False)  # the layout is fixed code, validated by the tests
+    spec["autosize"] = {"type": "pad", "contains": "padding"}  # width/height are the plot's; labels go around
+    return json.dumps(spec)
+
+
+def _fill(template: str, records: list, lo_hi: tuple[float, float]) -> dict:
+    """The template with its "cells" placeholder replaced by ``records`` and its colour domain set."""
+    spec = json.loads(template)
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("data") == {"name": "cells"}:
+                node["data"] = {"values": records}
+            color = node.get("color")
+            if isinstance(color, dict) and isinstance(color.get("scale"), dict):
+                color["scale"]["domain"] = list(lo_hi)
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(spec)
+    return spec
+
+
+@st.cache_data(show_spinner=False, max_entries=1024)
+def heatmap_spec(
+    values: np.ndarray,
+    row_labels: tuple[str, ...],
+    col_labels: tuple[str, ...],
+    title: str = "",
+    domain: tuple[float, float] | None = None,
+    x_title: str = "",
+    y_title: str = "",
+    annotate: bool | None = None,
+    max_width: int = MAX_CHART_WIDTH,
+    subtitle: str = "",
+) -> dict:
+    """A Vega-Lite spec (dict) of one altair heatmap: rect cells, greyed masked cells, tooltips, numbers.
+
+    values (R, C); labels as many as rows and columns (raises ValueError otherwise). ``annotate`` None
+    writes the numbers in the cells when they fit (cells ≥ 26 px, at most 16 columns). ``domain`` fixes the
+    colour scale; otherwise it is symmetric around 0 for signed data. Cached (``st.cache_data``).
+    """
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 2 or values.shape != (len(row_labels), len(col_labels)):
+        raise ValueError(f"{len(row_labels)} row and {len(col_labels)} column labels for values of shape {values.shape}")
+    R, C = values.shape
+    cell = _cell_size(R, C, max_width)
+    if annotate is None:
+        annotate = cell >= 26 and C <= 16
+    kind, lo_hi = _color_domain(values, domain)
+    template = _template(kind, tuple(row_labels), tuple(col_labels), cell, bool(annotate), x_title, y_title, title,
+                         subtitle, _("value"))
+    return _fill(template, _cell_records(values, row_labels, col_labels, kind, lo_hi), lo_hi)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def facet_heatmap_spec(
+    stack: np.ndarray,
+    facet_labels: tuple[str, ...],
+    row_labels: tuple[str, ...],
+    col_labels: tuple[str, ...],
+    title: str = "",
+    domain: tuple[float, float] | None = (0.0, 1.0),
+    x_title: str = "",
+    y_title: str = "",
+    columns: int = 4,
+    max_width: int = 1100,
+) -> dict:
+    """One heatmap per slice of ``stack`` (H, R, C) — one altair facet per attention head — on a shared scale.
+
+    ``facet_labels`` names each slice ("head 1"). Shared colour domain (default [0, 1]) so heads compare.
+    """
+    stack = np.asarray(stack, dtype=float)
+    H, R, C = stack.shape
+    columns = max(1, min(columns, H))
+    cell = _cell_size(R, C, max_width // columns + 60)
+    annotate = cell >= 26 and C <= 10
+    kind, lo_hi = _color_domain(stack, domain)
+    records = []
+    for h in range(H):
+        records += _cell_records(stack[h], row_labels, col_labels, kind, lo_hi, {"head": facet_labels[h]})
+    template = _template(kind, tuple(row_labels), tuple(col_labels), cell, annotate, x_title, y_title, title, "",
+                         _("value"), tuple(facet_labels), columns)
+    return _fill(template, records, lo_hi)
+
+
+def _inline(spec: dict) -> dict:
+    """Move altair's named datasets back into ``data.values``; set autosize "pad" (width = the plot's)."""
+    datasets = spec.pop("datasets", {})
+    spec["autosize"] = {"type": "pad", "contains": "padding"}
+
+    def walk(node):
+        if isinstance(node, dict):
+            data = node.get("data")
+            if isinstance(data, dict) and data.get("name") in datasets:
+                node["data"] = {"values": datasets[data["name"]]}
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(spec)
+    return spec
+
+
+def line_chart_spec(
+    df: pd.DataFrame,
+    x: str,
+    y: str,
+    color: str,
+    title: str = "",
+    x_title: str = "",
+    y_title: str = "",
+    log_x: bool = False,
+    log_y: bool = False,
+    tooltip: Sequence[str] = (),
+    rule_x: float | None = None,
+    width: int = 460,
+    height: int = 300,
+) -> dict:
+    """Lines with points, one colour per ``color`` group; optional log axes and a vertical rule at ``rule_x``."""
+    xs = alt.Scale(type="log", base=2) if log_x else alt.Scale(zero=False)
+    ys = alt.Scale(type="log") if log_y else alt.Scale(zero=False)
+    base = alt.Chart(df).encode(
+        x=alt.X(f"{x}:Q", scale=xs, title=x_title or x),
+        y=alt.Y(f"{y}:Q", scale=ys, title=y_title or y),
+        color=alt.Color(f"{color}:N", title=None, legend=alt.Legend(orient="bottom", labelLimit=400, columns=1),
+                        scale=alt.Scale(range=LINE_COLORS)),
+        tooltip=list(tooltip) or [x, y, color],
+    )
+    chart = base.mark_line() + base.mark_point(filled=True, size=50)
+    if rule_x is not None:
+        chart = chart + alt.Chart(pd.DataFrame({"x": [rule_x]})).mark_rule(strokeDash=[4, 4], color="gray").encode(
+            x="x:Q"
+        )
+    chart = chart.properties(width=width, height=height)
+    if title:
+        chart = chart.properties(title=alt.TitleParams(title, anchor="start"))
+    return _inline(chart.to_dict())
+
+
+def spec_values(spec: dict) -> list[dict]:
+    """All inline data rows of a spec (top level, layers, facets): what the chart draws. For tests."""
+    rows: list[dict] = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            data = node.get("data")
+            if isinstance(data, dict) and isinstance(data.get("values"), list):
+                rows.extend(data["values"])
+            for key, v in node.items():
+                if key != "data":
+                    walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(spec)
+    return rows
+
+
+# --------------------------------------------------------------------------------------------------
+# Downloads
+# --------------------------------------------------------------------------------------------------
+def matrix_csv(values: np.ndarray, row_labels: Sequence[str], col_labels: Sequence[str]) -> str:
+    """The matrix as CSV with its labels (masked entries as -inf)."""
+    return pd.DataFrame(np.asarray(values, dtype=float), index=list(row_labels), columns=list(col_labels)).to_csv()
+
+
+def _png_style(values: np.ndarray, domain: tuple[float, float] | None):
+    finite = values[np.isfinite(values)]
+    if domain is not None:
+        return domain[0], domain[1], "Blues", None
+    if finite.size and finite.min() < 0:
+        m = float(np.abs(finite).max()) or 1.0
+        return -m, m, "RdBu_r", 0.0
+    return 0.0, float(finite.max()) if finite.size and finite.max() > 0 else 1.0, "Blues", None
+
+
+def _draw_heatmap(ax, values: np.ndarray, row_labels, col_labels, title: str, style, cbar: bool = True) -> None:
+    """One seaborn heatmap on ``ax``: masked (non-finite) cells grey with "−∞", numbers when it fits."""
+    import seaborn as sns
+
+    vmin, vmax, cmap, center = style
+    R, C = values.shape
+    masked = ~np.isfinite(values)
+    annotate = R <= 16 and C <= 16
+    ax.set_facecolor(MASKED_COLOR)
+    sns.heatmap(
+        np.where(masked, np.nan, values), mask=masked, ax=ax, cmap=cmap, vmin=vmin, vmax=vmax, center=center,
+        annot=annotate, fmt=".2f", annot_kws={"fontsize": 7}, cbar=cbar,
+        xticklabels=list(col_labels), yticklabels=list(row_labels), linewidths=0.4, linecolor="white",
+    )
+    if annotate:
+        for i, j in zip(*np.nonzero(masked), strict=True):
+            ax.text(j + 0.5, i + 0.5, "−∞", ha="center", va="center", fontsize=7, color="#555555")
+    ax.tick_params(axis="x", labelrotation=60, labelsize=7)
+    ax.tick_params(axis="y", labelrotation=0, labelsize=7)
+    if title:
+        ax.set_title(title, fontsize=10, loc="left")
+
+
+def _png(fig: Figure) -> bytes:
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def heatmap_png(
+    values: np.ndarray,
+    row_labels: tuple[str, ...],
+    col_labels: tuple[str, ...],
+    title: str = "",
+    domain: tuple[float, float] | None = None,
+    dpi: int = 150,
+) -> bytes:
+    """The heatmap as a PNG drawn by seaborn on the Agg backend (masked cells grey), under :data:`PLOT_LOCK`."""
+    values = np.asarray(values, dtype=float)
+    R, C = values.shape
+    with PLOT_LOCK:
+        fig = Figure(figsize=(max(3.5, 0.45 * C + 2.2), max(2.5, 0.4 * R + 1.5)), dpi=dpi)
+        _draw_heatmap(fig.add_subplot(), values, row_labels, col_labels, title, _png_style(values, domain))
+        return _png(fig)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def heads_png(
+    stack: np.ndarray,
+    facet_labels: tuple[str, ...],
+    row_labels: tuple[str, ...],
+    col_labels: tuple[str, ...],
+    title: str = "",
+    domain: tuple[float, float] | None = (0.0, 1.0),
+    columns: int = 4,
+    dpi: int = 120,
+) -> bytes:
+    """One seaborn heatmap per head (stack (H, R, C)) on a shared colour scale, as one PNG."""
+    stack = np.asarray(stack, dtype=float)
+    H, R, C = stack.shape
+    columns = max(1, min(columns, H))
+    n_rows = math.ceil(H / columns)
+    style = _png_style(stack, domain)
+    with PLOT_LOCK:
+        w, h = max(3.0, 0.4 * C + 1.8), max(2.5, 0.35 * R + 1.3)
+        fig = Figure(figsize=(w * columns, h * n_rows + 0.4), dpi=dpi)
+        for i in range(H):
+            ax = fig.add_subplot(n_rows, columns, i + 1)
+            _draw_heatmap(ax, stack[i], row_labels, col_labels, facet_labels[i], style, cbar=i == H - 1)
+        if title:
+            fig.suptitle(title, fontsize=11, x=0.01, ha="left")
+        return _png(fig)
+
+
+def download_buttons(
+    values: np.ndarray,
+    row_labels: Sequence[str],
+    col_labels: Sequence[str],
+    *,
+    title: str,
+    key: str,
+    domain: tuple[float, float] | None = None,
+    file_stem: str | None = None,
+) -> None:
+    """Two small buttons: the figure as PNG and its numbers as CSV, generated only when clicked."""
+    values = np.asarray(values, dtype=float)
+    rows, cols = tuple(row_labels), tuple(col_labels)
+    stem = file_stem or key
+    row = st.container(horizontal=True, gap="small")
+    row.download_button(
+        _("PNG"),
+        data=lambda: heatmap_png(values, rows, cols, title, domain),
+        file_name=f"{stem}.png",
+        mime="image/png",
+        key=f"{key}_png",
+        icon=":material/image:",
+        type="tertiary",
+        on_click="ignore",
+        help=_("Download this figure as a PNG image (drawn with seaborn)"),
+    )
+    row.download_button(
+        _("CSV"),
+        data=lambda: matrix_csv(values, rows, cols),
+        file_name=f"{stem}.csv",
+        mime="text/csv",
+        key=f"{key}_csv",
+        icon=":material/table:",
+        type="tertiary",
+        on_click="ignore",
+        help=_("Download these numbers as CSV"),
+    )
+
+
+def show_matrix(
+    values,
+    row_labels: Sequence[str],
+    col_labels: Sequence[str],
+    *,
+    title: str,
+    key: str,
+    domain: tuple[float, float] | None = None,
+    table: bool = False,
+    x_title: str = "",
+    y_title: str = "",
+    subtitle: str = "",
+    annotate: bool | None = None,
+    downloads: bool = True,
+    max_width: int = MAX_CHART_WIDTH,
+) -> None:
+    """Show a matrix as an altair heatmap (or, with ``table``, as a table of exact numbers) + downloads.
+
+    values: anything ``np.asarray`` takes, 2-D; a torch tensor should be passed as ``t.numpy()``.
+    """
+    values = np.asarray(values, dtype=float)
+    rows, cols = tuple(row_labels), tuple(col_labels)
+    if table:
+        st.markdown(f"**{title}**" + (f" — {subtitle}" if subtitle else ""))
+        st.dataframe(pd.DataFrame(values, index=list(rows), columns=list(cols)), key=f"{key}_table")
+    else:
+        spec = heatmap_spec(values, rows, cols, title, domain, x_title, y_title, annotate, max_width, subtitle)
+        st.vega_lite_chart(spec, width="content", key=f"{key}_chart")
+    if downloads:
+        download_buttons(values, rows, cols, title=title, key=key, domain=domain)
+
+
+def show_heads(
+    stack,
+    facet_labels: Sequence[str],
+    row_labels: Sequence[str],
+    col_labels: Sequence[str],
+    *,
+    title: str,
+    key: str,
+    domain: tuple[float, float] | None = (0.0, 1.0),
+    x_title: str = "",
+    y_title: str = "",
+    columns: int = 4,
+) -> None:
+    """One heatmap per head on a shared colour scale (altair facets), with a CSV of all heads."""
+    stack = np.asarray(stack, dtype=float)
+    spec = facet_heatmap_spec(
+        stack, tuple(facet_labels), tuple(row_labels), tuple(col_labels), title, domain, x_title, y_title, columns
+    )
+    st.vega_lite_chart(spec, width="content", key=f"{key}_chart")
+    long = pd.concat(
+        [heatmap_frame(stack[h], row_labels, col_labels).assign(head=facet_labels[h]) for h in range(len(stack))]
+    )[["head", "row", "col", "shown"]].rename(columns={"shown": "value"})
+    row = st.container(horizontal=True, gap="small")
+    row.download_button(
+        _("PNG"),
+        data=lambda: heads_png(stack, tuple(facet_labels), tuple(row_labels), tuple(col_labels), title, domain, columns),
+        file_name=f"{key}.png",
+        mime="image/png",
+        key=f"{key}_png",
+        icon=":material/image:",
+        type="tertiary",
+        on_click="ignore",
+        help=_("Download all heads as one PNG image (drawn with seaborn)"),
+    )
+    row.download_button(
+        _("CSV"),
+        data=lambda: long.to_csv(index=False),
+        file_name=f"{key}.csv",
+        mime="text/csv",
+        key=f"{key}_csv",
+        icon=":material/table:",
+        type="tertiary",
+        on_click="ignore",
+        help=_("Download every head's numbers as CSV (head, row, column, value)"),
+    )

@@ -1,0 +1,81 @@
+"""Turning what a user types into a short list of tokens a page can show, whatever they type.
+
+``split_sentence`` is the explorer pages' simple word-level splitter (the Tokens page shows the real
+character / word / BPE tokenizers): words and numbers stay whole, each punctuation mark, each Chinese /
+Japanese / Korean character and each emoji (with its modifiers and joiners) is one token. The result is
+capped (64 tokens by default, about what a heatmap can show) and says so. No Streamlit here: pages turn
+``TokenizedText.note`` into an ``st.info``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = ["DEFAULT_MAX_TOKENS", "TokenizedText", "split_sentence", "unique_labels"]
+
+DEFAULT_MAX_TOKENS = 64
+
+# CJK ideographs, kana, hangul and full-width forms: one token per character, as Chinese has no spaces.
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef"
+# An emoji or other symbol with its variation selector, skin-tone modifiers and zero-width-joined parts.
+_MODIFIERS = "\ufe0f\u20e3\U0001f3fb-\U0001f3ff"
+_SYMBOL = rf"[^\w\s{_MODIFIERS}\u200d][{_MODIFIERS}]*(?:\u200d[^\w\s\u200d][{_MODIFIERS}]*)*"
+_TOKEN = re.compile(
+    rf"[\U0001f1e6-\U0001f1ff]{{2}}"  # a flag: two regional indicators
+    rf"|[{_CJK}]"  # one CJK character
+    rf"|[^\W{_CJK}]+(?:['’][^\W{_CJK}]+)*"  # a word or number (with apostrophes: don't, it's)
+    rf"|{_SYMBOL}"  # punctuation, emoji
+    rf"|\S"  # anything else that is not a space (a stray modifier or joiner)
+)
+
+
+@dataclass
+class TokenizedText:
+    """The tokens of a text, and how many there were before the cap."""
+
+    tokens: list[str]
+    n_total: int  # tokens in the whole text
+    max_tokens: int
+
+    @property
+    def truncated(self) -> bool:
+        """True when the text had more tokens than the cap and only the first ``max_tokens`` are kept."""
+        return self.n_total > len(self.tokens)
+
+    @property
+    def empty(self) -> bool:
+        return not self.tokens
+
+
+def split_sentence(text: str | None, max_tokens: int = DEFAULT_MAX_TOKENS) -> TokenizedText:
+    """Split ``text`` into word-level tokens, keeping at most ``max_tokens`` (the first ones).
+
+    Empty or blank text (or None) gives no tokens. Raises ValueError when max_tokens < 1.
+
+    >>> split_sentence("I love 深度学习 👍🏽!").tokens
+    ['I', 'love', '深', '度', '学', '习', '👍🏽', '!']
+    """
+    if max_tokens < 1:
+        raise ValueError(f"max_tokens must be at least 1, got {max_tokens}")
+    tokens = _TOKEN.findall(text or "")
+    return TokenizedText(tokens=tokens[:max_tokens], n_total=len(tokens), max_tokens=max_tokens)
+
+
+def unique_labels(tokens: list[str], max_chars: int = 12) -> list[str]:
+    """Axis labels that stay unique when a word repeats: position, space, token — "03 the".
+
+    The position is zero-padded to the width of the last index (2 digits up to 99 tokens); a long token
+    is shortened with "…" to ``max_chars``; a blank token (a space or newline from a character
+    tokenizer) is shown as "␣" or "↵".
+    """
+    width = max(2, len(str(max(len(tokens) - 1, 0))))
+    labels = []
+    for i, tok in enumerate(tokens):
+        shown = tok.replace("\n", "↵").replace("\t", "⇥")
+        if shown.strip() == "":
+            shown = shown.replace(" ", "␣") or "∅"
+        if len(shown) > max_chars:
+            shown = shown[: max_chars - 1] + "…"
+        labels.append(f"{i:0{width}d} {shown}")
+    return labels
