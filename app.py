@@ -12,6 +12,9 @@ from ui.i18n import _
 # (module file, title, Material icon, section). Order = the learning path of DESIGN.md.
 PAGES: list[tuple[str, str, str, str]] = [
     ("pages/home.py", "Home", ":material/school:", "Start"),
+    ("pages/train.py", "Train", ":material/model_training:", "Train & sample"),
+    ("pages/generate.py", "Generate", ":material/auto_awesome:", "Train & sample"),
+    ("pages/attention_maps.py", "Attention maps", ":material/grid_view:", "Train & sample"),
 ]
 
 

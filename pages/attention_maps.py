@@ -1,0 +1,149 @@
+"""Attention maps: what a trained model's heads attend to, for each layer and head, on the user's own input."""
+
+from __future__ import annotations
+
+import html
+
+import streamlit as st
+
+from ui.attention_view import show_head_maps
+from ui.i18n import _
+from ui.models import (
+    AttentionMaps,
+    addsub_answer,
+    attention_csv,
+    attention_npz,
+    checkpoint_choices,
+    checkpoint_stamp,
+    context_length,
+    kind_names,
+    lm_attention,
+    load_model,
+    prepare_prompt,
+)
+from ui.page_state import session_checkpoints, show_notes
+
+DEFAULT_EXPRESSION = "-30 - -34"
+DEFAULT_TEXTS = {
+    "shakespeare": "ROMEO:\nBut soft, what light through yonder window breaks?",
+    "anna": "Happy families are all alike; every unhappy family is unhappy in its own way.",
+    "wikitext2": "The game was released in Japan in 2011 , and it received positive reviews .",
+}
+
+
+@st.cache_resource(show_spinner=_("Loading the model…"), max_entries=8)
+def cached_model(path: str, stamp: float):
+    """The checkpoint's model and meta, shared by all sessions (eval mode; only read under ``torch.no_grad``)."""
+    return load_model(path)
+
+
+def kind_help() -> dict[str, str]:
+    return {
+        "encoder_self": _("Each input token (row) looks at every input token (column)."),
+        "decoder_self": _("Each token the decoder has written (row) looks at itself and earlier tokens only: the "
+                          "causal mask hides the future, so the upper triangle is 0."),
+        "cross": _("Each token the decoder has written (row) looks at the input expression (columns): this is "
+                   "where the model reads the numbers it adds."),
+    }
+
+
+def show_maps(maps: AttentionMaps, key: str) -> None:
+    """One tab per attention kind; in each, a layer selector and one heatmap per head (PNG/CSV per figure)."""
+    names, helps = kind_names(), kind_help()
+    tabs = st.tabs([names[k] for k in maps.kinds])
+    for tab, kind in zip(tabs, maps.kinds, strict=True):
+        with tab:
+            weights = maps.weights[kind]  # (L, H, T_q, T_k)
+            n_layers = weights.shape[0]
+            st.caption(helps[kind])
+            layer = st.segmented_control(
+                _("Layer"), list(range(1, n_layers + 1)), default=1, required=True, key=f"{key}_{kind}_layer",
+                format_func=lambda i: _("layer {i}").format(i=i),
+            )
+            rows, cols = maps.labels(kind)
+            show_head_maps(
+                weights[int(layer) - 1], rows, cols,
+                title=_("{kind}, layer {layer}").format(kind=names[kind], layer=layer),
+                key=f"{key}_{kind}_l{layer}", file_stem=f"{key}_{kind}_layer{layer}",
+                x_title=_("key (attended to)"), y_title=_("query (attending)"),
+            )
+    st.markdown("**" + _("All weights, with the model config and the input") + "**")
+    d1, d2, _spacer = st.columns([1, 1, 3])
+    d1.download_button(
+        _("Weights as CSV"), data=lambda: attention_csv(maps), file_name="attention_weights.csv", mime="text/csv",
+        icon=":material/table:", key=f"{key}_all_csv", on_click="ignore",
+    )
+    d2.download_button(
+        _("Weights as NPZ"), data=lambda: attention_npz(maps), file_name="attention_weights.npz",
+        mime="application/octet-stream", icon=":material/data_array:", key=f"{key}_all_npz", on_click="ignore",
+    )
+
+
+st.title(_("Attention maps"))
+st.caption(
+    _("Look inside a trained model: for your input, the attention weights of every layer and every head. "
+      "Each row of a heatmap is a token asking (the query); each column a token it may look at (the key); "
+      "each row sums to 1.")
+)
+
+choices = checkpoint_choices(session_checkpoints())
+if not choices:
+    st.info(
+        _("No trained model is available yet. Train one on the Train page and save it, or add the shipped "
+          "checkpoints to assets/."),
+        icon=":material/info:",
+    )
+    st.stop()
+paths = [c.path for c in choices]
+wanted = st.session_state.pop("open_in_attention", None)
+if wanted in paths:
+    st.session_state["att_checkpoint"] = wanted
+if st.session_state.get("att_checkpoint") not in paths:
+    addsub_first = [c.path for c in choices if c.task == "addsub"]
+    st.session_state["att_checkpoint"] = (addsub_first or paths)[0]
+labels = {c.path: c.label for c in choices}
+path = st.selectbox(_("Model"), paths, format_func=labels.get, key="att_checkpoint")
+try:
+    model, meta = cached_model(path, checkpoint_stamp(path))
+except (ValueError, OSError) as exc:
+    st.error(_("This checkpoint cannot be loaded: {error}").format(error=exc), icon=":material/error:")
+    st.stop()
+cfg = meta.model_config
+st.caption(
+    _("{task} · {arch} · {layers} layers × {heads} heads · d_model {d} · context {ctx} tokens").format(
+        task=meta.task, arch=cfg.arch, layers=cfg.n_layers, heads=cfg.n_heads, d=cfg.d_model, ctx=context_length(meta)
+    )
+)
+
+if meta.task == "addsub":
+    text = st.text_input(
+        _("Expression"), DEFAULT_EXPRESSION, key="att_expression", max_chars=60,
+        help=_("Two whole numbers from -49 to 49 with + or - between them, e.g. -30 - -34 or 12+7."),
+    )
+    try:
+        result = addsub_answer(model, meta, text)
+    except ValueError as exc:
+        st.error(str(exc), icon=":material/error:")
+        st.stop()
+    verdict = _("right") if result.correct else _("wrong")
+    shown_answer = result.answer_value if result.answer_value is not None else _("not a number")
+    st.markdown(
+        _("**Model input** (the course's format): `{expr}`  \n**Model output**: `{answer}` → **{value}** · the right "
+          "answer is **{expected}**: the model is **{verdict}**.").format(
+            expr=html.escape(result.expression), answer=html.escape(result.answer), value=shown_answer,
+            expected=result.expected_value, verdict=verdict,
+        )
+    )
+    show_maps(result.maps, key="att_addsub")
+else:
+    text = st.text_area(_("Text"), DEFAULT_TEXTS.get(meta.task, ""), key=f"att_text_{meta.task}", height=100,
+                        max_chars=20_000)
+    prompt = prepare_prompt(meta, text)
+    show_notes(prompt.notes)
+    try:
+        maps = lm_attention(model, meta, prompt.ids, text=text)
+    except ValueError as exc:
+        st.error(str(exc), icon=":material/error:")
+        st.stop()
+    show_notes(maps.notes)
+    show_maps(maps, key=f"att_lm_{meta.task}")

@@ -1,0 +1,227 @@
+"""Generate: sample from a trained language model with temperature, top-k, top-p and a seed; see every step."""
+
+from __future__ import annotations
+
+import html
+
+import streamlit as st
+
+from ui.attention_view import show_head_maps
+from ui.i18n import _
+from ui.live_charts import candidates_spec
+from ui.models import (
+    PreparedPrompt,
+    SamplingSettings,
+    candidate_rows,
+    checkpoint_choices,
+    checkpoint_stamp,
+    context_length,
+    lm_attention,
+    load_model,
+    prepare_prompt,
+    sample,
+    steps_table,
+    visible,
+)
+from ui.page_state import session_checkpoints, show_notes
+
+LM_TASKS = ("shakespeare", "anna", "wikitext2")
+TEXT_STYLE = (
+    "white-space: pre-wrap; font-family: 'Source Code Pro', monospace; font-size: 1.05rem; line-height: 1.5; "
+    "padding: 0.8rem 1rem; border-radius: 0.5rem; background: #f6f7f9; border: 1px solid #e3e5e8;"
+)
+
+
+@st.cache_resource(show_spinner=_("Loading the model…"), max_entries=8)
+def cached_model(path: str, stamp: float):
+    """The checkpoint's model and meta, shared by all sessions (eval mode; only read under ``torch.no_grad``)."""
+    return load_model(path)
+
+
+def text_html(prompt: str, generated: str) -> str:
+    """The prompt in grey, the generated text in black, whitespace kept."""
+    return (
+        f'<div style="{TEXT_STYLE}"><span style="color:#8a8f98">{html.escape(prompt)}</span>'
+        f'<span style="color:#111">{html.escape(generated)}</span></div>'
+    )
+
+
+def settings_widgets(prefix: str, vocab_size: int, defaults: SamplingSettings, container) -> SamplingSettings:
+    """Temperature, top-k and top-p widgets (one set per compared setting); seed and length are shared."""
+    temperature = container.slider(
+        _("Temperature"), 0.05, 3.0, defaults.temperature, 0.05, key=f"{prefix}_temperature",
+        help=_("Divides the logits before the softmax: below 1 sharpens the distribution (towards greedy), "
+               "above 1 flattens it (more surprising tokens)."),
+    )
+    top_k = container.number_input(
+        _("Top-k (0 = off)"), 0, vocab_size, defaults.top_k or 0, 1, key=f"{prefix}_top_k",
+        help=_("Keep only the k most probable tokens, then renormalise. 1 = greedy decoding."),
+    )
+    top_p = container.slider(
+        _("Top-p (1 = off)"), 0.05, 1.0, defaults.top_p or 1.0, 0.05, key=f"{prefix}_top_p",
+        help=_("Nucleus sampling: keep the smallest set of most probable tokens whose probabilities add up to p."),
+    )
+    return SamplingSettings(temperature, int(top_k) or None, None if top_p >= 1.0 else float(top_p))
+
+
+def run_generation(model, meta, prompt: PreparedPrompt, settings: SamplingSettings, slot) -> dict:
+    """Sample token by token, updating ``slot`` as each token arrives; return the result to keep in the session."""
+    prompt_text = meta.decode(prompt.ids)
+    steps = []
+    generated_ids: list[int] = []
+    for step in sample(model, meta, prompt.ids, settings):
+        steps.append(step)
+        generated_ids.append(step.token_id)
+        full = meta.decode(prompt.ids + generated_ids)
+        slot.markdown(text_html(prompt_text, full[len(prompt_text):]), unsafe_allow_html=True)
+    full = meta.decode(prompt.ids + generated_ids)
+    return {
+        "settings": settings,
+        "prompt_ids": list(prompt.ids),
+        "prompt_text": prompt_text,
+        "generated_ids": generated_ids,
+        "generated_text": full[len(prompt_text):] if full.startswith(prompt_text) else meta.decode(generated_ids),
+        "steps": steps,
+    }
+
+
+def show_result(result: dict, key: str) -> None:
+    """The text, then each step's candidates (bar chart of a chosen step + table of all steps)."""
+    st.markdown(text_html(result["prompt_text"], result["generated_text"]), unsafe_allow_html=True)
+    st.caption(result["settings"].describe())
+    steps = result["steps"]
+    if not steps:
+        return
+    st.markdown("**" + _("Step by step: the candidates each token was drawn from") + "**")
+    n = len(steps)
+    chosen = 1 if n == 1 else st.slider(_("Step"), 1, n, 1, key=f"{key}_step")
+    step = steps[chosen - 1]
+    st.markdown(
+        _("Step {i}: drew **{tok}** with probability {p:.3f} (the model alone gave it {mp:.3f}).").format(
+            i=chosen, tok=html.escape(visible(step.token)), p=step.prob, mp=step.model_prob
+        )
+    )
+    st.vega_lite_chart(candidates_spec(candidate_rows(step)), key=f"{key}_candidates", width="stretch")
+    with st.expander(_("All steps as a table"), expanded=False):
+        st.dataframe(steps_table(steps), hide_index=True, key=f"{key}_table", width="stretch")
+
+
+st.title(_("Generate"))
+st.caption(
+    _("Sample from a trained language model, one token at a time. Each step turns the model's logits into "
+      "probabilities (softmax of logits ÷ temperature), keeps the top-k / top-p tokens, and draws one with the "
+      "seed you set: the same seed and settings always give the same text.")
+)
+
+choices = checkpoint_choices(session_checkpoints(), tasks=LM_TASKS)
+if not choices:
+    st.info(
+        _("No language model is available yet. Train one on the Train page (Tiny Shakespeare, preset tiny, takes "
+          "seconds) and save it, or add the shipped checkpoints to assets/."),
+        icon=":material/info:",
+    )
+    st.stop()
+
+paths = [c.path for c in choices]
+wanted = st.session_state.pop("open_in_generate", None)
+if wanted in paths:
+    st.session_state["gen_checkpoint"] = wanted
+if st.session_state.get("gen_checkpoint") not in paths:
+    st.session_state["gen_checkpoint"] = paths[0]
+labels = {c.path: c.label for c in choices}
+path = st.selectbox(_("Model"), paths, format_func=labels.get, key="gen_checkpoint")
+try:
+    model, meta = cached_model(path, checkpoint_stamp(path))
+except (ValueError, OSError) as exc:
+    st.error(_("This checkpoint cannot be loaded: {error}").format(error=exc), icon=":material/error:")
+    st.stop()
+
+vocab_size = meta.model_config.vocab_size
+n_params = sum(p.numel() for p in model.parameters())
+st.caption(
+    _("{task} · {unit} tokens · vocabulary {v:,} · context {ctx} tokens · {layers} layers × {heads} heads · "
+      "d_model {d} · {params:,} parameters").format(
+        task=meta.task, unit=meta.tokenizer_kind, v=vocab_size, ctx=context_length(meta),
+        layers=meta.model_config.n_layers, heads=meta.model_config.n_heads, d=meta.model_config.d_model,
+        params=n_params,
+    )
+)
+
+left, right = st.columns([3, 2], gap="large")
+prompt_text = left.text_area(
+    _("Prompt"), value="ROMEO:" if meta.task == "shakespeare" else "", height=120, key="gen_prompt",
+    max_chars=20_000, help=_("Empty = the model's default start. Longer than the context = only its end is read."),
+)
+compare = left.toggle(
+    _("Compare two settings side by side (same seed)"), key="gen_compare",
+    help=_("Generate twice from the same prompt and seed, e.g. temperature 0.5 against 1.5."),
+)
+seed = left.number_input(_("Seed"), 0, 2**31 - 1, 0, 1, key="gen_seed")
+default_len = 300 if meta.tokenizer_kind == "char" else 60
+length = left.slider(_("Tokens to generate"), 1, 500, default_len, key="gen_length")
+
+if compare:
+    col_a, col_b = right.columns(2)
+    col_a.markdown("**" + _("Setting A") + "**")
+    col_b.markdown("**" + _("Setting B") + "**")
+    settings_a = settings_widgets("gen_a", vocab_size, SamplingSettings(temperature=0.5), col_a)
+    settings_b = settings_widgets("gen_b", vocab_size, SamplingSettings(temperature=1.5), col_b)
+    wanted_settings = [settings_a, settings_b]
+else:
+    wanted_settings = [settings_widgets("gen_a", vocab_size, SamplingSettings(temperature=0.8), right)]
+wanted_settings = [
+    SamplingSettings(s.temperature, s.top_k, s.top_p, int(seed), int(length)) for s in wanted_settings
+]
+
+prompt = prepare_prompt(meta, prompt_text)
+show_notes(prompt.notes)
+
+if st.button(_("Generate"), type="primary", icon=":material/auto_awesome:", key="gen_go"):
+    slots = st.columns(len(wanted_settings)) if len(wanted_settings) > 1 else [st.container()]
+    results = []
+    try:
+        for settings, slot in zip(wanted_settings, slots, strict=True):
+            with slot:
+                results.append(run_generation(model, meta, prompt, settings, st.empty()))
+    except ValueError as exc:
+        st.error(_("These settings cannot be used: {error}").format(error=exc), icon=":material/error:")
+    else:
+        st.session_state["gen_result"] = {"checkpoint": path, "results": results}
+        st.rerun()
+
+stored = st.session_state.get("gen_result")
+if stored and stored["checkpoint"] == path:
+    results = stored["results"]
+    st.subheader(_("Generated text"))
+    if len(results) > 1:
+        cols = st.columns(len(results), gap="large")
+        for i, (col, result) in enumerate(zip(cols, results, strict=True)):
+            with col:
+                st.markdown("**" + (_("Setting A") if i == 0 else _("Setting B")) + "**")
+                show_result(result, key=f"gen_result_{i}")
+    else:
+        show_result(results[0], key="gen_result_0")
+
+    st.subheader(_("Attention over the prompt and the generated text"))
+    first = results[0]
+    all_ids = first["prompt_ids"] + first["generated_ids"]
+    c1, c2 = st.columns([2, 3])
+    window = c1.slider(_("Tokens shown (the last ones)"), 8, 64, min(32, max(8, len(all_ids))), 8, key="gen_att_window")
+    maps = lm_attention(model, meta, all_ids, max_tokens=window)
+    show_notes(maps.notes)
+    n_layers = maps.weights["decoder_self"].shape[0]
+    layer = c2.segmented_control(
+        _("Layer"), list(range(1, n_layers + 1)), default=n_layers, key="gen_att_layer", required=True,
+        format_func=lambda i: _("layer {i}").format(i=i),
+    )
+    rows, cols = maps.labels("decoder_self")
+    stack = maps.weights["decoder_self"][int(layer) - 1]
+    if len(results) > 1:
+        st.caption(_("Heatmaps are for setting A's text."))
+    show_head_maps(
+        stack, rows, cols,
+        title=_("Masked self-attention, layer {layer}: each row is a query token, each column a key it may look "
+                "at (only earlier tokens)").format(layer=layer),
+        key=f"gen_att_l{layer}", file_stem=f"generate_attention_layer{layer}",
+        x_title=_("key (attended to)"), y_title=_("query (attending)"),
+    )

@@ -1,0 +1,299 @@
+"""Train: launch a short training run, watch its loss fall live, stop it, compare runs, save and open the model."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from trainers.config import LM_TASKS, PRESETS
+from trainers.job import TrainingJob
+from ui.i18n import _
+from ui.jobs import ACTIVE_STATUSES, job_slots, session_jobs
+from ui.live_charts import loss_curves_spec
+from ui.page_state import train_runs
+from ui.runs import (
+    RunRecord,
+    build_train_config,
+    config_table,
+    data_problem,
+    eta_seconds,
+    format_seconds,
+    knob_defaults,
+    loss_frame,
+    new_run_id,
+    runs_dir,
+    task_metrics,
+    task_names,
+    tensorboard_command,
+    zip_checkpoint,
+)
+
+TASK_ORDER = ("addsub", "shakespeare", "anna", "wikitext2")
+POLL_SECONDS = 1.0
+
+st.title(_("Train"))
+st.caption(
+    _("Train a small transformer on this computer and watch its loss fall. Pick a task and a size, change the "
+      "settings your homework asks about, press Start; the curves update every second while the run trains in "
+      "the background. Runs stay on the chart, so you can compare settings.")
+)
+
+try:
+    slots = job_slots()
+except ValueError as exc:  # a malformed TC_MAX_JOBS: say so, and train nothing
+    st.error(str(exc), icon=":material/error:")
+    st.stop()
+jobs = session_jobs()
+runs: list[RunRecord] = train_runs()
+
+# ---------------------------------------------------------------------------------------------------------
+# What to train
+# ---------------------------------------------------------------------------------------------------------
+names = task_names()
+c1, c2 = st.columns([2, 3], gap="large")
+task = c1.selectbox(_("Task"), TASK_ORDER, format_func=names.get, key="train_task")
+presets = list(PRESETS[task])
+preset = c2.radio(
+    _("Size"), presets, key=f"train_preset_{task}", horizontal=True,
+    format_func=lambda p: f"{p} ({_(PRESETS[task][p].laptop_time)})",
+)
+c2.caption(_(PRESETS[task][preset].description))
+problem = data_problem(task)
+if problem:
+    st.warning(problem, icon=":material/folder_off:")
+
+defaults = knob_defaults(task, preset)
+
+
+def key(name: str) -> str:
+    """Widget key per task and preset, so that choosing another preset shows its own values."""
+    return f"train_{name}_{task}_{preset}"
+
+
+with st.expander(_("Model and training settings (the homework knobs)"), expanded=True):
+    m1, m2, m3, m4 = st.columns(4)
+    d_model = m1.number_input(
+        "d_model", 8, 1024, defaults["d_model"], 8, key=key("d_model"),
+        help=_("Width of every token vector. Must be divisible by n_heads."),
+    )
+    heads_options = sorted({1, 2, 4, 8, 16, defaults["n_heads"]})
+    n_heads = m2.selectbox(
+        "n_heads", heads_options, index=heads_options.index(defaults["n_heads"]), key=key("n_heads"),
+        help=_("Attention heads per layer; each head works in d_k = d_model / n_heads dimensions."),
+    )
+    n_layers = m3.number_input(
+        _("layers (encoder and decoder each)") if task == "addsub" else _("layers"), 1, 8, defaults["n_layers"], 1,
+        key=key("n_layers"),
+    )
+    d_ff = m4.number_input(
+        "d_ff", 8, 4096, defaults["d_ff"], 8, key=key("d_ff"), help=_("Hidden width of the feed-forward layer."),
+    )
+    o1, o2, o3, o4 = st.columns(4)
+    lr = o1.number_input(
+        _("learning rate"), 0.0, 1.0, float(defaults["lr"]), 1e-4, format="%.4f", key=key("lr"),
+        help=_("Peak learning rate of AdamW, reached at the end of the warmup."),
+    )
+    warmup = o2.number_input(
+        _("warmup steps"), 0, 100_000, defaults["warmup_steps"], 10, key=key("warmup"),
+        help=_("The learning rate rises linearly from 0 over this many steps, then decays (cosine)."),
+    )
+    batch_size = o3.number_input(_("batch size"), 1, 1024, defaults["batch_size"], 8, key=key("batch"))
+    dropout = o4.slider(_("dropout"), 0.0, 0.5, float(defaults["dropout"]), 0.05, key=key("dropout"))
+    p1, p2, p3, p4 = st.columns(4)
+    label_smoothing = p1.slider(
+        _("label smoothing"), 0.0, 0.5, float(defaults["label_smoothing"]), 0.05, key=key("smoothing"),
+        help=_("Spread this much probability over the wrong tokens in the target (the paper used 0.1)."),
+    )
+    positional_options = ["sinusoidal", "simple", "learned"]
+    positional = p2.selectbox(
+        _("positional encoding"), positional_options, index=positional_options.index(defaults["positional"]),
+        key=key("positional"),
+        format_func=lambda p: {"sinusoidal": _("sinusoidal (the paper)"), "simple": _("simple n/K (the course)"),
+                               "learned": _("learned")}[p],
+    )
+    norm_first = p3.radio(
+        _("norm placement"), [True, False], index=0 if defaults["norm_first"] else 1, key=key("norm"),
+        format_func=lambda v: _("pre-norm") if v else _("post-norm (the paper)"), horizontal=True,
+    )
+    causal = True
+    if task in LM_TASKS:
+        causal = p4.toggle(
+            _("causal mask"), value=True, key=key("causal"),
+            help=_("Each position may attend only to earlier ones. Off = the model can see the next token."),
+        )
+    l1, l2, _l3 = st.columns([1, 1, 2])
+    max_steps = l1.number_input(
+        _("steps (0 = no step limit)"), 0, 1_000_000, defaults["max_steps"], 10, key=key("steps"),
+    )
+    max_time_s = l2.number_input(
+        _("time limit in seconds (0 = none)"), 0.0, 3600.0, defaults["max_time_s"], 5.0, key=key("time"),
+    )
+    if not causal:
+        st.warning(
+            _("Without the causal mask every position can look at the token it has to predict. The training loss "
+              "will collapse towards 0 — the model learns to copy the answer, not to predict it — and its samples "
+              "get worse. Try it, then compare the samples on the Generate page."),
+            icon=":material/visibility:",
+        )
+
+knobs = {
+    "d_model": d_model, "n_heads": n_heads, "n_layers": n_layers, "d_ff": d_ff, "dropout": dropout, "lr": lr,
+    "warmup_steps": warmup, "batch_size": batch_size, "label_smoothing": label_smoothing,
+    "positional": positional, "norm_first": norm_first, "causal": causal, "max_steps": max_steps,
+    "max_time_s": max_time_s,
+}
+
+
+def refresh() -> list[RunRecord]:
+    """Take a fresh snapshot of every run's job; return the runs whose job just ended."""
+    ended = []
+    for r in runs:
+        job = r.job if r.job is not None else jobs.get(r.run_id)
+        before = r.last_snapshot.get("status")
+        if job is not None:
+            r.last_snapshot = job.snapshot()
+        if before in ACTIVE_STATUSES and r.last_snapshot.get("status") not in ACTIVE_STATUSES:
+            ended.append(r)
+    return ended
+
+
+refresh()
+active = [r for r in runs if r.last_snapshot.get("status") in ACTIVE_STATUSES]
+
+b1, b2 = st.columns([1, 4], vertical_alignment="center")
+start = b1.button(
+    _("Start training"), type="primary", icon=":material/play_arrow:", key="train_start",
+    disabled=bool(active) or (problem is not None and task != "wikitext2"),
+)
+b2.caption(
+    _("Training slots on this server: {used} of {cap} in use · each run uses {threads} CPU thread(s).").format(
+        used=slots.in_use(), cap=slots.capacity, threads=slots.threads_per_job
+    )
+    + (" " + _("Your run is training; stop it or wait for it to finish before starting another.") if active else "")
+)
+
+if start:
+    run_id = new_run_id(task)
+    try:
+        config = build_train_config(task, preset, knobs, run_id)
+    except ValueError as exc:
+        st.error(_("These settings cannot be trained: {error}").format(error=exc), icon=":material/error:")
+    else:
+        job = TrainingJob(config, semaphore=slots.semaphore, threads=slots.threads_per_job)
+        if job.try_start():
+            record = RunRecord(run_id, len(runs) + 1, task, preset, config, job=job)
+            jobs.track(run_id, job)
+            runs.append(record)
+            record.last_snapshot = job.snapshot()
+            st.rerun()
+        else:
+            st.warning(
+                _("The server is busy: all {cap} training slots are in use by other sessions. Try again in a "
+                  "minute.").format(cap=slots.capacity),
+                icon=":material/hourglass_top:",
+            )
+
+if not runs:
+    st.info(_("No runs yet. Press Start training: the AddSub tiny preset takes a few seconds."), icon=":material/info:")
+    st.stop()
+
+# ---------------------------------------------------------------------------------------------------------
+# Live: progress, metrics and loss curves, refreshed every second while a run trains
+# ---------------------------------------------------------------------------------------------------------
+labels = [r.label for r in runs]
+shown = st.multiselect(_("Runs on the chart"), labels, default=labels, key=f"train_shown_{len(labels)}")
+
+
+@st.fragment(run_every=POLL_SECONDS if active else None)
+def live_panel() -> None:
+    """Progress, metrics, Stop, and the overlaid loss curves; reruns the page once a run ends."""
+    ended = refresh()
+    current = runs[-1]
+    snap = current.last_snapshot
+    status = snap.get("status", "queued")
+    st.subheader(_("Run {label}").format(label=current.label))
+    status_text = {
+        "queued": _("queued"), "running": _("running"), "finished": _("finished"),
+        "stopped": _("stopped"), "failed": _("failed"),
+    }.get(status, status)
+    message = snap.get("message", "")
+    if status == "failed":
+        st.error(_("Status: {status}. {message}").format(status=status_text, message=message), icon=":material/error:")
+    elif status == "finished":
+        st.success(_("Status: {status}. {message}").format(status=status_text, message=message),
+                   icon=":material/check_circle:")
+    else:
+        st.info(_("Status: {status}. {message}").format(status=status_text, message=message),
+                icon=":material/model_training:")
+    progress = min(1.0, max(0.0, float(snap.get("progress", 0.0))))
+    last_step = snap.get("last_step") or {}
+    if status in ACTIVE_STATUSES:
+        progress_text = _("{p:.0%} done · time left {eta}").format(p=progress, eta=format_seconds(eta_seconds(snap)))
+    else:
+        progress_text = _("{p:.0%} of the budget · {steps:,} steps in {time}").format(
+            p=progress, steps=last_step.get("step", 0), time=format_seconds(last_step.get("elapsed_s")))
+    st.progress(progress, text=progress_text)
+    last_eval = snap.get("last_eval") or {}
+    metrics = task_metrics(snap) or [(_("metric"), "—")]
+    columns = st.columns(4 + len(metrics))
+    columns[0].metric(_("step"), f"{last_step.get('step', 0):,}")
+    columns[1].metric(_("tokens/s"), f"{last_step.get('tokens_per_s', 0):,.0f}")
+    columns[2].metric(_("training loss"), f"{last_step['train_loss']:.3f}" if last_step else "—")
+    columns[3].metric(_("validation loss"), f"{last_eval['val_loss']:.3f}" if last_eval else "—")
+    for column, (name, value) in zip(columns[4:], metrics, strict=True):
+        column.metric(name, value)
+    if status in ACTIVE_STATUSES and st.button(_("Stop"), icon=":material/stop:", key="train_stop"):
+        job = current.job if current.job is not None else jobs.get(current.run_id)
+        if job is not None:
+            job.stop()
+        ended = refresh() or ended
+    chosen = [r for r in runs if r.label in shown]
+    frame = loss_frame({r.label: r.last_snapshot for r in chosen})
+    st.vega_lite_chart(
+        loss_curves_spec(frame, title=_("Training and validation loss")), key="train_loss_chart", width="stretch"
+    )
+    st.dataframe(config_table(chosen), hide_index=True, key="train_config_table", width="stretch")
+    if ended:
+        st.rerun()
+
+
+live_panel()
+
+# ---------------------------------------------------------------------------------------------------------
+# After a run: save, download, open elsewhere; TensorBoard
+# ---------------------------------------------------------------------------------------------------------
+st.subheader(_("Keep a model"))
+done = [r for r in runs if r.last_snapshot.get("status") not in ACTIVE_STATUSES]
+usable = [r for r in done if r.checkpoint or (r.job is not None and r.job.model is not None)]
+if not usable:
+    st.caption(_("When a run has finished (or been stopped), its model can be saved, downloaded and opened here."))
+else:
+    by_label = {r.label: r for r in usable}
+    label = st.selectbox(_("Run"), list(by_label)[::-1], key="train_keep_run")
+    record = by_label[label]
+    a1, a2, a3 = st.columns(3)
+    if record.checkpoint is None:
+        if a1.button(_("Save checkpoint"), icon=":material/save:", key="train_save"):
+            try:
+                record.checkpoint = str(record.job.save(str(runs_dir() / record.run_id / "checkpoint")))
+            except (RuntimeError, OSError, ValueError) as exc:
+                st.error(_("The checkpoint could not be saved: {error}").format(error=exc), icon=":material/error:")
+            else:
+                st.rerun()
+    else:
+        a1.download_button(
+            _("Download (weights + config + tokenizer)"), data=lambda: zip_checkpoint(record.checkpoint),
+            file_name=f"{record.run_id}.zip", mime="application/zip", icon=":material/download:",
+            key="train_download", on_click="ignore",
+        )
+        if record.task in LM_TASKS and a2.button(_("Open in Generate"), icon=":material/auto_awesome:",
+                                                 key="train_open_generate"):
+            st.session_state["open_in_generate"] = record.checkpoint
+            st.switch_page("pages/generate.py")
+        if a3.button(_("Open in Attention maps"), icon=":material/grid_view:", key="train_open_attention"):
+            st.session_state["open_in_attention"] = record.checkpoint
+            st.switch_page("pages/attention_maps.py")
+        st.caption(_("Saved in {path}").format(path=record.checkpoint))
+
+with st.expander(_("TensorBoard logs")):
+    st.markdown(_("Every run also logs to TensorBoard, in {folder}. Open them with:").format(folder=f"`{runs_dir()}`"))
+    st.code(tensorboard_command(), language="bash")

@@ -1,0 +1,86 @@
+"""Altair specs of the Train and Generate pages: loss curves of several runs, and one step's candidate tokens.
+
+Specs are plain dicts with their data inline (``spec["data"]["values"]``), shown with
+``st.vega_lite_chart``; a test reads exactly what is drawn from the element's spec. Data is prepared
+elsewhere (:func:`ui.runs.loss_frame`, :func:`ui.models.candidate_rows`); nothing is computed here.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+
+from ui.i18n import _
+
+__all__ = ["candidates_spec", "loss_curves_spec"]
+
+
+def _records(df: pd.DataFrame) -> alt.Data:
+    return alt.Data(values=df.to_dict(orient="records"))
+
+
+def loss_curves_spec(df: pd.DataFrame, title: str = "", height: int = 380, log_y: bool = False) -> dict:
+    """Training (lines) and validation (lines with dots) loss of every run in ``df``, one colour per run.
+
+    ``df``: long form with columns run, step, curve, loss (:func:`ui.runs.loss_frame`).
+    """
+    if df.empty:
+        df = pd.DataFrame({"run": [], "step": [], "curve": [], "loss": []})
+    validation = _("validation")
+    y_scale = alt.Scale(type="log") if log_y else alt.Scale(zero=False)
+    encoding = {
+        "x": alt.X("step:Q", title=_("step"), scale=alt.Scale(zero=False)),
+        "y": alt.Y("loss:Q", title=_("loss (nats per token)"), scale=y_scale),
+        "color": alt.Color("run:N", title=_("run"), legend=alt.Legend(orient="bottom", labelLimit=300)),
+        "strokeDash": alt.StrokeDash(
+            "curve:N", title=_("curve"), legend=alt.Legend(orient="bottom", symbolType="stroke", symbolStrokeWidth=2),
+            sort=[_("train"), validation],
+        ),
+        "tooltip": [
+            alt.Tooltip("run:N", title=_("run")),
+            alt.Tooltip("curve:N", title=_("curve")),
+            alt.Tooltip("step:Q", title=_("step"), format=".0f"),
+            alt.Tooltip("loss:Q", title=_("loss"), format=".4f"),
+        ],
+    }
+    # Each layer carries its own rows (all curves; the validation points), so the data stays in the spec
+    # (Streamlit would move top-level data out of it) and a test can read exactly what is drawn.
+    lines = alt.Chart(_records(df)).mark_line(strokeWidth=2).encode(**encoding)
+    dots = alt.Chart(_records(df[df["curve"] == validation])).mark_point(
+        filled=True, size=70, stroke="white", strokeWidth=1, opacity=1
+    ).encode(**{k: v for k, v in encoding.items() if k != "strokeDash"})
+    chart = (lines + dots).properties(height=height, width="container")
+    if title:
+        chart = chart.properties(title=alt.TitleParams(title, anchor="start"))
+    return chart.to_dict()
+
+
+def candidates_spec(df: pd.DataFrame, title: str = "", height: int | None = None) -> dict:
+    """Horizontal bars of one step's top candidates: the probability each was drawn with, beside the model's own.
+
+    ``df``: columns token (unique display label), distribution (which of the two), probability, chosen (bool).
+    """
+    data = _records(df)
+    tokens = list(dict.fromkeys(df["token"])) if not df.empty else []
+    chart = (
+        alt.Chart(data)
+        .mark_bar()
+        .encode(
+            y=alt.Y("token:N", sort=tokens, title=None, axis=alt.Axis(labelLimit=200, labelFontSize=13)),
+            x=alt.X("probability:Q", title=_("probability"), scale=alt.Scale(domain=[0, 1])),
+            yOffset=alt.YOffset("distribution:N"),
+            color=alt.Color(
+                "distribution:N", title=None, legend=alt.Legend(orient="bottom", labelLimit=400)
+            ),
+            opacity=alt.condition(alt.datum.chosen, alt.value(1.0), alt.value(0.55)),
+            tooltip=[
+                alt.Tooltip("token:N", title=_("token")),
+                alt.Tooltip("distribution:N", title=_("distribution")),
+                alt.Tooltip("probability:Q", title=_("probability"), format=".4f"),
+            ],
+        )
+        .properties(height=height or max(120, 44 * max(1, len(tokens))), width="container")
+    )
+    if title:
+        chart = chart.properties(title=alt.TitleParams(title, anchor="start"))
+    return chart.to_dict()
