@@ -12,6 +12,11 @@ from ui.i18n import _
 # (module file, title, Material icon, section). Order = the learning path of DESIGN.md.
 PAGES: list[tuple[str, str, str, str]] = [
     ("pages/home.py", "Home", ":material/school:", "Start"),
+    ("pages/tokens.py", "Tokens & embeddings", ":material/token:", "Explore"),
+    ("pages/attention_steps.py", "Attention, step by step", ":material/grid_on:", "Explore"),
+    ("pages/multihead.py", "Multi-head attention", ":material/view_module:", "Explore"),
+    ("pages/block.py", "Inside a block", ":material/account_tree:", "Explore"),
+    ("pages/cost.py", "Cost of attention", ":material/speed:", "Explore"),
     ("pages/train.py", "Train", ":material/model_training:", "Train & sample"),
     ("pages/generate.py", "Generate", ":material/auto_awesome:", "Train & sample"),
     ("pages/attention_maps.py", "Attention maps", ":material/grid_view:", "Train & sample"),

@@ -11,20 +11,24 @@ from transformer.attention import MultiHeadAttention, causal_mask, scaled_dot_pr
 from transformer.blocks import DecoderBlock, EncoderBlock
 from transformer.cost import CostRow
 from transformer.explain import (
+    SEED_004_MS,
     attention_entropy,
     build_mask,
     compare_loop_versions,
     embed_tokens,
     embedding_lookup,
     layer_norm_stats,
+    norm_inputs,
     position_similarity,
     positional_table,
+    power_law_reference,
     scaling_sweep,
     sentence_attention,
     sentence_blocks,
     sentence_multihead,
     seq2seq_shape_trace,
     summarize_cost,
+    tensor_summary,
     trace_decoder_block,
     trace_encoder_block,
     trace_multihead,
@@ -234,3 +238,35 @@ def test_sentence_blocks_pre_and_post_norm_differ_and_end_at_the_blocks():
     assert post.encoder_stages[-1].name == "block output" and post.encoder_stages[-2].kind == "norm"
     with pytest.raises(ValueError):
         sentence_blocks(["x"], d_model=9, n_heads=2, d_ff=16)
+
+
+@pytest.mark.parametrize("norm_first", [True, False])
+def test_block_stages_record_the_dataflow(norm_first):
+    res = sentence_blocks(["a", "b", "c"], d_model=8, n_heads=2, d_ff=16, norm_first=norm_first)
+    stages = res.encoder_stages
+    residuals = [s for s in stages if s.kind == "residual"]
+    assert len(residuals) == 2
+    for r in residuals:  # a residual adds its skip input and its sub-layer's output
+        skip, sub = (stages[i].tensor for i in r.inputs)
+        assert_close(r.tensor, skip + sub)
+    norms = norm_inputs(stages)
+    assert len(norms) == 2
+    for name, before, after in norms:
+        assert_close(after, torch.nn.functional.layer_norm(before, (8,)), atol=1e-5, rtol=1e-5)
+        assert name.startswith("LayerNorm before" if norm_first else "LayerNorm after")
+    cross = next(s for s in res.decoder_stages if s.name == "cross-attention")
+    assert res.decoder_stages[cross.inputs[1]].name == "encoder output (memory)"
+
+
+def test_tensor_summary():
+    summary = tensor_summary(torch.tensor([[0.0, 2.0], [0.0, -2.0]]))
+    assert summary == {"mean": 0.0, "std": pytest.approx(math.sqrt(2.0)), "min": -2.0, "max": 2.0, "zero_fraction": 0.5}
+
+
+def test_cost_summary_min_length_and_reference_line():
+    rows = [CostRow("ours", T, 1e-3 + 1e-8 * T**2, 0) for T in (16, 32, 64, 1024, 2048, 4096)]
+    flat, steep = summarize_cost(rows)[0], summarize_cost(rows, min_length=1024)[0]
+    assert flat.slope < 1.5 < steep.slope  # fixed costs flatten small T
+    assert steep.lengths == [1024, 2048, 4096]
+    assert power_law_reference([64, 128, 256], 64, 1.0) == [1.0, 4.0, 16.0]
+    assert SEED_004_MS[512] / SEED_004_MS[256] == pytest.approx(4.03, abs=0.01)

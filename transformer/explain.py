@@ -58,7 +58,11 @@ __all__ = [
     "embed_tokens",
     "embedding_lookup",
     "layer_norm_stats",
+    "norm_inputs",
+    "tensor_summary",
+    "SEED_004_MS",
     "positional_table",
+    "power_law_reference",
     "position_similarity",
     "random_projection",
     "scaling_sweep",
@@ -492,45 +496,73 @@ def layer_norm_stats(x: Tensor) -> tuple[Tensor, Tensor]:
 
 @dataclass
 class BlockStage:
-    """One stage of a block's forward pass: a name, the tensor, and its shape."""
+    """One stage of a block's forward pass: a name, the tensor, and which earlier stages feed it.
+
+    ``inputs`` are indices into the same stage list: one for most stages, two for a residual addition
+    (the skip path first, then the sub-layer's output), and the encoder memory too for cross-attention.
+    """
 
     name: str
     tensor: Tensor
     kind: str  # "input", "norm", "attention", "residual", "ffn", "output": for the diagram's styling
+    inputs: tuple[int, ...] = ()
 
     @property
     def shape(self) -> tuple[int, ...]:
         return tuple(self.tensor.shape)
 
 
+def _add(stages: list[BlockStage], name: str, tensor: Tensor, kind: str, inputs: tuple[int, ...]) -> int:
+    stages.append(BlockStage(name, tensor, kind, inputs))
+    return len(stages) - 1
+
+
 def _sublayer_stages(
-    residual: nn.Module, x: Tensor, sublayer, label: str, kind: str, stages: list[BlockStage]
-) -> Tensor:
-    """x → residual(x, sublayer) with each step recorded; the same order as ``Residual.forward``."""
+    residual: nn.Module, x: Tensor, x_idx: int, sublayer, label: str, kind: str, stages: list[BlockStage]
+) -> tuple[Tensor, int]:
+    """x → residual(x, sublayer) with each step recorded, in ``Residual.forward``'s order.
+
+    ``sublayer(h, h_idx)`` returns (output, indices of the stages it read). Returns (new x, its index).
+    """
     if residual.norm_first:  # pre-norm: x + sublayer(norm(x))
         h = residual.norm(x)
-        stages.append(BlockStage(f"LayerNorm before {label}", h, "norm"))
-        out = sublayer(h)
-        stages.append(BlockStage(label, out, kind))
+        h_idx = _add(stages, f"LayerNorm before {label}", h, "norm", (x_idx,))
+        out, out_inputs = sublayer(h, h_idx)
+        out_idx = _add(stages, label, out, kind, out_inputs)
         y = x + out
-        stages.append(BlockStage(f"x + {label} (residual)", y, "residual"))
-        return y
-    out = sublayer(x)  # post-norm: norm(x + sublayer(x))
-    stages.append(BlockStage(label, out, kind))
+        return y, _add(stages, f"x + {label} (residual)", y, "residual", (x_idx, out_idx))
+    out, out_inputs = sublayer(x, x_idx)  # post-norm: norm(x + sublayer(x))
+    out_idx = _add(stages, label, out, kind, out_inputs)
     y = x + out
-    stages.append(BlockStage(f"x + {label} (residual)", y, "residual"))
+    y_idx = _add(stages, f"x + {label} (residual)", y, "residual", (x_idx, out_idx))
     h = residual.norm(y)
-    stages.append(BlockStage(f"LayerNorm after {label}", h, "norm"))
-    return h
+    return h, _add(stages, f"LayerNorm after {label}", h, "norm", (y_idx,))
 
 
-def _ffn_stages(block: nn.Module, stages: list[BlockStage]):
-    def ffn(h: Tensor) -> Tensor:
+def _ffn_sublayer(block: nn.Module, stages: list[BlockStage]):
+    def ffn(h: Tensor, h_idx: int) -> tuple[Tensor, tuple[int, ...]]:
         hidden = block.ff.activation(block.ff.linear1(h))  # (B, T, d_ff)
-        stages.append(BlockStage("feed-forward hidden, after the activation", hidden, "ffn"))
-        return block.ff.linear2(hidden)  # (B, T, d_model)
+        hidden_idx = _add(stages, "feed-forward hidden, after the activation", hidden, "ffn", (h_idx,))
+        return block.ff.linear2(hidden), (hidden_idx,)  # (B, T, d_model)
 
     return ffn
+
+
+def tensor_summary(t: Tensor) -> dict[str, float]:
+    """Mean, standard deviation (biased), min, max and the fraction of exact zeros of a tensor's entries."""
+    t = t.detach().float()
+    return {
+        "mean": float(t.mean()),
+        "std": float(t.std(unbiased=False)) if t.numel() > 1 else 0.0,
+        "min": float(t.min()),
+        "max": float(t.max()),
+        "zero_fraction": float((t == 0).float().mean()),
+    }
+
+
+def norm_inputs(stages: Sequence[BlockStage]) -> list[tuple[str, Tensor, Tensor]]:
+    """For every LayerNorm stage of a block trace: (its name, the tensor it normalised, its output)."""
+    return [(s.name, stages[s.inputs[0]].tensor, s.tensor) for s in stages if s.kind == "norm"]
 
 
 @dataclass
@@ -581,12 +613,12 @@ def trace_encoder_block(block: EncoderBlock, x: Tensor, mask: Tensor | None = No
     """
     stages = [BlockStage("input x", x, "input")]
 
-    def attention(h: Tensor) -> Tensor:
-        return block.self_attn(h, mask=mask)[0]
+    def attention(h: Tensor, h_idx: int) -> tuple[Tensor, tuple[int, ...]]:
+        return block.self_attn(h, mask=mask)[0], (h_idx,)
 
-    x = _sublayer_stages(block.residual1, x, attention, "self-attention", "attention", stages)
-    _sublayer_stages(block.residual2, x, _ffn_stages(block, stages), "feed-forward", "ffn", stages)
-    stages.append(BlockStage("block output", stages[-1].tensor, "output"))
+    x, x_idx = _sublayer_stages(block.residual1, x, 0, attention, "self-attention", "attention", stages)
+    _, x_idx = _sublayer_stages(block.residual2, x, x_idx, _ffn_sublayer(block, stages), "feed-forward", "ffn", stages)
+    _add(stages, "block output", stages[x_idx].tensor, "output", (x_idx,))
     return stages
 
 
@@ -604,22 +636,23 @@ def trace_decoder_block(
     stage's tensor equals the block's output in eval mode (tested).
     """
     stages = [BlockStage("input x", x, "input")]
+    mem_idx = None
     if memory is not None:
-        stages.append(BlockStage("encoder output (memory)", memory, "input"))
+        mem_idx = _add(stages, "encoder output (memory)", memory, "input", ())
 
-    def self_attention(h: Tensor) -> Tensor:
-        return block.self_attn(h, mask=self_mask)[0]
+    def self_attention(h: Tensor, h_idx: int) -> tuple[Tensor, tuple[int, ...]]:
+        return block.self_attn(h, mask=self_mask)[0], (h_idx,)
 
-    def cross_attention(h: Tensor) -> Tensor:
-        return block.cross_attn(h, memory, memory, mask=memory_mask)[0]
+    def cross_attention(h: Tensor, h_idx: int) -> tuple[Tensor, tuple[int, ...]]:
+        return block.cross_attn(h, memory, memory, mask=memory_mask)[0], (h_idx, mem_idx)
 
-    x = _sublayer_stages(block.residual1, x, self_attention, "masked self-attention", "attention", stages)
+    x, x_idx = _sublayer_stages(block.residual1, x, 0, self_attention, "masked self-attention", "attention", stages)
     if block.cross_attn is not None:
         if memory is None:
             raise ValueError("this decoder block has cross-attention and needs the encoder output (memory)")
-        x = _sublayer_stages(block.residual2, x, cross_attention, "cross-attention", "attention", stages)
-    _sublayer_stages(block.residual3, x, _ffn_stages(block, stages), "feed-forward", "ffn", stages)
-    stages.append(BlockStage("block output", stages[-1].tensor, "output"))
+        x, x_idx = _sublayer_stages(block.residual2, x, x_idx, cross_attention, "cross-attention", "attention", stages)
+    _, x_idx = _sublayer_stages(block.residual3, x, x_idx, _ffn_sublayer(block, stages), "feed-forward", "ffn", stages)
+    _add(stages, "block output", stages[x_idx].tensor, "output", (x_idx,))
     return stages
 
 
@@ -667,15 +700,20 @@ class CostSummary:
     seconds: list[float]
 
 
-def summarize_cost(rows: Sequence[CostRow]) -> list[CostSummary]:
+SEED_004_MS = {256: 63.1, 512: 254.0}  # seed 004's measured times of the no-loop attention (ms)
+
+
+def summarize_cost(rows: Sequence[CostRow], min_length: int = 1) -> list[CostSummary]:
     """Group :func:`~transformer.cost.measure_attention_cost` rows by path and fit each slope.
 
-    A slope of 2 means time ∝ T²: doubling T multiplies the time by 2² = 4 (seed 004 measured
-    254 ms / 63.1 ms ≈ 4.0 for T = 512 vs 256).
+    Only lengths ≥ ``min_length`` enter the fit (at small T fixed costs flatten the curve). A slope of 2
+    means time ∝ T²: doubling T multiplies the time by 2² = 4 (seed 004 measured 254 ms / 63.1 ms ≈ 4.0
+    for T = 512 vs 256, :data:`SEED_004_MS`).
     """
     by_path: dict[str, list[CostRow]] = {}
     for row in rows:
-        by_path.setdefault(row.path, []).append(row)
+        if row.T >= min_length:
+            by_path.setdefault(row.path, []).append(row)
     out = []
     for path, group in by_path.items():
         group = sorted(group, key=lambda r: r.T)
@@ -685,3 +723,10 @@ def summarize_cost(rows: Sequence[CostRow]) -> list[CostSummary]:
             slope = fit_loglog_slope(lengths, seconds)
         out.append(CostSummary(path, slope, None if slope is None else 2.0**slope, lengths, seconds))
     return out
+
+
+def power_law_reference(lengths: Sequence[int], anchor_length: int, anchor_value: float, exponent: float = 2.0) -> list[float]:
+    """value(T) = anchor_value · (T / anchor_length)^exponent: the T² guide line of a log-log chart."""
+    if anchor_length <= 0:
+        raise ValueError("anchor_length must be positive")
+    return [anchor_value * (T / anchor_length) ** exponent for T in lengths]

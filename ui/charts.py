@@ -277,7 +277,7 @@ def facet_heatmap_spec(
     stack = np.asarray(stack, dtype=float)
     H, R, C = stack.shape
     columns = max(1, min(columns, H))
-    cell = _cell_size(R, C, max_width // columns + 60)
+    cell = _cell_size(R, C, (max_width - 160) // columns + 140)  # only the first column has row labels
     annotate = cell >= 26 and C <= 10
     kind, lo_hi = _color_domain(stack, domain)
     records = []
@@ -324,8 +324,8 @@ def line_chart_spec(
     height: int = 300,
 ) -> dict:
     """Lines with points, one colour per ``color`` group; optional log axes and a vertical rule at ``rule_x``."""
-    xs = alt.Scale(type="log", base=2) if log_x else alt.Scale(zero=False)
-    ys = alt.Scale(type="log") if log_y else alt.Scale(zero=False)
+    xs = alt.Scale(type="log", base=2, nice=False, padding=10) if log_x else alt.Scale(zero=False, padding=10)
+    ys = alt.Scale(type="log", padding=10) if log_y else alt.Scale(zero=False)
     base = alt.Chart(df).encode(
         x=alt.X(f"{x}:Q", scale=xs, title=x_title or x),
         y=alt.Y(f"{y}:Q", scale=ys, title=y_title or y),

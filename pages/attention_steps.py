@@ -1,0 +1,348 @@
+"""Attention, step by step: X → W_Q, W_K, W_V → Q, K, V → QKᵀ → ÷√d_k → mask → softmax → output.
+
+Widgets only; every number comes from ``transformer.explain.sentence_attention`` (which calls
+``transformer.attention.trace_self_attention``), ``transformer.explain.udl_12_1_attention`` and
+``transformer.explain.compare_loop_versions``.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from transformer import attention as core_attention
+from transformer.explain import (
+    compare_loop_versions,
+    scaling_sweep,
+    sentence_attention,
+    udl_12_1_attention,
+    weight_stats,
+)
+from ui.charts import dim_labels, line_chart_spec, show_matrix
+from ui.i18n import _
+from ui.inputs import matrix_view, sentence_input
+from ui.text import unique_labels
+
+K = "steps_"  # widget key prefix of this page
+SWEEP_D_KS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def _attend(tokens: tuple[str, ...], d_model: int, d_k: int, seed: int, mask: str, n_pad: int, scale: bool,
+            positional: str | None):
+    return sentence_attention(list(tokens), d_model, d_k, seed, mask, n_pad, scale, positional)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _sweep(T: int):
+    return scaling_sweep(SWEEP_D_KS, T)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _sweep_spec(T: int, d_k: int, metric: str, title: str, y_title: str, scaled_label: str, unscaled_label: str) -> dict:
+    rows = [
+        {"d_k": r.d_k, "value": getattr(r, metric), "softmax input": scaled_label if r.scaled else unscaled_label}
+        for r in _sweep(T)
+    ]
+    return line_chart_spec(
+        pd.DataFrame(rows), "d_k", "value", "softmax input", title=title, x_title="d_k", y_title=y_title,
+        log_x=True, rule_x=d_k, width=300, height=200,
+    )
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _loops(*attend_args):
+    tr = _attend(*attend_args).trace
+    return compare_loop_versions(tr.q, tr.k, tr.v, tr.mask)
+
+
+@st.cache_data(show_spinner=False)
+def _textbook():
+    return udl_12_1_attention()
+
+
+def _np(t) -> np.ndarray:
+    return t.detach().cpu().numpy()
+
+
+# --------------------------------------------------------------------------------------------------
+st.title(_("Attention, step by step"))
+st.markdown(
+    _(
+        "Self-attention lets every token look at every other token and take a weighted mix of what it finds. "
+        "Each token asks a question (its **query** q), advertises what it holds (its **key** k) and offers "
+        "content (its **value** v). A query matches a key by their dot product; the softmax turns a row of "
+        "matches into **weights** that sum to 1; a token's output is the weighted sum of the values. "
+        "Every matrix below is computed live by this project's core on your input — the weights are random "
+        "(untrained), so change the seed to draw others."
+    )
+)
+st.latex(
+    r"\mathrm{Attention}(Q, K, V) = \mathrm{softmax}\!\left(\frac{QK^\top}{\sqrt{d_k}} + M\right) V,"
+    r"\qquad Q = XW_Q,\; K = XW_K,\; V = XW_V"
+)
+st.caption(_("M is 0 where a query may attend to a key and −∞ where the mask forbids it (Vaswani et al. 2017, eq. 1)."))
+
+mode = st.segmented_control(
+    _("Example"),
+    options=["sentence", "textbook"],
+    format_func={"sentence": _("Your sentence"), "textbook": _("Textbook example (UDL 12.1)")}.__getitem__,
+    default="sentence",
+    required=True,
+    key=K + "mode",
+)
+
+
+def sentence_mode() -> None:
+    with st.container(border=True):
+        c_text, c_seed = st.columns([4, 1])
+        tokens = sentence_input(K + "text", container=c_text)
+        seed = int(c_seed.number_input(_("Seed"), min_value=0, max_value=10_000, value=0, step=1, key=K + "seed",
+                                       help=_("Draws other random embeddings and weight matrices.")))
+        c1, c2, c3, c4 = st.columns([1, 1, 1.3, 1])
+        d_model = c1.slider("d_model", 2, 64, 8, key=K + "d_model", help=_("Width of each token vector in X."))
+        d_k = c2.slider("d_k", 1, 64, 4, key=K + "d_k", help=_("Width of the queries and keys (and here, values)."))
+        mask = c3.segmented_control(
+            _("Mask"),
+            options=["none", "causal", "padding"],
+            format_func={"none": _("none"), "causal": _("causal"), "padding": _("padding")}.__getitem__,
+            default="none",
+            required=True,
+            key=K + "mask",
+            help=_("causal: a token may not look ahead; padding: nobody may look at [PAD] tokens."),
+        )
+        n_pad = 0
+        if mask == "padding":
+            n_pad = c4.slider(_("[PAD] tokens added"), 1, 4, 2, key=K + "n_pad")
+        c5, c6, c7 = st.columns([1, 1, 1.3])
+        scale = c5.toggle(_("Divide by √d_k"), value=True, key=K + "scale",
+                          help=_("Turn off to see the softmax saturate as d_k grows."))
+        positional = c6.toggle(_("Add positional encoding"), value=True, key=K + "positional",
+                               help=_("Sinusoidal (Vaswani et al. §3.5). Without it, a repeated word gets identical rows."))
+        table = matrix_view(K + "view", container=c7)
+
+    args = (tuple(tokens), d_model, d_k, seed, mask, n_pad, scale, "sinusoidal" if positional else None)
+    res = _attend(*args)
+    tr = res.trace
+    T = len(res.tokens)
+    labels = unique_labels(res.tokens)
+    dims, kdims = dim_labels(d_model), dim_labels(d_k)
+    tok_axis, q_axis, k_axis = _("token"), _("query (token)"), _("key (token)")
+
+    # 1. X
+    st.subheader(_("① X: the tokens as vectors"))
+    st.markdown(
+        _("Each token's row of a random embedding table{pe}: **X** has shape (T, d_model) = ({T}, {d}).").format(
+            pe=_(", plus its positional encoding") if positional else "", T=T, d=d_model
+        )
+    )
+    show_matrix(_np(tr.x), labels, dims, title=_("X (T × d_model)"), key=K + "x", table=table,
+                x_title=_("dimension"), y_title=tok_axis)
+
+    # 2. Weights
+    st.subheader(_("② W_Q, W_K, W_V: three projections"))
+    st.markdown(
+        _("Three (d_model, d_k) = ({d}, {k}) matrices with random N(0, 1/d_model) entries — a trained model "
+          "would have learnt them.").format(d=d_model, k=d_k)
+    )
+    cols = st.columns(3)
+    for col, name, w in zip(cols, ("W_Q", "W_K", "W_V"), (tr.w_q, tr.w_k, tr.w_v), strict=True):
+        with col:
+            show_matrix(_np(w), dims, kdims, title=name, key=K + name.lower(), table=table, max_width=340,
+                        x_title=_("dimension"), y_title="d_model")
+
+    # 3. Q, K, V
+    st.subheader(_("③ Q = X W_Q, K = X W_K, V = X W_V"))
+    st.markdown(_("One query, key and value per token: each (T, d_k) = ({T}, {k}).").format(T=T, k=d_k))
+    cols = st.columns(3)
+    for col, name, m in zip(cols, ("Q", "K", "V"), (tr.q, tr.k, tr.v), strict=True):
+        with col:
+            show_matrix(_np(m), labels, kdims, title=name, key=K + name.lower(), table=table, max_width=340,
+                        x_title=_("dimension"), y_title=tok_axis)
+
+    # 4. Scores
+    st.subheader(_("④ Scores: Q Kᵀ"))
+    st.markdown(_("Entry (i, j) is the dot product of token i's query with token j's key: how well they match. "
+                  "Shape (T, T) = ({T}, {T}).").format(T=T))
+    show_matrix(_np(tr.scores), labels, labels, title=_("Q Kᵀ"), key=K + "scores", table=table,
+                x_title=k_axis, y_title=q_axis)
+
+    # 5. Scaling
+    st.subheader(_("⑤ Scaling by √d_k"))
+    st.latex(r"\frac{QK^\top}{\sqrt{d_k}} = \frac{QK^\top}{\sqrt{" + str(d_k) + "}}")
+    st.markdown(
+        _("A dot product of d_k random terms grows like √d_k, so for wide heads the scores get large and the "
+          "softmax puts almost all the weight on one key (its gradient then vanishes). Dividing by √d_k keeps "
+          "the scores near unit size whatever d_k is.")
+    )
+    left, right = st.columns([1.2, 1])
+    with left:
+        if scale:
+            show_matrix(_np(tr.scaled_scores), labels, labels, title=_("Q Kᵀ / √d_k"), key=K + "scaled",
+                        table=table, x_title=k_axis, y_title=q_axis, max_width=560)
+        else:
+            st.warning(_("Scaling is off: the softmax below gets Q Kᵀ itself."), icon=":material/warning:")
+    with right:
+        other = _attend(tuple(tokens), d_model, d_k, seed, mask, n_pad, not scale,
+                        "sinusoidal" if positional else None)
+        on, off = (res, other) if scale else (other, res)
+        (max_on, ent_on), (max_off, ent_off) = weight_stats(on.trace.weights), weight_stats(off.trace.weights)
+        st.markdown(
+            _("**What scaling does on this sentence** (d_k = {k}; mean over the {T} rows of the weights)").format(
+                k=d_k, T=T)
+            + "\n\n"
+            + "| | " + _("with ÷√d_k") + " | " + _("without") + " |\n|---|---:|---:|\n"
+            + "| " + _("largest weight") + f" | {max_on:.3f} | {max_off:.3f} |\n"
+            + "| " + _("entropy (nats)") + f" | {ent_on:.3f} | {ent_off:.3f} |\n"
+        )
+        st.caption(_("Entropy 0 means all the weight on one key; ln T = {u:.3f} means spread evenly. The charts "
+                     "below repeat this for random unit-variance queries and keys over T = {T} keys as d_k grows: "
+                     "without scaling, the softmax saturates.").format(u=float(np.log(T)), T=T))
+    s1, s2 = st.columns(2)
+    scaled_label, unscaled_label = _("Q Kᵀ / √d_k (scaled)"), _("Q Kᵀ (unscaled)")
+    s1.vega_lite_chart(_sweep_spec(T, d_k, "max_weight", _("Largest weight as d_k grows"), _("largest weight"),
+                                   scaled_label, unscaled_label), width="content", key=K + "sweep_max")
+    s2.vega_lite_chart(_sweep_spec(T, d_k, "entropy", _("Entropy as d_k grows"), _("entropy (nats)"),
+                                   scaled_label, unscaled_label), width="content", key=K + "sweep_entropy")
+
+    # 6. Mask
+    st.subheader(_("⑥ The mask"))
+    explanation = {
+        "none": _("No mask: every query may attend to every key (an encoder's self-attention)."),
+        "causal": _("Causal mask: token i may attend only to tokens 0 … i, never to later ones (a decoder "
+                    "predicting the next word must not peek). Forbidden scores become −∞ (grey)."),
+        "padding": _("Key padding mask: the {n} [PAD] tokens only fill a batch to equal length, so no query may "
+                     "attend to them: their columns become −∞ (grey).").format(n=n_pad),
+    }[mask]
+    st.markdown(explanation)
+    show_matrix(_np(tr.masked_scores), labels, labels, title=_("Scores after the mask"), key=K + "masked",
+                table=table, x_title=k_axis, y_title=q_axis,
+                subtitle=_("grey cells are −∞") if mask != "none" else "")
+
+    # 7. Softmax
+    st.subheader(_("⑦ Softmax over each row"))
+    st.latex(r"a_{ij} = \frac{e^{s_{ij}}}{\sum_{j'} e^{s_{ij'}}}, \qquad \sum_j a_{ij} = 1, \qquad e^{-\infty} = 0")
+    show_matrix(_np(tr.weights), labels, labels, title=_("Attention weights"), key=K + "weights", domain=(0.0, 1.0),
+                table=table, x_title=k_axis, y_title=q_axis, subtitle=_("colour scale fixed to [0, 1]"))
+    sums = _np(tr.weights.sum(-1))
+    st.caption(_("Row sums: {s}").format(s=", ".join(f"{v:.6f}" for v in sums)))
+
+    # 8. Output
+    st.subheader(_("⑧ Output: weights · V"))
+    st.markdown(_("Each token's output is the weighted mix of all the values: (T, T) · (T, d_v) = ({T}, {k}).").format(
+        T=T, k=d_k))
+    show_matrix(_np(tr.output), labels, kdims, title=_("Output = A V"), key=K + "output", table=table,
+                x_title=_("dimension"), y_title=tok_axis)
+
+    with st.expander(_("The loop versions and the vectorised one (EECS 498 A5): the same numbers"), expanded=False):
+        st.markdown(
+            _("Homework writes attention first with two Python loops over queries and keys, then for a batch, then "
+              "with no loop at all. These are the project's own implementations; below they run on this "
+              "sentence's Q, K, V (always scaled by √d_k, with this page's mask) and give the same output.")
+        )
+        tabs = st.tabs([_("two loops, one sequence"), _("two loops, a batch"), _("vectorised")])
+        tabs[0].code(inspect.getsource(core_attention.scaled_dot_product_two_loop_single), language="python")
+        tabs[1].code(inspect.getsource(core_attention.scaled_dot_product_two_loop_batch), language="python")
+        tabs[2].code(
+            inspect.getsource(core_attention.scaled_dot_product_attention)
+            + "\n\n"
+            + inspect.getsource(core_attention._attention_steps),
+            language="python",
+        )
+        cmp = _loops(*args)
+        rows = [
+            {_("implementation"): name, _("output shape"): str(tuple(out.shape)),
+             _("max |difference| from vectorised"): f"{cmp.max_abs_diff[name]:.2e}"}
+            for name, out in cmp.outputs.items()
+        ]
+        st.dataframe(pd.DataFrame(rows), hide_index=True, key=K + "loops_table")
+        worst = max(cmp.max_abs_diff.values())
+        if worst <= 1e-6:
+            st.success(_("All three agree to within {w:.1e} (≤ 1e-6).").format(w=worst), icon=":material/check:")
+        else:
+            st.error(_("The implementations differ by {w:.1e}.").format(w=worst))
+
+
+def textbook_mode() -> None:
+    tb = _textbook()
+    tr = tb.trace
+    st.markdown(
+        _("The worked example of *Understanding Deep Learning* notebook 12.1 (the ML HW10 colab, part 1): N = 3 "
+          "inputs of D = 4 numbers (`np.random.seed(3)`), weights Ω and biases β drawn with `np.random.seed(0)`, "
+          "and **no** √D scaling (the book's eq. 12.10; scaling comes in notebook 12.2). Computed here by this "
+          "project's `trace_attention`.")
+    )
+    st.info(
+        _("**Columns in the book, rows here.** The book stores each input as a *column*: X is D × N = 4 × 3, "
+          "Q = β_q 1ᵀ + Ω_q X, and the softmax normalises each *column* of Kᵀ Q. This page, PyTorch and "
+          "most code store each token as a *row*: X is N × D = 3 × 4, Q = X Ω_qᵀ + β_qᵀ, and the softmax "
+          "normalises each *row* of Q Kᵀ. Same numbers, transposed: our output row n is the book's x′ₙ."),
+        icon=":material/swap_horiz:",
+    )
+    st.latex(r"\text{book: } \mathbf{X}' = \mathbf{V}\,\mathrm{Softmax}[\mathbf{K}^\top\mathbf{Q}]"
+             r"\qquad\Longleftrightarrow\qquad \text{here: } X' = \mathrm{softmax}(QK^\top)\,V")
+    table = matrix_view(K + "tb_view")
+    names = ["x₀", "x₁", "x₂"]
+    dims = dim_labels(4)
+    show_matrix(_np(tb.x), names, dims, title=_("X (N × D), one input per row"), key=K + "tb_x", table=table,
+                x_title=_("dimension"), y_title=_("input"))
+    cols = st.columns(3)
+    for col, name, m in zip(cols, ("Q", "K", "V"), (tr.q, tr.k, tr.v), strict=True):
+        with col:
+            show_matrix(_np(m), names, dims, title=name, key=K + "tb_" + name.lower(), table=table, max_width=340,
+                        x_title=_("dimension"), y_title=_("input"))
+    with st.expander(_("The book's parameters Ω and β")):
+        pcols = st.columns(3)
+        for col, name in zip(pcols, ("omega_q", "omega_k", "omega_v"), strict=True):
+            with col:
+                show_matrix(tb.params[name], dims, dims, title=name.replace("omega_", "Ω_"), key=K + "tb_" + name,
+                            table=table, max_width=260, downloads=False)
+        betas = np.hstack([tb.params[b] for b in ("beta_q", "beta_k", "beta_v")])
+        st.dataframe(pd.DataFrame(betas, index=dims, columns=["β_q", "β_k", "β_v"]), key=K + "tb_betas")
+    c1, c2 = st.columns(2)
+    with c1:
+        show_matrix(_np(tr.scores), names, names, title=_("Q Kᵀ (unscaled)"), key=K + "tb_scores", table=table,
+                    x_title=_("key"), y_title=_("query"))
+    with c2:
+        show_matrix(_np(tr.weights), names, names, title=_("Attention weights (rows sum to 1)"), key=K + "tb_weights",
+                    domain=(0.0, 1.0), table=table, x_title=_("key"), y_title=_("query"))
+    st.subheader(_("Computed vs the book"))
+    rows = []
+    for n in range(tb.expected.shape[0]):
+        for d in range(tb.expected.shape[1]):
+            rows.append({
+                _("output"): f"x′{n}", _("component"): d,
+                _("computed"): float(tr.output[n, d]), _("expected (book)"): float(tb.expected[n, d]),
+                _("difference"): float(tb.difference[n, d]),
+            })
+    st.dataframe(
+        pd.DataFrame(rows),
+        hide_index=True,
+        key=K + "tb_compare",
+        column_config={
+            _("computed"): st.column_config.NumberColumn(format="%.8f"),
+            _("expected (book)"): st.column_config.NumberColumn(format="%.8f"),
+            _("difference"): st.column_config.NumberColumn(format="%.1e"),
+        },
+    )
+    with np.printoptions(precision=8, suppress=True):
+        lines = []
+        for n in range(3):
+            lines.append(f"x_prime_{n}_calculated: {_np(tr.output[n])[None]}")
+            lines.append(f"x_prime_{n}_true:       {_np(tb.expected[n])[None]}")
+    st.code("\n".join(lines), language="text")
+    worst = float(tb.difference.abs().max())
+    if worst < 10.0 ** (-tb.decimals):
+        st.success(_("Every value matches the book to its {d} printed decimals (largest difference {w:.1e}).").format(
+            d=tb.decimals, w=worst), icon=":material/check:")
+    else:
+        st.error(_("The computed values differ from the book by up to {w:.1e}.").format(w=worst))
+
+
+if mode == "textbook":
+    textbook_mode()
+else:
+    sentence_mode()

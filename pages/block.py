@@ -1,0 +1,181 @@
+"""Inside a block: residual + layer norm (pre-norm vs post-norm), feed-forward, encoder and decoder blocks,
+and the shape trace of a whole encoder-decoder (seed 000's ``model.py`` check, ending at (2, 5, 10)).
+
+Widgets only: ``transformer.explain.sentence_blocks`` runs ``transformer.blocks.EncoderBlock`` and
+``DecoderBlock`` stage by stage; ``transformer.explain.seq2seq_shape_trace`` runs
+``transformer.models.Seq2SeqTransformer.trace_shapes``.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from transformer.explain import layer_norm_stats, norm_inputs, sentence_blocks, seq2seq_shape_trace, tensor_summary
+from ui.charts import dim_labels, line_chart_spec, show_matrix
+from ui.diagrams import block_dot
+from ui.i18n import _
+from ui.inputs import matrix_view, sentence_input
+from ui.text import unique_labels
+
+K = "blk_"  # widget key prefix of this page
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _blocks(tokens: tuple[str, ...], d_model: int, n_heads: int, d_ff: int, norm_first: bool, seed: int):
+    res = sentence_blocks(list(tokens), d_model, n_heads, d_ff, norm_first, seed)
+    return res.encoder_stages, res.decoder_stages
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _shape_trace(d_model: int, n_heads: int, d_ff: int, norm_first: bool, seed: int):
+    return seq2seq_shape_trace(d_model=d_model, n_heads=n_heads, d_ff=d_ff, norm_first=norm_first, seed=seed)
+
+
+def _shape(shape) -> str:
+    return "(" + ", ".join(str(s) for s in shape) + ")"
+
+
+st.title(_("Inside a block"))
+st.markdown(
+    _(
+        "A transformer block wraps each sub-layer — attention, then a small feed-forward network — in a "
+        "**residual connection** (add the input back) and a **layer norm** (rescale each token's vector to mean "
+        "0 and standard deviation 1). Where the norm goes is a real design choice: the paper normalises *after* "
+        "adding (post-norm); seed 000's homework and GPT-2 normalise *before* the sub-layer (pre-norm), which "
+        "trains more stably in deep stacks. Every shape and number below comes from this project's "
+        "`EncoderBlock` and `DecoderBlock` on your sentence."
+    )
+)
+
+with st.container(border=True):
+    c_text, c_seed = st.columns([4, 1])
+    tokens = sentence_input(K + "text", container=c_text)
+    seed = int(c_seed.number_input(_("Seed"), 0, 10_000, 0, key=K + "seed"))
+    c1, c2, c3, c4 = st.columns([1, 1, 1, 1.3])
+    d_model = c1.slider("d_model", 1, 64, 16, key=K + "d_model")
+    n_heads = c2.slider(_("heads H"), 1, 8, 4, key=K + "n_heads")
+    d_ff = c3.slider("d_ff", 1, 256, 64, key=K + "d_ff", help=_("Hidden width of the feed-forward network."))
+    norm_names = {"pre": _("pre-norm"), "post": _("post-norm")}
+    norm = c4.segmented_control(_("Layer norm placement"), options=list(norm_names), format_func=norm_names.__getitem__,
+                                default="pre", required=True, key=K + "norm",
+                                help=_("pre-norm: seed 000's homework and GPT-2; post-norm: the original paper."))
+    table = matrix_view(K + "view")
+norm_first = norm == "pre"
+
+st.header(_("① Residual connection and layer norm"))
+f1, f2 = st.columns(2)
+with f1:
+    st.markdown(("**▶ " if norm_first else "") + _("Pre-norm") + ("**" if norm_first else "") + " — " + _("seed 000"))
+    st.latex(r"x + \mathrm{Dropout}\big(\mathrm{Sublayer}(\mathrm{LayerNorm}(x))\big)")
+with f2:
+    st.markdown(("**▶ " if not norm_first else "") + _("Post-norm") + ("**" if not norm_first else "") + " — "
+                + _("Vaswani et al. 2017, §5.4"))
+    st.latex(r"\mathrm{LayerNorm}\big(x + \mathrm{Dropout}(\mathrm{Sublayer}(x))\big)")
+st.latex(r"\mathrm{LayerNorm}(x) = \gamma \odot \frac{x - \mu}{\sqrt{\sigma^2 + \epsilon}} + \beta, \qquad "
+         r"\mu, \sigma^2 \text{ over the } d_{\mathrm{model}} \text{ features of one token}")
+st.caption(_("Dropout is off here (evaluation mode), so the numbers are exactly reproducible."))
+
+try:
+    enc_stages, dec_stages = _blocks(tuple(tokens), d_model, n_heads, d_ff, norm_first, seed)
+except ValueError as err:
+    st.error(_("These sizes do not make a block: {why}").format(why=err), icon=":material/error:")
+    enc_stages = dec_stages = None
+
+if enc_stages is not None:
+    labels = unique_labels(tokens)
+    name, before, after = norm_inputs(enc_stages)[0]
+    mean_b, std_b = layer_norm_stats(before[0])
+    mean_a, std_a = layer_norm_stats(after[0])
+    st.markdown(
+        _("The encoder's first layer norm (“{name}”), token by token: before it, each token's features have their "
+          "own mean and spread; after it, every token has mean 0 and standard deviation 1 (γ = 1, β = 0 at "
+          "initialisation).").format(name=_(name))
+    )
+    stats = pd.DataFrame({
+        _("token"): labels,
+        _("mean before"): mean_b.numpy(), _("std before"): std_b.numpy(),
+        _("mean after"): mean_a.numpy(), _("std after"): std_a.numpy(),
+    })
+    c1, c2 = st.columns([1, 1])
+    with c1:
+        st.dataframe(stats, hide_index=True, key=K + "ln_stats",
+                     column_config={c: st.column_config.NumberColumn(format="%.4f") for c in stats.columns[1:]})
+    with c2:
+        long = pd.concat([
+            pd.DataFrame({"position": range(len(labels)), "value": std_b.numpy(), "series": _("std before")}),
+            pd.DataFrame({"position": range(len(labels)), "value": std_a.numpy(), "series": _("std after")}),
+            pd.DataFrame({"position": range(len(labels)), "value": mean_b.numpy(), "series": _("mean before")}),
+            pd.DataFrame({"position": range(len(labels)), "value": mean_a.numpy(), "series": _("mean after")}),
+        ])
+        st.vega_lite_chart(
+            line_chart_spec(long, "position", "value", "series", title=_("Per-token mean and std"),
+                            x_title=_("position"), y_title="", width=380, height=220),
+            width="content", key=K + "ln_chart",
+        )
+
+    st.header(_("② The feed-forward network"))
+    hidden = next(s for s in enc_stages if s.name.startswith("feed-forward hidden"))
+    ffn_out = next(s for s in enc_stages if s.name == "feed-forward")
+    ffn_in = enc_stages[hidden.inputs[0]]
+    st.latex(r"\mathrm{FFN}(x) = \max(0,\; xW_1 + b_1)\,W_2 + b_2")
+    st.latex(
+        r"\underbrace{(B, T, d_{\mathrm{model}})}_{" + _shape(ffn_in.shape) + r"} \xrightarrow{\;W_1,\ \mathrm{ReLU}\;}"
+        r"\underbrace{(B, T, d_{\mathrm{ff}})}_{" + _shape(hidden.shape) + r"} \xrightarrow{\;W_2\;}"
+        r"\underbrace{(B, T, d_{\mathrm{model}})}_{" + _shape(ffn_out.shape) + r"}"
+    )
+    zeros = tensor_summary(hidden.tensor)["zero_fraction"]
+    st.markdown(
+        _("Each token is processed on its own (no mixing between tokens here): widened to d_ff = {f}, passed through "
+          "ReLU — **{z:.0%}** of the hidden values are exactly 0 — and projected back to d_model = {d}.").format(
+            f=d_ff, z=zeros, d=d_model)
+    )
+    show_matrix(hidden.tensor[0].numpy(), labels, dim_labels(d_ff), title=_("Hidden activations after ReLU (T × d_ff)"),
+                key=K + "hidden", table=table, x_title=_("hidden unit"), y_title=_("token"), max_width=950,
+                annotate=False)
+
+    st.header(_("③ Encoder and decoder blocks, with live shapes"))
+    st.markdown(
+        _("Boxes are the stages of one forward pass on your sentence (B = 1, T = {T}); solid arrows carry the data, "
+          "dashed green arrows are the residual connections. The decoder reads your sentence again as its input "
+          "under the causal mask, and the encoder's output (memory) through cross-attention.").format(T=len(tokens))
+    )
+    d1, d2 = st.columns(2)
+    with d1:
+        st.graphviz_chart(block_dot(enc_stages, _("Encoder block"), _, _("residual")))
+    with d2:
+        st.graphviz_chart(block_dot(dec_stages, _("Decoder block"), _, _("residual")))
+    with st.expander(_("Every stage's shape and statistics")):
+        rows = []
+        for block_name, stages in ((_("encoder"), enc_stages), (_("decoder"), dec_stages)):
+            for s in stages:
+                summary = tensor_summary(s.tensor)
+                rows.append({_("block"): block_name, _("stage"): _(s.name), _("shape"): _shape(s.shape),
+                             _("mean"): summary["mean"], _("std"): summary["std"], _("min"): summary["min"],
+                             _("max"): summary["max"]})
+        st.dataframe(pd.DataFrame(rows), hide_index=True, key=K + "stages")
+    show_matrix(enc_stages[-1].tensor[0].numpy(), labels, dim_labels(d_model), title=_("Encoder block output"),
+                key=K + "enc_out", table=table, x_title=_("dimension"), y_title=_("token"), max_width=900)
+
+st.header(_("④ A whole encoder-decoder: the shape trace"))
+st.markdown(
+    _("Seed 000's first check: build the model with random weights, feed a batch of 2 source sequences and 2 "
+      "target sequences of 5 tokens over a vocabulary of 10, and the output must have shape (2, 5, 10) — one score "
+      "(logit) per vocabulary entry, for every position of every sequence. Two encoder and two decoder blocks, "
+      "with this page's d_model, heads, d_ff and norm placement.")
+)
+try:
+    trace = _shape_trace(d_model, n_heads, d_ff, norm_first, seed)
+except ValueError as err:
+    st.error(_("These sizes do not make a model: {why}").format(why=err), icon=":material/error:")
+else:
+    st.code(
+        "Initialized model with random weights.\n"
+        + f"config: d_model={d_model}, n_heads={n_heads}, d_ff={d_ff}, layers=2+2, vocab=10, "
+        + ("pre-norm" if norm_first else "post-norm") + "\n"
+        + "\n".join(f"  {n:<40} {_shape(s)}" for n, s in trace)
+        + f"\n\nFinal output size: torch.Size([{', '.join(str(v) for v in trace[-1][1])}])",
+        language="text",
+    )
+    if tuple(trace[-1][1]) == (2, 5, 10):
+        st.success(_("Final output size (2, 5, 10), as in seed 000's report."), icon=":material/check:")

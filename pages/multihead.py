@@ -1,0 +1,178 @@
+"""Multi-head attention: split into heads, attend per head, concatenate, W_O — and UDL 12.2's two heads.
+
+Widgets only: ``transformer.explain.sentence_multihead`` runs ``transformer.attention.MultiHeadAttention``
+step by step (``trace_multihead``); ``transformer.explain.udl_12_2_multihead`` runs the book's example
+through the same module.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from transformer.explain import sentence_multihead, udl_12_2_multihead
+from ui.charts import dim_labels, show_heads, show_matrix
+from ui.i18n import _
+from ui.inputs import matrix_view, sentence_input
+from ui.text import unique_labels
+
+K = "mha_"  # widget key prefix of this page
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _multihead(tokens: tuple[str, ...], d_model: int, n_heads: int, seed: int, mask: str):
+    return sentence_multihead(list(tokens), d_model, n_heads, seed, mask).trace
+
+
+@st.cache_data(show_spinner=False)
+def _textbook():
+    return udl_12_2_multihead()
+
+
+def _np(t) -> np.ndarray:
+    return t.detach().cpu().numpy()
+
+
+def _shape(shape) -> str:
+    return "(" + ", ".join(str(s) for s in shape) + ")"
+
+
+st.title(_("Multi-head attention"))
+st.markdown(
+    _(
+        "One attention head gives each token one weighted mix of the others. **Multi-head attention** runs H "
+        "heads side by side, each on its own slice of d_k = d_model / H dimensions with its own W_Q, W_K, W_V, "
+        "so different heads can look for different things. Their outputs are concatenated back to d_model "
+        "dimensions and mixed by W_O. Everything below is computed live by this project's `MultiHeadAttention`."
+    )
+)
+st.latex(
+    r"\mathrm{MultiHead}(X) = \mathrm{Concat}(\mathrm{head}_1, \dots, \mathrm{head}_H)\,W_O, \qquad "
+    r"\mathrm{head}_h = \mathrm{softmax}\!\left(\frac{Q_h K_h^\top}{\sqrt{d_k}}\right) V_h, \qquad d_k = \frac{d_{\mathrm{model}}}{H}"
+)
+
+with st.container(border=True):
+    c_text, c_seed = st.columns([4, 1])
+    tokens = sentence_input(K + "text", container=c_text)
+    seed = int(c_seed.number_input(_("Seed"), 0, 10_000, 0, key=K + "seed",
+                                   help=_("Draws other random embeddings and weight matrices.")))
+    c1, c2, c3, c4 = st.columns([1, 1, 1, 1.2])
+    d_model = c1.slider("d_model", 1, 64, 16, key=K + "d_model")
+    n_heads = c2.slider(_("heads H"), 1, 8, 4, key=K + "n_heads")
+    mask_names = {"none": _("none"), "causal": _("causal")}
+    mask = c3.segmented_control(_("Mask"), options=list(mask_names), format_func=mask_names.__getitem__,
+                                default="none", required=True, key=K + "mask")
+    table = matrix_view(K + "view", container=c4)
+
+try:
+    tr = _multihead(tuple(tokens), d_model, n_heads, seed, mask)
+except ValueError as err:
+    st.error(
+        _("Cannot split d_model = {d} into {h} heads: {why}").format(d=d_model, h=n_heads, why=err),
+        icon=":material/error:",
+    )
+    tr = None
+
+if tr is not None:
+    T = len(tokens)
+    d_k = d_model // n_heads
+    labels = unique_labels(tokens)
+    heads = [_("head {h}").format(h=h + 1) for h in range(n_heads)]
+
+    st.header(_("① Shapes, step by step"))
+    B = 1
+    st.markdown(
+        _("With B = {B} sentence, T = {T} tokens, d_model = {d} and H = {H} heads, each head gets d_k = {d} / {H} "
+          "= **{k}** dimensions.").format(B=B, T=T, d=d_model, H=n_heads, k=d_k)
+    )
+    st.latex(
+        r"\underbrace{(B, T, d_{\mathrm{model}})}_{" + _shape(tr.x.shape) + r"}"
+        r"\xrightarrow{\;XW_Q,\ \text{split}\;}"
+        r"\underbrace{(B, H, T, d_k)}_{" + _shape(tr.q.shape) + r"}"
+        r"\xrightarrow{\;\text{attend}\;}"
+        r"\underbrace{(B, H, T, d_k)}_{" + _shape(tr.head_outputs.shape) + r"}"
+        r"\xrightarrow{\;\text{concat}\;}"
+        r"\underbrace{(B, T, d_{\mathrm{model}})}_{" + _shape(tr.concat.shape) + r"}"
+        r"\xrightarrow{\;W_O\;}"
+        r"\underbrace{(B, T, d_{\mathrm{model}})}_{" + _shape(tr.output.shape) + r"}"
+    )
+    st.dataframe(
+        pd.DataFrame([{_("stage"): name, _("shape"): _shape(shape)} for name, shape in tr.shapes]),
+        hide_index=True,
+        key=K + "shapes",
+    )
+
+    st.header(_("② One attention pattern per head"))
+    st.markdown(
+        _("Each head has its own queries and keys, so its own weights (rows sum to 1). The colour scale is fixed "
+          "to [0, 1] so the heads compare. With random weights the patterns differ by chance; in a trained model "
+          "heads specialise (the Attention maps page shows a trained one).")
+    )
+    show_heads(_np(tr.weights[0]), heads, labels, labels, title=_("Attention weights per head"), key=K + "weights",
+               x_title=_("key (token)"), y_title=_("query (token)"))
+
+    st.header(_("③ Each head's output, concatenated"))
+    st.markdown(
+        _("Head h outputs a (T, d_k) = ({T}, {k}) matrix. Concatenating the H heads side by side gives (T, H·d_k) = "
+          "({T}, {d}) again: columns h1·d0 … belong to head 1, and so on.").format(T=T, k=d_k, d=d_model)
+    )
+    concat_cols = [f"h{h + 1}·d{j}" for h in range(n_heads) for j in range(d_k)]
+    show_matrix(_np(tr.concat[0]), labels, concat_cols, title=_("Concat(head₁, …, head_H)"), key=K + "concat",
+                table=table, x_title=_("head · dimension"), y_title=_("token"), max_width=1000)
+
+    st.header(_("④ Mixing the heads: W_O"))
+    st.markdown(
+        _("A last (d_model, d_model) projection lets every output dimension draw on every head.")
+    )
+    c1, c2 = st.columns(2)
+    with c1:
+        # nn.Linear stores W_Oᵀ: output = concat · weightᵀ, so weightᵀ is the W_O of the formula.
+        w_o = _np(sentence_multihead(list(tokens), d_model, n_heads, seed, mask).module.w_o.weight.T)
+        show_matrix(w_o, concat_cols, dim_labels(d_model), title="W_O", key=K + "w_o", table=table, max_width=500,
+                    x_title=_("output dimension"), y_title=_("head · dimension"))
+    with c2:
+        show_matrix(_np(tr.output[0]), labels, dim_labels(d_model), title=_("Output = Concat · W_O"),
+                    key=K + "output", table=table, x_title=_("dimension"), y_title=_("token"), max_width=500)
+
+# --------------------------------------------------------------------------------------------------
+st.header(_("Textbook example: UDL 12.2, two heads"))
+st.markdown(
+    _("*Understanding Deep Learning* notebook 12.2 (ML HW10 colab, part 2): N = 6 inputs of D = 8 "
+      "(`np.random.seed(3)`), H = 2 heads of 4 dimensions with their Ω and β (`np.random.seed(0)`), scaled by "
+      "√4, then Ω_c. Here the book's per-head Ω_q1, Ω_q2 are stacked into our W_Q (head h owns rows h·d_k …), "
+      "the β into its bias, Ω_c into W_O, and our `MultiHeadAttention` does the rest. The book keeps inputs in "
+      "columns (8 × 6); we show one input per row (6 × 8): the same numbers, transposed.")
+)
+tb = _textbook()
+names = [f"x{n}" for n in range(tb.expected.shape[0])]
+show_heads(_np(tb.trace.weights[0]), [_("head 1"), _("head 2")], names, names,
+           title=_("UDL 12.2: attention weights per head"), key=K + "tb_weights", x_title=_("key"),
+           y_title=_("query"))
+rows = []
+for n in range(tb.expected.shape[0]):
+    for d in range(tb.expected.shape[1]):
+        rows.append({
+            _("output"): f"x′{n}", _("component"): d, _("computed"): float(tb.trace.output[0, n, d]),
+            _("expected (book)"): float(tb.expected[n, d]), _("difference"): float(tb.difference[n, d]),
+        })
+st.dataframe(
+    pd.DataFrame(rows), hide_index=True, key=K + "tb_compare", height=300,
+    column_config={
+        _("computed"): st.column_config.NumberColumn(format="%.6f"),
+        _("expected (book)"): st.column_config.NumberColumn(format="%.3f"),
+        _("difference"): st.column_config.NumberColumn(format="%.1e"),
+    },
+)
+with np.printoptions(precision=3, suppress=True, linewidth=120):
+    st.code(
+        _("Computed, in the book's layout (D × N), to compare with the notebook's “True values”:")
+        + f"\n{_np(tb.trace.output[0]).T}",
+        language="text",
+    )
+worst = float(tb.difference.abs().max())
+if worst <= 0.5 * 10.0 ** (-tb.decimals):
+    st.success(_("Every value matches the book's {d} printed decimals (largest difference {w:.1e}).").format(
+        d=tb.decimals, w=worst), icon=":material/check:")
+else:
+    st.error(_("The computed values differ from the book by up to {w:.1e}.").format(w=worst))
