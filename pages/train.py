@@ -218,6 +218,9 @@ def live_panel() -> None:
     message = snap.get("message", "")
     if status == "failed":
         st.error(_("Status: {status}. {message}").format(status=status_text, message=message), icon=":material/error:")
+    elif status == "stopped":
+        st.warning(_("Status: {status}. {message}").format(status=status_text, message=message),
+                   icon=":material/stop_circle:")
     elif status == "finished":
         st.success(_("Status: {status}. {message}").format(status=status_text, message=message),
                    icon=":material/check_circle:")

@@ -26,6 +26,8 @@ from transformer.models import TransformerConfig, build_model
 from transformer.sampling import generate
 from ui import models as ui_models
 from ui import runs as ui_runs
+from ui.attention_view import heads_csv
+from ui.charts import heads_png
 from ui.jobs import ACTIVE_STATUSES, job_slots
 
 CORPUS = (
@@ -128,7 +130,7 @@ def test_page_renders(env, page, title):
 # ---------------------------------------------------------------------------------------------------------
 # Train
 # ---------------------------------------------------------------------------------------------------------
-def test_tiny_addsub_run_finishes_with_loss_points_and_saves(env):
+def test_tiny_addsub_runs_finish_overlay_save_and_open(env):
     at = open_page("pages/train.py")
     assert at.selectbox(key="train_task").value == "addsub"
     try:
@@ -145,17 +147,32 @@ def test_tiny_addsub_run_finishes_with_loss_points_and_saves(env):
         assert len(validation) >= 2 and validation["loss"].notna().all()
         assert train["loss"].iloc[-5:].mean() < train["loss"].iloc[:5].mean() - 0.3  # the loss fell
         assert job_slots().in_use() == 0  # the slot was given back
-        table = at.dataframe[0].value
-        assert table["d_model"].tolist() == [32] and table["n_heads"].tolist() == [2]
 
+        # A second run with another d_model: both stay on the chart, with their settings in the table.
+        at.number_input(key="train_d_model_addsub_tiny").set_value(16).run()
+        at.button(key="train_start").click().run()
+        poll(at, lambda a: last_status(a) not in ACTIVE_STATUSES)
+        points = loss_points(at)
+        assert sorted(points["run"].unique()) == ["#1 addsub tiny", "#2 addsub tiny"]
+        assert (points[points["curve"] == "train"].groupby("run").size() == 60).all()
+        table = at.dataframe[0].value
+        assert table["d_model"].tolist() == [32, 16] and table["status"].tolist() == ["finished", "finished"]
+
+        at.selectbox(key="train_keep_run").set_value("#1 addsub tiny").run()
         at.button(key="train_save").click().run()
         assert not at.exception and not at.error
-        record = at.session_state["train_runs"][-1]
+        record = at.session_state["train_runs"][0]
         model, meta = load_checkpoint(record.checkpoint)
         assert meta.task == "addsub" and meta.model_config.d_model == 32
         with zipfile.ZipFile(io.BytesIO(ui_runs.zip_checkpoint(record.checkpoint))) as archive:
             assert sorted(n.split("/")[-1] for n in archive.namelist()) == ["config.json", "model.safetensors"]
         assert "tensorboard --logdir" in at.code[-1].value
+
+        at.button(key="train_open_attention").click().run()  # switches to Attention maps with this model
+        assert not at.exception
+        assert at.title[0].value == "Attention maps"
+        assert at.selectbox(key="att_checkpoint").value == record.checkpoint
+        assert "#1 addsub tiny" in at.selectbox(key="att_checkpoint").format_func(record.checkpoint)
     finally:
         stop_runs(at)
 
@@ -172,7 +189,7 @@ def test_stop_ends_a_longer_run(env):
         snap = at.session_state["train_runs"][-1].last_snapshot
         assert snap["status"] == "stopped"
         assert snap["last_step"]["step"] < 100_000
-        assert any("stopped" in i.value.lower() for i in at.info)
+        assert any("Status: stopped. Stopped by request" in w.value for w in at.warning)
     finally:
         stop_runs(at)
     assert job_slots().in_use() == 0
@@ -303,6 +320,23 @@ def test_empty_unknown_and_long_prompts_get_notes(env):
     assert any("left out" in w.value for w in at.warning)
 
 
+def test_words_a_word_vocabulary_lacks_become_unk(tmp_path):
+    from trainers.tasks.lm import build_word_tokenizer
+
+    tokenizer = build_word_tokenizer(["the cat sat on the mat", "the dog sat on the log", "<unk> sat"])
+    config = TransformerConfig(vocab_size=tokenizer.get_vocab_size(), d_model=16, n_heads=2, n_layers=1, d_ff=32,
+                               dropout=0.0, max_len=16)
+    folder = save_checkpoint(tmp_path / "words", build_model(config), task="wikitext2", tokenizer_kind="word",
+                             tokenizer_json=tokenizer.to_str(), task_info={"unit": "word",
+                                                                          "eos_id": tokenizer.token_to_id("<eos>")})
+    model, meta = load_checkpoint(folder)
+    prompt = ui_models.prepare_prompt(meta, "the zebra sat on the sofa")
+    assert meta.token_strings(prompt.ids) == ["the", "<unk>", "sat", "on", "the", "<unk>"]
+    assert prompt.notes == [("warning", "Words the vocabulary lacks became <unk>: zebra, sofa.")]
+    steps = list(ui_models.sample(model, meta, prompt.ids, ui_models.SamplingSettings(seed=1, max_new_tokens=5)))
+    assert len(steps) == 5 and all(s.token in tokenizer.get_vocab() for s in steps)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Attention maps
 # ---------------------------------------------------------------------------------------------------------
@@ -342,6 +376,14 @@ def test_addsub_answer_and_three_kinds_of_attention(env):
     assert len(table) == 81 * 2 + 16 * 2 + 36 * 2
     sums = table.groupby(["kind", "layer", "head", "query_position"])["weight"].sum()
     np.testing.assert_allclose(sums.to_numpy(), 1.0, atol=1e-4)
+
+    rows, cols = result.maps.labels("cross")
+    assert rows[0] == "00 BOS" and len(rows) == 4  # the decoder's own answer: BOS sign digit digit
+    assert cols == ["00 BOS", "01 NEGATIVE", "02 3", "03 0", "04 subtract", "05 NEGATIVE", "06 3", "07 4", "08 EOS"]
+    png = heads_png(result.maps.weights["cross"][0], ("head 1", "head 2"), tuple(rows), tuple(cols), "cross", (0.0, 1.0), 2)
+    assert png.startswith(b"\x89PNG")  # the figure's PNG download
+    per_figure = pd.read_csv(io.StringIO(heads_csv(result.maps.weights["cross"][0], ["head 1", "head 2"], rows, cols)))
+    assert len(per_figure) == 2 * 4 * 9 and set(per_figure["col"]) == set(cols)
 
 
 def test_language_model_attention_for_any_text(env):

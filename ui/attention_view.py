@@ -16,7 +16,8 @@ import streamlit as st
 from ui.charts import facet_heatmap_spec, heads_png, heatmap_frame
 from ui.i18n import _
 
-MAX_WIDTH = 720  # px for all facets of a row together; the main column of the wide layout is about 940 px
+MAX_WIDTH = 900  # px for all facets of a row together; the main column of the wide layout is about 940 px
+TWO_COLUMNS_UP_TO = 40  # tokens a side; longer maps get one head per row so that they fit the page
 
 
 def heads_csv(stack: np.ndarray, facet_labels: Sequence[str], row_labels: Sequence[str],
@@ -40,12 +41,13 @@ def show_head_maps(
     y_title: str = "",
     max_width: int = MAX_WIDTH,
 ) -> None:
-    """One heatmap per head of ``stack`` (H, T_q, T_k) on the colour scale [0, 1], two per row, + PNG/CSV buttons."""
+    """One heatmap per head of ``stack`` (H, T_q, T_k) on the colour scale [0, 1] (two per row up to 40 tokens a
+    side, else one), with PNG and CSV buttons."""
     stack = np.asarray(stack, dtype=float)
     n_heads = stack.shape[0]
     facets = tuple(_("head {h}").format(h=h + 1) for h in range(n_heads))
     rows, cols = tuple(row_labels), tuple(col_labels)
-    columns = 1 if n_heads == 1 else 2
+    columns = 1 if n_heads == 1 or max(stack.shape[1:]) > TWO_COLUMNS_UP_TO else 2
     spec = facet_heatmap_spec(stack, facets, rows, cols, title, (0.0, 1.0), x_title, y_title, columns, max_width)
     st.vega_lite_chart(spec, key=f"{key}_chart")
     c1, c2, _spacer = st.columns([1, 1, 4], gap="small")
