@@ -224,6 +224,36 @@ def test_causal_toggle_only_for_language_models_and_warns(env):
     assert config.model.to_transformer_config(vocab_size=65, max_len=64).causal is False
 
 
+def test_language_model_run_without_causal_mask_then_generate(env):
+    at = open_page("pages/train.py")
+    try:
+        at.selectbox(key="train_task").set_value("shakespeare").run()
+        at.toggle(key="train_causal_shakespeare_tiny").set_value(False)
+        at.number_input(key="train_steps_shakespeare_tiny").set_value(30).run()
+        at.button(key="train_start").click().run()
+        poll(at, lambda a: last_status(a) not in ACTIVE_STATUSES)
+        snap = at.session_state["train_runs"][-1].last_snapshot
+        assert snap["status"] == "finished" and len(snap["steps"]) == 30
+        metrics = dict(ui_runs.task_metrics(snap))
+        assert set(metrics) == {"nats per character", "perplexity"}
+        at.button(key="train_save").click().run()
+        record = at.session_state["train_runs"][-1]
+        _model, meta = load_checkpoint(record.checkpoint)
+        assert meta.model_config.causal is False and meta.tokenizer_kind == "char"
+
+        at.button(key="train_open_generate").click().run()
+        assert at.title[0].value == "Generate"
+        assert at.selectbox(key="gen_checkpoint").value == record.checkpoint
+        at.switch_page("pages/generate.py")  # AppTest does not keep a page that st.switch_page opened
+        at.slider(key="gen_length").set_value(20).run()
+        at.button(key="gen_go").click().run()
+        assert not at.exception and not at.error
+        result = at.session_state["gen_result"]
+        assert result["checkpoint"] == record.checkpoint and len(result["results"][0]["generated_text"]) == 20
+    finally:
+        stop_runs(at)
+
+
 def test_build_train_config_applies_the_knobs():
     knobs = ui_runs.knob_defaults("addsub", "tiny") | {"d_model": 48, "n_heads": 4, "lr": 5e-4, "label_smoothing": 0.1,
                                                        "positional": "learned", "norm_first": False, "max_steps": 20}
