@@ -20,6 +20,7 @@ from ui.models import (
     lm_attention,
     load_model,
     prepare_prompt,
+    task_label,
 )
 from ui.page_state import session_checkpoints, show_notes
 
@@ -111,7 +112,8 @@ except (ValueError, OSError) as exc:
 cfg = meta.model_config
 st.caption(
     _("{task} · {arch} · {layers} layers × {heads} heads · d_model {d} · context {ctx} tokens").format(
-        task=meta.task, arch=cfg.arch, layers=cfg.n_layers, heads=cfg.n_heads, d=cfg.d_model, ctx=context_length(meta)
+        task=task_label(meta.task), arch=cfg.arch, layers=cfg.n_layers, heads=cfg.n_heads, d=cfg.d_model,
+        ctx=context_length(meta),
     )
 )
 

@@ -21,6 +21,7 @@ from ui.models import (
     prepare_prompt,
     sample,
     steps_table,
+    task_label,
     visible,
 )
 from ui.page_state import session_checkpoints, show_notes
@@ -141,7 +142,7 @@ n_params = sum(p.numel() for p in model.parameters())
 st.caption(
     _("{task} · {unit} tokens · vocabulary {v:,} · context {ctx} tokens · {layers} layers × {heads} heads · "
       "d_model {d} · {params:,} parameters").format(
-        task=meta.task, unit=meta.tokenizer_kind, v=vocab_size, ctx=context_length(meta),
+        task=task_label(meta.task), unit=meta.tokenizer_kind, v=vocab_size, ctx=context_length(meta),
         layers=meta.model_config.n_layers, heads=meta.model_config.n_heads, d=meta.model_config.d_model,
         params=n_params,
     )
@@ -183,8 +184,8 @@ if st.button(_("Generate"), type="primary", icon=":material/auto_awesome:", key=
         for settings, slot in zip(wanted_settings, slots, strict=True):
             with slot:
                 results.append(run_generation(model, meta, prompt, settings, st.empty()))
-    except ValueError as exc:
-        st.error(_("These settings cannot be used: {error}").format(error=exc), icon=":material/error:")
+    except (ValueError, RuntimeError) as exc:
+        st.error(_("Generation failed: {error}").format(error=exc), icon=":material/error:")
     else:
         st.session_state["gen_result"] = {"checkpoint": path, "results": results}
         st.rerun()

@@ -72,12 +72,12 @@ def key(name: str) -> str:
 with st.expander(_("Model and training settings (the homework knobs)"), expanded=True):
     m1, m2, m3, m4 = st.columns(4)
     d_model = m1.number_input(
-        "d_model", 8, 1024, defaults["d_model"], 8, key=key("d_model"),
+        _("d_model"), 8, 1024, defaults["d_model"], 8, key=key("d_model"),
         help=_("Width of every token vector. Must be divisible by n_heads."),
     )
     heads_options = sorted({1, 2, 4, 8, 16, defaults["n_heads"]})
     n_heads = m2.selectbox(
-        "n_heads", heads_options, index=heads_options.index(defaults["n_heads"]), key=key("n_heads"),
+        _("n_heads"), heads_options, index=heads_options.index(defaults["n_heads"]), key=key("n_heads"),
         help=_("Attention heads per layer; each head works in d_k = d_model / n_heads dimensions."),
     )
     n_layers = m3.number_input(
@@ -85,7 +85,7 @@ with st.expander(_("Model and training settings (the homework knobs)"), expanded
         key=key("n_layers"),
     )
     d_ff = m4.number_input(
-        "d_ff", 8, 4096, defaults["d_ff"], 8, key=key("d_ff"), help=_("Hidden width of the feed-forward layer."),
+        _("d_ff"), 8, 4096, defaults["d_ff"], 8, key=key("d_ff"), help=_("Hidden width of the feed-forward layer."),
     )
     o1, o2, o3, o4 = st.columns(4)
     lr = o1.number_input(
