@@ -21,7 +21,7 @@ from transformer.explain import (
     udl_12_1_attention,
     weight_stats,
 )
-from ui.charts import dim_labels, line_chart_spec, show_matrix
+from ui.charts import dim_labels, hconcat_specs, line_chart_spec, show_matrices, show_matrix
 from ui.i18n import _
 from ui.inputs import matrix_view, sentence_input
 from ui.text import unique_labels
@@ -48,7 +48,7 @@ def _sweep_spec(T: int, d_k: int, metric: str, title: str, y_title: str, scaled_
         for r in _sweep(T)
     ]
     return line_chart_spec(
-        pd.DataFrame(rows), "d_k", "value", "softmax input", title=title, x_title="d_k", y_title=y_title,
+        rows, "d_k", "value", "softmax input", title=title, x_title="d_k", y_title=y_title,
         log_x=True, rule_x=d_k, width=300, height=200,
     )
 
@@ -148,20 +148,14 @@ def sentence_mode() -> None:
         _("Three (d_model, d_k) = ({d}, {k}) matrices with random N(0, 1/d_model) entries — a trained model "
           "would have learnt them.").format(d=d_model, k=d_k)
     )
-    cols = st.columns(3)
-    for col, name, w in zip(cols, ("W_Q", "W_K", "W_V"), (tr.w_q, tr.w_k, tr.w_v), strict=True):
-        with col:
-            show_matrix(_np(w), dims, kdims, title=name, key=K + name.lower(), table=table, max_width=340,
-                        x_title=_("dimension"), y_title="d_model")
+    show_matrices([(_np(w), dims, kdims, name) for name, w in (("W_Q", tr.w_q), ("W_K", tr.w_k), ("W_V", tr.w_v))],
+                  key=K + "w", table=table, x_title=_("dimension"), y_title="d_model")
 
     # 3. Q, K, V
     st.subheader(_("③ Q = X W_Q, K = X W_K, V = X W_V"))
     st.markdown(_("One query, key and value per token: each (T, d_k) = ({T}, {k}).").format(T=T, k=d_k))
-    cols = st.columns(3)
-    for col, name, m in zip(cols, ("Q", "K", "V"), (tr.q, tr.k, tr.v), strict=True):
-        with col:
-            show_matrix(_np(m), labels, kdims, title=name, key=K + name.lower(), table=table, max_width=340,
-                        x_title=_("dimension"), y_title=tok_axis)
+    show_matrices([(_np(m), labels, kdims, name) for name, m in (("Q", tr.q), ("K", tr.k), ("V", tr.v))],
+                  key=K + "qkv", table=table, x_title=_("dimension"), y_title=tok_axis)
 
     # 4. Scores
     st.subheader(_("④ Scores: Q Kᵀ"))
@@ -201,12 +195,17 @@ def sentence_mode() -> None:
         st.caption(_("Entropy 0 means all the weight on one key; ln T = {u:.3f} means spread evenly. The charts "
                      "below repeat this for random unit-variance queries and keys over T = {T} keys as d_k grows: "
                      "without scaling, the softmax saturates.").format(u=float(np.log(T)), T=T))
-    s1, s2 = st.columns(2)
     scaled_label, unscaled_label = _("Q Kᵀ / √d_k (scaled)"), _("Q Kᵀ (unscaled)")
-    s1.vega_lite_chart(_sweep_spec(T, d_k, "max_weight", _("Largest weight as d_k grows"), _("largest weight"),
-                                   scaled_label, unscaled_label), width="content", key=K + "sweep_max")
-    s2.vega_lite_chart(_sweep_spec(T, d_k, "entropy", _("Entropy as d_k grows"), _("entropy (nats)"),
-                                   scaled_label, unscaled_label), width="content", key=K + "sweep_entropy")
+    st.vega_lite_chart(
+        hconcat_specs(
+            _sweep_spec(T, d_k, "max_weight", _("Largest weight as d_k grows"), _("largest weight"), scaled_label,
+                        unscaled_label),
+            _sweep_spec(T, d_k, "entropy", _("Entropy as d_k grows"), _("entropy (nats)"), scaled_label,
+                        unscaled_label),
+            spacing=70,
+        ),
+        width="content", key=K + "sweep",
+    )
 
     # 6. Mask
     st.subheader(_("⑥ The mask"))
@@ -218,9 +217,11 @@ def sentence_mode() -> None:
                      "attend to them: their columns become −∞ (grey).").format(n=n_pad),
     }[mask]
     st.markdown(explanation)
-    show_matrix(_np(tr.masked_scores), labels, labels, title=_("Scores after the mask"), key=K + "masked",
-                table=table, x_title=k_axis, y_title=q_axis,
-                subtitle=_("grey cells are −∞") if mask != "none" else "")
+    if mask != "none":
+        show_matrix(_np(tr.masked_scores), labels, labels, title=_("Scores after the mask"), key=K + "masked",
+                    table=table, x_title=k_axis, y_title=q_axis, subtitle=_("grey cells are −∞"))
+    else:
+        st.caption(_("Nothing is masked, so the softmax gets the scores above unchanged."))
 
     # 7. Softmax
     st.subheader(_("⑦ Softmax over each row"))
@@ -289,17 +290,11 @@ def textbook_mode() -> None:
     dims = dim_labels(4)
     show_matrix(_np(tb.x), names, dims, title=_("X (N × D), one input per row"), key=K + "tb_x", table=table,
                 x_title=_("dimension"), y_title=_("input"))
-    cols = st.columns(3)
-    for col, name, m in zip(cols, ("Q", "K", "V"), (tr.q, tr.k, tr.v), strict=True):
-        with col:
-            show_matrix(_np(m), names, dims, title=name, key=K + "tb_" + name.lower(), table=table, max_width=340,
-                        x_title=_("dimension"), y_title=_("input"))
+    show_matrices([(_np(m), names, dims, name) for name, m in (("Q", tr.q), ("K", tr.k), ("V", tr.v))],
+                  key=K + "tb_qkv", table=table, x_title=_("dimension"), y_title=_("input"))
     with st.expander(_("The book's parameters Ω and β")):
-        pcols = st.columns(3)
-        for col, name in zip(pcols, ("omega_q", "omega_k", "omega_v"), strict=True):
-            with col:
-                show_matrix(tb.params[name], dims, dims, title=name.replace("omega_", "Ω_"), key=K + "tb_" + name,
-                            table=table, max_width=260, downloads=False)
+        show_matrices([(tb.params[n], dims, dims, n.replace("omega_", "Ω_")) for n in ("omega_q", "omega_k", "omega_v")],
+                      key=K + "tb_omega", table=table)
         betas = np.hstack([tb.params[b] for b in ("beta_q", "beta_k", "beta_v")])
         st.dataframe(pd.DataFrame(betas, index=dims, columns=["β_q", "β_k", "β_v"]), key=K + "tb_betas")
     c1, c2 = st.columns(2)

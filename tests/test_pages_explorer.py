@@ -29,17 +29,24 @@ def open_page(page: str) -> AppTest:
 
 
 def charts(at: AppTest) -> dict[str, tuple[dict, list[dict]]]:
-    """Every Vega-Lite chart on the page by title: (spec, the rows it draws)."""
+    """Every Vega-Lite chart on the page by title: (spec, the rows it draws); side-by-side parts separately."""
     out = {}
+
+    def add(spec: dict, extra_rows: list[dict]) -> None:
+        if "hconcat" in spec:
+            for sub in spec["hconcat"]:
+                add(sub, [])
+            return
+        title = spec.get("title", {})
+        out[title.get("text") if isinstance(title, dict) else title] = (spec, spec_values(spec) + extra_rows)
+
     for el in at.get("vega_lite_chart"):
-        spec = json.loads(el.proto.spec)
-        rows = spec_values(spec)
+        rows = []
         if el.proto.data.data:
             rows += pa.ipc.open_stream(el.proto.data.data).read_all().to_pylist()
         for ds in el.proto.datasets:
             rows += pa.ipc.open_stream(ds.data.data).read_all().to_pylist()
-        title = spec.get("title", {})
-        out[title.get("text") if isinstance(title, dict) else title] = (spec, rows)
+        add(json.loads(el.proto.spec), rows)
     return out
 
 
@@ -65,7 +72,7 @@ def test_steps_page_shows_every_step_with_rows_summing_to_one():
     at = open_page("pages/attention_steps.py")
     drawn = charts(at)
     for title in ("X (T × d_model)", "W_Q", "W_K", "W_V", "Q", "K", "V", "Q Kᵀ", "Q Kᵀ / √d_k",
-                  "Scores after the mask", "Attention weights", "Output = A V"):
+                  "Attention weights", "Output = A V", "Largest weight as d_k grows", "Entropy as d_k grows"):
         assert title in drawn, f"missing chart {title}"
     weights = matrix(drawn["Attention weights"][1])
     assert weights.shape == (10, 10)
@@ -77,7 +84,8 @@ def test_steps_page_shows_every_step_with_rows_summing_to_one():
     np.testing.assert_allclose(matrix(drawn["Q Kᵀ"][1]), q @ k.T, atol=1e-4)  # the scores are Q Kᵀ
     np.testing.assert_allclose(matrix(drawn["Q Kᵀ / √d_k"][1]), q @ k.T / 2.0, atol=1e-4)  # d_k = 4
     assert "All three agree" in texts(at)  # loop versions equal the vectorised one
-    assert len(at.get("download_button")) >= 24  # a PNG and a CSV under each figure
+    assert len(at.get("download_button")) >= 22  # a PNG and a CSV for each matrix
+    assert "Scores after the mask" not in drawn and "Nothing is masked" in texts(at)
 
 
 def test_causal_mask_puts_zeros_above_the_diagonal():
@@ -117,7 +125,9 @@ def test_turning_scaling_off_changes_the_weights():
     assert "Q Kᵀ / √d_k" not in drawn
     assert not np.allclose(scaled, unscaled, atol=1e-3)
     assert unscaled.max(axis=1).mean() > scaled.max(axis=1).mean()  # unscaled softmax is peakier
-    np.testing.assert_allclose(matrix(drawn["Scores after the mask"][1]), matrix(drawn["Q Kᵀ"][1]), atol=1e-5)
+    scores = matrix(drawn["Q Kᵀ"][1])
+    softmax = np.exp(scores - scores.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(unscaled, softmax / softmax.sum(axis=1, keepdims=True), atol=1e-4)  # no ÷√d_k
     assert "Scaling is off" in texts(at)
     sweep = charts(at)["Largest weight as d_k grows"][1]
     big = {r["softmax input"]: r["value"] for r in sweep if r.get("d_k") == 512}

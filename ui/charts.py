@@ -39,16 +39,19 @@ from ui.i18n import _  # noqa: E402
 __all__ = [
     "MASKED_COLOR",
     "PLOT_LOCK",
+    "concat_heatmap_spec",
     "dim_labels",
     "download_buttons",
     "facet_heatmap_spec",
     "heatmap_frame",
     "heatmap_png",
+    "hconcat_specs",
     "heatmap_spec",
     "heads_png",
     "line_chart_spec",
     "matrix_csv",
     "show_heads",
+    "show_matrices",
     "show_matrix",
     "spec_values",
 ]
@@ -142,35 +145,27 @@ def _cell_size(R: int, C: int, max_width: int) -> int:
     return int(max(9, min(32, (max_width - 160) // max(C, 1), 600 // max(R, 1))))
 
 
-@functools.lru_cache(maxsize=512)
-def _template(
-    kind: str,
-    row_labels: tuple[str, ...],
-    col_labels: tuple[str, ...],
-    cell: int,
-    annotate: bool,
-    x_title: str,
-    y_title: str,
-    title: str,
-    subtitle: str,
-    value_title: str,
-    facet_labels: tuple[str, ...] | None = None,
-    columns: int = 4,
-) -> str:
-    """The altair heatmap (rect cells, grey masked cells, tooltips, optional numbers) as a Vega-Lite JSON
-    template whose data is the named placeholder "cells" and whose colour domain is filled in later.
+def _title(title: str, subtitle: str = ""):
+    return alt.TitleParams(title, subtitle=subtitle or alt.Undefined, anchor="start")
 
-    Compiling altair (with its schema validation) takes ~40 ms a chart; it happens once per layout
-    (labels, sizes, titles), not once per matrix, so a slider that only changes numbers stays fast.
+
+@functools.lru_cache(maxsize=64)
+def _heatmap_template(
+    kind: str, annotate: bool, font: int, x_title: str, y_title: str, value_title: str, faceted: bool
+) -> str:
+    """The altair heatmap layout — rect cells, grey masked cells, tooltips, optional numbers — compiled once.
+
+    A Vega-Lite JSON template: its data is the named placeholder "cells"; the axis orders, sizes, colour
+    domain and title are set by :func:`_fill_heatmap`. Compiling altair (with its schema validation) costs
+    ~50 ms; this happens once per kind of chart in the process, not once per matrix, so a slider that
+    changes the numbers (or the labels) stays fast.
     """
-    R, C = len(row_labels), len(col_labels)
-    base = alt.Chart() if facet_labels is not None else alt.Chart(alt.NamedData(name="cells"))
-    x = alt.X("col:N", sort=list(col_labels), title=x_title or None,
-              axis=alt.Axis(labelAngle=-60, labelLimit=140, labelOverlap=False))
-    y = alt.Y("row:N", sort=list(row_labels), title=y_title or None, axis=alt.Axis(labelLimit=140, labelOverlap=False))
+    base = alt.Chart() if faceted else alt.Chart(alt.NamedData(name="cells"))
+    x = alt.X("col:N", sort=[], title=x_title or None, axis=alt.Axis(labelAngle=-60, labelLimit=140, labelOverlap=False))
+    y = alt.Y("row:N", sort=[], title=y_title or None, axis=alt.Axis(labelLimit=140, labelOverlap=False))
     tooltip = [alt.Tooltip("row:N", title=y_title or "row"), alt.Tooltip("col:N", title=x_title or "column"),
                alt.Tooltip("shown:N", title=value_title)]
-    if facet_labels is not None:
+    if faceted:
         tooltip.insert(0, alt.Tooltip("head:N", title=" "))
     if kind == "diverging":
         scale = alt.Scale(domain=[-1, 1], scheme=DIVERGING_SCHEME, reverse=True)
@@ -183,38 +178,54 @@ def _template(
         tooltip=tooltip,
     )
     if annotate:
-        chart = chart + base.mark_text(fontSize=10 if cell >= 30 else 9).encode(
+        chart = chart + base.mark_text(fontSize=font).encode(
             x=x,
             y=y,
             text="label:N",
             color=alt.condition("datum.dark", alt.value("white"), alt.value("#222222")),
             tooltip=tooltip,
         )
-    chart = chart.properties(width=cell * C, height=cell * R)
-    if facet_labels is not None:
+    else:
+        chart = alt.layer(chart)  # always a layer chart, so the data can sit in the layers (see _fill_heatmap)
+    chart = chart.properties(width=1, height=1)
+    if faceted:
         chart = chart.facet(
-            facet=alt.Facet("head:N", sort=list(facet_labels), title=None, header=alt.Header(labelFontSize=13)),
-            columns=columns,
+            facet=alt.Facet("head:N", sort=[], title=None, header=alt.Header(labelFontSize=13)),
+            columns=1,
             data=alt.NamedData(name="cells"),
         )
-    if title:
-        chart = chart.properties(title=alt.TitleParams(title, subtitle=subtitle or alt.Undefined, anchor="start"))
-    spec = chart.to_dict(validate=False)  # the layout is fixed code, validated by the tests
+    spec = chart.to_dict(validate=False)  # a fixed layout, validated by the tests
     spec["autosize"] = {"type": "pad", "contains": "padding"}  # width/height are the plot's; labels go around
     return json.dumps(spec)
 
 
-def _fill(template: str, records: list, lo_hi: tuple[float, float]) -> dict:
-    """The template with its "cells" placeholder replaced by ``records`` and its colour domain set."""
+def _fill_heatmap(
+    template: str,
+    records: list,
+    lo_hi: tuple[float, float],
+    row_labels,
+    col_labels,
+    width: int,
+    height: int,
+    title: str,
+    subtitle: str = "",
+    facet_labels=None,
+    columns: int = 1,
+) -> dict:
+    """The template with its data, axis orders, colour domain, sizes and title filled in."""
     spec = json.loads(template)
+    rows, cols = list(row_labels), list(col_labels)
 
     def walk(node):
         if isinstance(node, dict):
             if node.get("data") == {"name": "cells"}:
                 node["data"] = {"values": records}
-            color = node.get("color")
-            if isinstance(color, dict) and isinstance(color.get("scale"), dict):
-                color["scale"]["domain"] = list(lo_hi)
+            enc = node.get("encoding")
+            if isinstance(enc, dict):
+                enc["x"]["sort"], enc["y"]["sort"] = cols, rows
+                scale = enc.get("color", {}).get("scale")
+                if isinstance(scale, dict):
+                    scale["domain"] = list(lo_hi)
             for v in node.values():
                 walk(v)
         elif isinstance(node, list):
@@ -222,6 +233,19 @@ def _fill(template: str, records: list, lo_hi: tuple[float, float]) -> dict:
                 walk(v)
 
     walk(spec)
+    if facet_labels is None:
+        # Data inside each layer stays in the spec as JSON; Streamlit would convert top-level data to Arrow
+        # through pandas, which costs ~30 ms a chart — too slow for a page of a dozen heatmaps.
+        spec.pop("data", None)
+        for layer in spec["layer"]:
+            layer["data"] = {"values": records}
+    inner = spec["spec"] if facet_labels is not None else spec
+    inner["width"], inner["height"] = width, height
+    if facet_labels is not None:
+        spec["facet"]["sort"] = list(facet_labels)
+        spec["columns"] = columns
+    if title:
+        spec["title"] = {"text": title, "anchor": "start", **({"subtitle": subtitle} if subtitle else {})}
     return spec
 
 
@@ -242,7 +266,8 @@ def heatmap_spec(
 
     values (R, C); labels as many as rows and columns (raises ValueError otherwise). ``annotate`` None
     writes the numbers in the cells when they fit (cells ≥ 26 px, at most 16 columns). ``domain`` fixes the
-    colour scale; otherwise it is symmetric around 0 for signed data. Cached (``st.cache_data``).
+    colour scale; otherwise it is symmetric around 0 for signed data. ``max_width``: px for the whole chart,
+    labels and legend included. Cached (``st.cache_data``).
     """
     values = np.asarray(values, dtype=float)
     if values.ndim != 2 or values.shape != (len(row_labels), len(col_labels)):
@@ -252,9 +277,9 @@ def heatmap_spec(
     if annotate is None:
         annotate = cell >= 26 and C <= 16
     kind, lo_hi = _color_domain(values, domain)
-    template = _template(kind, tuple(row_labels), tuple(col_labels), cell, bool(annotate), x_title, y_title, title,
-                         subtitle, _("value"))
-    return _fill(template, _cell_records(values, row_labels, col_labels, kind, lo_hi), lo_hi)
+    template = _heatmap_template(kind, bool(annotate), 10 if cell >= 30 else 9, x_title, y_title, _("value"), False)
+    records = _cell_records(values, row_labels, col_labels, kind, lo_hi)
+    return _fill_heatmap(template, records, lo_hi, row_labels, col_labels, cell * C, cell * R, title, subtitle)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -283,33 +308,67 @@ def facet_heatmap_spec(
     records = []
     for h in range(H):
         records += _cell_records(stack[h], row_labels, col_labels, kind, lo_hi, {"head": facet_labels[h]})
-    template = _template(kind, tuple(row_labels), tuple(col_labels), cell, annotate, x_title, y_title, title, "",
-                         _("value"), tuple(facet_labels), columns)
-    return _fill(template, records, lo_hi)
+    template = _heatmap_template(kind, annotate, 10, x_title, y_title, _("value"), True)
+    return _fill_heatmap(template, records, lo_hi, row_labels, col_labels, cell * C, cell * R, title,
+                         facet_labels=facet_labels, columns=columns)
 
 
-def _inline(spec: dict) -> dict:
-    """Move altair's named datasets back into ``data.values``; set autosize "pad" (width = the plot's)."""
-    datasets = spec.pop("datasets", {})
+@st.cache_data(show_spinner=False, max_entries=256)
+def concat_heatmap_spec(
+    matrices: tuple[tuple[np.ndarray, tuple[str, ...], tuple[str, ...], str], ...],
+    domain: tuple[float, float] | None = None,
+    x_title: str = "",
+    y_title: str = "",
+    max_width: int = 1000,
+) -> dict:
+    """Several heatmaps side by side in ONE chart (Vega-Lite ``hconcat``) on a shared colour scale.
+
+    ``matrices``: (values (R, C), row labels, column labels, title) each — e.g. W_Q, W_K, W_V. One chart
+    draws faster in the browser than three; each part keeps its own title, axes and tooltips.
+    """
+    parts = [np.asarray(m[0], dtype=float) for m in matrices]
+    kind, lo_hi = _color_domain(np.concatenate([p.ravel() for p in parts]), domain)
+    n = len(parts)
+    width_each = (max_width - 60) // n + 100  # one legend for all; every part has its own row labels
+    cell = min(_cell_size(p.shape[0], p.shape[1], width_each) for p in parts)
+    annotate = cell >= 26 and max(p.shape[1] for p in parts) <= 16
+    template = _heatmap_template(kind, annotate, 10 if cell >= 30 else 9, x_title, y_title, _("value"), False)
+    subs = []
+    for values, (_v, rows, cols, title) in zip(parts, matrices, strict=True):
+        R, C = values.shape
+        sub = _fill_heatmap(template, _cell_records(values, rows, cols, kind, lo_hi), lo_hi, rows, cols,
+                            cell * C, cell * R, title)
+        for key in ("$schema", "config", "autosize"):
+            sub.pop(key, None)
+        subs.append(sub)
+    top = json.loads(template)
+    return {"$schema": top.get("$schema"), "config": top.get("config", {}), "autosize": top["autosize"],
+            "hconcat": subs, "spacing": 24, "resolve": {"scale": {"color": "shared"}}}
+
+
+@functools.lru_cache(maxsize=64)
+def _line_template(x: str, y: str, color: str, log_x: bool, log_y: bool, tooltip: tuple[str, ...], x_title: str,
+                   y_title: str) -> str:
+    """The altair line chart layout (lines, points, an optional vertical rule), compiled once; see _fill_line."""
+    xs = alt.Scale(type="log", base=2, nice=False, padding=10) if log_x else alt.Scale(zero=False, padding=10)
+    ys = alt.Scale(type="log", padding=10) if log_y else alt.Scale(zero=False)
+    base = alt.Chart(alt.NamedData(name="rows")).encode(
+        x=alt.X(f"{x}:Q", scale=xs, title=x_title or x),
+        y=alt.Y(f"{y}:Q", scale=ys, title=y_title or y),
+        color=alt.Color(f"{color}:N", title=None, legend=alt.Legend(orient="bottom", labelLimit=400, columns=1),
+                        scale=alt.Scale(range=LINE_COLORS)),
+        tooltip=[alt.Tooltip(f"{t}:{'Q' if t in (x, y) else 'N'}") for t in (tooltip or (x, y, color))],
+    )
+    rule = alt.Chart(alt.NamedData(name="rule")).mark_rule(strokeDash=[4, 4], color="gray").encode(x="x:Q")
+    spec = (base.mark_line() + base.mark_point(filled=True, size=50) + rule).properties(width=1, height=1).to_dict(
+        validate=False
+    )
     spec["autosize"] = {"type": "pad", "contains": "padding"}
-
-    def walk(node):
-        if isinstance(node, dict):
-            data = node.get("data")
-            if isinstance(data, dict) and data.get("name") in datasets:
-                node["data"] = {"values": datasets[data["name"]]}
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
-    walk(spec)
-    return spec
+    return json.dumps(spec)
 
 
 def line_chart_spec(
-    df: pd.DataFrame,
+    df: pd.DataFrame | list[dict],
     x: str,
     y: str,
     color: str,
@@ -323,36 +382,48 @@ def line_chart_spec(
     width: int = 460,
     height: int = 300,
 ) -> dict:
-    """Lines with points, one colour per ``color`` group; optional log axes and a vertical rule at ``rule_x``."""
-    xs = alt.Scale(type="log", base=2, nice=False, padding=10) if log_x else alt.Scale(zero=False, padding=10)
-    ys = alt.Scale(type="log", padding=10) if log_y else alt.Scale(zero=False)
-    base = alt.Chart(df).encode(
-        x=alt.X(f"{x}:Q", scale=xs, title=x_title or x),
-        y=alt.Y(f"{y}:Q", scale=ys, title=y_title or y),
-        color=alt.Color(f"{color}:N", title=None, legend=alt.Legend(orient="bottom", labelLimit=400, columns=1),
-                        scale=alt.Scale(range=LINE_COLORS)),
-        tooltip=list(tooltip) or [x, y, color],
-    )
-    chart = base.mark_line() + base.mark_point(filled=True, size=50)
-    if rule_x is not None:
-        chart = chart + alt.Chart(pd.DataFrame({"x": [rule_x]})).mark_rule(strokeDash=[4, 4], color="gray").encode(
-            x="x:Q"
-        )
-    chart = chart.properties(width=width, height=height)
+    """Lines with points, one colour per ``color`` group; optional log axes and a dashed vertical rule at
+    ``rule_x``. ``df``: a DataFrame or a list of row dicts (faster). The altair layout is compiled once per
+    set of encodings; data, sizes and title are filled in."""
+    spec = json.loads(_line_template(x, y, color, log_x, log_y, tuple(tooltip), x_title, y_title))
+    rows = df if isinstance(df, list) else json.loads(df.to_json(orient="records"))
+    rule = [{"x": rule_x}] if rule_x is not None else []
+    for layer in spec["layer"]:
+        name = layer.get("data", {}).get("name")
+        layer["data"] = {"values": rule if name == "rule" else rows}
+    spec.pop("data", None)
+    spec["width"], spec["height"] = width, height
     if title:
-        chart = chart.properties(title=alt.TitleParams(title, anchor="start"))
-    return _inline(chart.to_dict())
+        spec["title"] = {"text": title, "anchor": "start"}
+    return spec
+
+
+def hconcat_specs(*specs: dict, spacing: int = 40) -> dict:
+    """Put finished specs side by side as ONE chart (fewer charts draw faster in the browser)."""
+    subs = []
+    for spec in specs:
+        sub = dict(spec)
+        for key in ("$schema", "config", "autosize"):
+            sub.pop(key, None)
+        subs.append(sub)
+    first = specs[0]
+    return {"$schema": first.get("$schema"), "config": first.get("config", {}), "autosize": first.get("autosize"),
+            "hconcat": subs, "spacing": spacing, "resolve": {"scale": {"color": "independent"}}}
 
 
 def spec_values(spec: dict) -> list[dict]:
-    """All inline data rows of a spec (top level, layers, facets): what the chart draws. For tests."""
-    rows: list[dict] = []
+    """All inline data rows of a spec (top level, layers, facets): what the chart draws. For tests.
+
+    A dataset repeated in several layers (the cells under their numbers, lines under their points) is
+    counted once.
+    """
+    datasets: list[list] = []
 
     def walk(node):
         if isinstance(node, dict):
             data = node.get("data")
-            if isinstance(data, dict) and isinstance(data.get("values"), list):
-                rows.extend(data["values"])
+            if isinstance(data, dict) and isinstance(data.get("values"), list) and data["values"] not in datasets:
+                datasets.append(data["values"])
             for key, v in node.items():
                 if key != "data":
                     walk(v)
@@ -361,7 +432,7 @@ def spec_values(spec: dict) -> list[dict]:
                 walk(v)
 
     walk(spec)
-    return rows
+    return [row for values in datasets for row in values]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -527,6 +598,40 @@ def show_matrix(
         st.vega_lite_chart(spec, width="content", key=f"{key}_chart")
     if downloads:
         download_buttons(values, rows, cols, title=title, key=key, domain=domain)
+
+
+def show_matrices(
+    matrices: Sequence[tuple],
+    *,
+    key: str,
+    table: bool = False,
+    domain: tuple[float, float] | None = None,
+    x_title: str = "",
+    y_title: str = "",
+    max_width: int = 1000,
+) -> None:
+    """Show several matrices side by side — one chart (:func:`concat_heatmap_spec`) or tables — with a PNG
+    and a CSV download for each. ``matrices``: (values, row labels, column labels, title) each."""
+    parts = tuple((np.asarray(v, dtype=float), tuple(r), tuple(c), t) for v, r, c, t in matrices)
+    if table:
+        for col, (values, rows, cols, title) in zip(st.columns(len(parts)), parts, strict=True):
+            col.markdown(f"**{title}**")
+            col.dataframe(pd.DataFrame(values, index=list(rows), columns=list(cols)), key=f"{key}_{title}_table")
+    else:
+        spec = concat_heatmap_spec(parts, domain, x_title, y_title, max_width)
+        st.vega_lite_chart(spec, width="content", key=f"{key}_chart")
+    row = st.container(horizontal=True, gap="small")
+    for i, (values, rows, cols, title) in enumerate(parts):
+        row.download_button(
+            f"{title} PNG", data=functools.partial(heatmap_png, values, rows, cols, title, domain),
+            file_name=f"{key}_{i}.png", mime="image/png", key=f"{key}_{i}_png", icon=":material/image:",
+            type="tertiary", on_click="ignore", help=_("Download this figure as a PNG image (drawn with seaborn)"),
+        )
+        row.download_button(
+            f"{title} CSV", data=functools.partial(matrix_csv, values, rows, cols), file_name=f"{key}_{i}.csv",
+            mime="text/csv", key=f"{key}_{i}_csv", icon=":material/table:", type="tertiary", on_click="ignore",
+            help=_("Download these numbers as CSV"),
+        )
 
 
 def show_heads(
