@@ -150,7 +150,7 @@ def refresh() -> list[RunRecord]:
     for r in runs:
         job = r.job if r.job is not None else jobs.get(r.run_id)
         before = r.last_snapshot.get("status")
-        if job is not None:
+        if job is not None and (before is None or before in ACTIVE_STATUSES):  # an ended run no longer changes
             r.last_snapshot = job.snapshot()
         if before in ACTIVE_STATUSES and r.last_snapshot.get("status") not in ACTIVE_STATUSES:
             ended.append(r)
