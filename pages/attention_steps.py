@@ -96,7 +96,9 @@ mode = st.segmented_control(
 )
 
 
+@st.fragment
 def sentence_mode() -> None:
+    """Your sentence, step by step. A fragment: moving one of its widgets reruns only this part of the page."""
     with st.container(border=True):
         c_text, c_seed = st.columns([4, 1])
         tokens = sentence_input(K + "text", container=c_text)
@@ -227,7 +229,8 @@ def sentence_mode() -> None:
     st.subheader(_("⑦ Softmax over each row"))
     st.latex(r"a_{ij} = \frac{e^{s_{ij}}}{\sum_{j'} e^{s_{ij'}}}, \qquad \sum_j a_{ij} = 1, \qquad e^{-\infty} = 0")
     show_matrix(_np(tr.weights), labels, labels, title=_("Attention weights"), key=K + "weights", domain=(0.0, 1.0),
-                table=table, x_title=k_axis, y_title=q_axis, subtitle=_("colour scale fixed to [0, 1]"))
+                table=table, x_title=k_axis, y_title=q_axis, subtitle=_("colour scale fixed to [0, 1]"),
+                annotate=T <= 12)
     sums = _np(tr.weights.sum(-1))
     st.caption(_("Row sums: {s}").format(s=", ".join(f"{v:.6f}" for v in sums)))
 

@@ -61,6 +61,10 @@ MASKED_COLOR = "#d4d4d4"
 SEQUENTIAL_SCHEME = "blues"
 DIVERGING_SCHEME = "redblue"  # reversed below: blue negative, red positive
 MAX_CHART_WIDTH = 640  # px, labels and legend included
+# Numbers are written in the cells of matrices up to this size: text marks are what a browser draws slowest
+# (a 10 × 10 heatmap with its numbers takes about twice as long as without); hover and the table view show
+# every value of bigger ones.
+ANNOTATE_MAX_CELLS = 64
 LINE_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
 
 
@@ -265,7 +269,7 @@ def heatmap_spec(
     """A Vega-Lite spec (dict) of one altair heatmap: rect cells, greyed masked cells, tooltips, numbers.
 
     values (R, C); labels as many as rows and columns (raises ValueError otherwise). ``annotate`` None
-    writes the numbers in the cells when they fit (cells ≥ 26 px, at most 16 columns). ``domain`` fixes the
+    writes the numbers in the cells when they fit (cells ≥ 26 px, at most :data:`ANNOTATE_MAX_CELLS` cells). ``domain`` fixes the
     colour scale; otherwise it is symmetric around 0 for signed data. ``max_width``: px for the whole chart,
     labels and legend included. Cached (``st.cache_data``).
     """
@@ -275,7 +279,7 @@ def heatmap_spec(
     R, C = values.shape
     cell = _cell_size(R, C, max_width)
     if annotate is None:
-        annotate = cell >= 26 and C <= 16
+        annotate = cell >= 26 and R * C <= ANNOTATE_MAX_CELLS
     kind, lo_hi = _color_domain(values, domain)
     template = _heatmap_template(kind, bool(annotate), 10 if cell >= 30 else 9, x_title, y_title, _("value"), False)
     records = _cell_records(values, row_labels, col_labels, kind, lo_hi)
@@ -303,7 +307,7 @@ def facet_heatmap_spec(
     H, R, C = stack.shape
     columns = max(1, min(columns, H))
     cell = _cell_size(R, C, (max_width - 160) // columns + 140)  # only the first column has row labels
-    annotate = cell >= 26 and C <= 10
+    annotate = cell >= 26 and R * C <= ANNOTATE_MAX_CELLS
     kind, lo_hi = _color_domain(stack, domain)
     records = []
     for h in range(H):
@@ -331,7 +335,7 @@ def concat_heatmap_spec(
     n = len(parts)
     width_each = (max_width - 60) // n + 100  # one legend for all; every part has its own row labels
     cell = min(_cell_size(p.shape[0], p.shape[1], width_each) for p in parts)
-    annotate = cell >= 26 and max(p.shape[1] for p in parts) <= 16
+    annotate = cell >= 26 and max(p.size for p in parts) <= ANNOTATE_MAX_CELLS
     template = _heatmap_template(kind, annotate, 10 if cell >= 30 else 9, x_title, y_title, _("value"), False)
     subs = []
     for values, (_v, rows, cols, title) in zip(parts, matrices, strict=True):
