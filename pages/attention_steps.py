@@ -105,8 +105,8 @@ def sentence_mode() -> None:
         seed = int(c_seed.number_input(_("Seed"), min_value=0, max_value=10_000, value=0, step=1, key=K + "seed",
                                        help=_("Draws other random embeddings and weight matrices.")))
         c1, c2, c3, c4 = st.columns([1, 1, 1.3, 1])
-        d_model = c1.slider("d_model", 2, 64, 8, key=K + "d_model", help=_("Width of each token vector in X."))
-        d_k = c2.slider("d_k", 1, 64, 4, key=K + "d_k", help=_("Width of the queries and keys (and here, values)."))
+        d_model = c1.slider(_("d_model"), 2, 64, 8, key=K + "d_model", help=_("Width of each token vector in X."))
+        d_k = c2.slider(_("d_k"), 1, 64, 4, key=K + "d_k", help=_("Width of the queries and keys (and here, values)."))
         mask = c3.segmented_control(
             _("Mask"),
             options=["none", "causal", "padding"],
@@ -150,13 +150,13 @@ def sentence_mode() -> None:
         _("Three (d_model, d_k) = ({d}, {k}) matrices with random N(0, 1/d_model) entries — a trained model "
           "would have learnt them.").format(d=d_model, k=d_k)
     )
-    show_matrices([(_np(w), dims, kdims, name) for name, w in (("W_Q", tr.w_q), ("W_K", tr.w_k), ("W_V", tr.w_v))],
+    show_matrices([(_np(w), dims, kdims, name) for name, w in ((_("W_Q"), tr.w_q), (_("W_K"), tr.w_k), (_("W_V"), tr.w_v))],
                   key=K + "w", table=table, x_title=_("dimension"), y_title="d_model")
 
     # 3. Q, K, V
     st.subheader(_("③ Q = X W_Q, K = X W_K, V = X W_V"))
     st.markdown(_("One query, key and value per token: each (T, d_k) = ({T}, {k}).").format(T=T, k=d_k))
-    show_matrices([(_np(m), labels, kdims, name) for name, m in (("Q", tr.q), ("K", tr.k), ("V", tr.v))],
+    show_matrices([(_np(m), labels, kdims, name) for name, m in ((_("Q"), tr.q), (_("K"), tr.k), (_("V"), tr.v))],
                   key=K + "qkv", table=table, x_title=_("dimension"), y_title=tok_axis)
 
     # 4. Scores
@@ -293,7 +293,7 @@ def textbook_mode() -> None:
     dims = dim_labels(4)
     show_matrix(_np(tb.x), names, dims, title=_("X (N × D), one input per row"), key=K + "tb_x", table=table,
                 x_title=_("dimension"), y_title=_("input"))
-    show_matrices([(_np(m), names, dims, name) for name, m in (("Q", tr.q), ("K", tr.k), ("V", tr.v))],
+    show_matrices([(_np(m), names, dims, name) for name, m in ((_("Q"), tr.q), (_("K"), tr.k), (_("V"), tr.v))],
                   key=K + "tb_qkv", table=table, x_title=_("dimension"), y_title=_("input"))
     with st.expander(_("The book's parameters Ω and β")):
         show_matrices([(tb.params[n], dims, dims, n.replace("omega_", "Ω_")) for n in ("omega_q", "omega_k", "omega_v")],

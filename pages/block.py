@@ -53,9 +53,9 @@ with st.container(border=True):
     tokens = sentence_input(K + "text", container=c_text)
     seed = int(c_seed.number_input(_("Seed"), 0, 10_000, 0, key=K + "seed"))
     c1, c2, c3, c4 = st.columns([1, 1, 1, 1.3])
-    d_model = c1.slider("d_model", 1, 64, 16, key=K + "d_model")
+    d_model = c1.slider(_("d_model"), 1, 64, 16, key=K + "d_model")
     n_heads = c2.slider(_("heads H"), 1, 8, 4, key=K + "n_heads")
-    d_ff = c3.slider("d_ff", 1, 256, 64, key=K + "d_ff", help=_("Hidden width of the feed-forward network."))
+    d_ff = c3.slider(_("d_ff"), 1, 256, 64, key=K + "d_ff", help=_("Hidden width of the feed-forward network."))
     norm_names = {"pre": _("pre-norm"), "post": _("post-norm")}
     norm = c4.segmented_control(_("Layer norm placement"), options=list(norm_names), format_func=norm_names.__getitem__,
                                 default="pre", required=True, key=K + "norm",
@@ -110,7 +110,7 @@ if enc_stages is not None:
         ])
         st.vega_lite_chart(
             line_chart_spec(long, "position", "value", "series", title=_("Per-token mean and std"),
-                            x_title=_("position"), y_title="", width=380, height=220),
+                            x_title=_("position"), y_title=_("value"), width=380, height=220),
             width="content", key=K + "ln_chart",
         )
 

@@ -45,7 +45,7 @@ with st.container(border=True):
                            format_func=lambda p: _(PATH_NAMES[p]), key=K + "paths")
     c3, c4, c5, c6 = st.columns(4)
     batch = c3.slider(_("batch B"), 1, 8, 4, key=K + "batch")
-    d_model = c4.select_slider("d_model", [32, 64, 128], value=64, key=K + "d_model")
+    d_model = c4.select_slider(_("d_model"), [32, 64, 128], value=64, key=K + "d_model")
     n_heads = c5.select_slider(_("heads H"), [1, 2, 4, 8], value=4, key=K + "n_heads")
     repeats = c6.slider(_("repeats (median)"), 1, 9, 5, key=K + "repeats")
     measure = st.button(_("Measure on this machine"), type="primary", icon=":material/timer:", key=K + "measure")
@@ -80,7 +80,7 @@ else:
     c1.vega_lite_chart(
         line_chart_spec(times, "T", "ms", "path", title=_("Time of one forward pass (log-log)"),
                         x_title=_("sequence length T"), y_title=_("milliseconds"), log_x=True, log_y=True,
-                        tooltip=["path", "T", "ms"], width=360, height=300),
+                        width=360, height=300),
         width="content", key=K + "time_chart",
     )
     memory = pd.DataFrame([

@@ -58,7 +58,7 @@ with st.container(border=True):
     seed = int(c_seed.number_input(_("Seed"), 0, 10_000, 0, key=K + "seed",
                                    help=_("Draws other random embeddings and weight matrices.")))
     c1, c2, c3, c4 = st.columns([1, 1, 1, 1.2])
-    d_model = c1.slider("d_model", 1, 64, 16, key=K + "d_model")
+    d_model = c1.slider(_("d_model"), 1, 64, 16, key=K + "d_model")
     n_heads = c2.slider(_("heads H"), 1, 8, 4, key=K + "n_heads")
     mask_names = {"none": _("none"), "causal": _("causal")}
     mask = c3.segmented_control(_("Mask"), options=list(mask_names), format_func=mask_names.__getitem__,
@@ -129,7 +129,7 @@ if tr is not None:
     with c1:
         # nn.Linear stores W_Oᵀ: output = concat · weightᵀ, so weightᵀ is the W_O of the formula.
         w_o = _np(sentence_multihead(list(tokens), d_model, n_heads, seed, mask).module.w_o.weight.T)
-        show_matrix(w_o, concat_cols, dim_labels(d_model), title="W_O", key=K + "w_o", table=table, max_width=500,
+        show_matrix(w_o, concat_cols, dim_labels(d_model), title=_("W_O"), key=K + "w_o", table=table, max_width=500,
                     x_title=_("output dimension"), y_title=_("head · dimension"))
     with c2:
         show_matrix(_np(tr.output[0]), labels, dim_labels(d_model), title=_("Output = Concat · W_O"),

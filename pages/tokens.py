@@ -134,7 +134,7 @@ st.markdown(
       "a trained model learns these rows; here they are random N(0, 1), and the same id always gets the same row.")
 )
 c1, c2, c3 = st.columns([1, 1, 1])
-emb_d = c1.slider("d_model", 2, 64, 8, key=K + "emb_d", help=_("Width of each embedding row."))
+emb_d = c1.slider(_("d_model"), 2, 64, 8, key=K + "emb_d", help=_("Width of each embedding row."))
 seed = int(c2.number_input(_("Seed"), 0, 10_000, 0, key=K + "seed"))
 table_view = matrix_view(K + "view", container=c3)
 if pieces:
@@ -174,7 +174,7 @@ st.caption({
 }[pe_kind])
 c1, c2, c3 = st.columns(3)
 length = c1.slider(_("length (positions)"), 1, 64, 32, key=K + "pe_len")
-pe_d = c2.slider("d_model", 2, 80, 32, key=K + "pe_d", help=_("Width of each position vector."))
+pe_d = c2.slider(_("d_model"), 2, 80, 32, key=K + "pe_d", help=_("Width of each position vector."))
 cosine = c3.toggle(_("cosine similarity"), value=False, key=K + "cosine",
                    help=_("Divide each dot product by the vectors' lengths, so the diagonal is 1."))
 table, sim = _positions(pe_kind, length, pe_d, seed, cosine)

@@ -155,7 +155,8 @@ def _title(title: str, subtitle: str = ""):
 
 @functools.lru_cache(maxsize=64)
 def _heatmap_template(
-    kind: str, annotate: bool, font: int, x_title: str, y_title: str, value_title: str, faceted: bool
+    kind: str, annotate: bool, font: int, x_title: str, y_title: str, value_title: str, faceted: bool,
+    row_name: str = "row", col_name: str = "column",
 ) -> str:
     """The altair heatmap layout — rect cells, grey masked cells, tooltips, optional numbers — compiled once.
 
@@ -167,7 +168,7 @@ def _heatmap_template(
     base = alt.Chart() if faceted else alt.Chart(alt.NamedData(name="cells"))
     x = alt.X("col:N", sort=[], title=x_title or None, axis=alt.Axis(labelAngle=-60, labelLimit=140, labelOverlap=False))
     y = alt.Y("row:N", sort=[], title=y_title or None, axis=alt.Axis(labelLimit=140, labelOverlap=False))
-    tooltip = [alt.Tooltip("row:N", title=y_title or "row"), alt.Tooltip("col:N", title=x_title or "column"),
+    tooltip = [alt.Tooltip("row:N", title=y_title or row_name), alt.Tooltip("col:N", title=x_title or col_name),
                alt.Tooltip("shown:N", title=value_title)]
     if faceted:
         tooltip.insert(0, alt.Tooltip("head:N", title=" "))
@@ -281,7 +282,8 @@ def heatmap_spec(
     if annotate is None:
         annotate = cell >= 26 and R * C <= ANNOTATE_MAX_CELLS
     kind, lo_hi = _color_domain(values, domain)
-    template = _heatmap_template(kind, bool(annotate), 10 if cell >= 30 else 9, x_title, y_title, _("value"), False)
+    template = _heatmap_template(kind, bool(annotate), 10 if cell >= 30 else 9, x_title, y_title, _("value"), False,
+                                 _("row"), _("column"))
     records = _cell_records(values, row_labels, col_labels, kind, lo_hi)
     return _fill_heatmap(template, records, lo_hi, row_labels, col_labels, cell * C, cell * R, title, subtitle)
 
@@ -312,7 +314,7 @@ def facet_heatmap_spec(
     records = []
     for h in range(H):
         records += _cell_records(stack[h], row_labels, col_labels, kind, lo_hi, {"head": facet_labels[h]})
-    template = _heatmap_template(kind, annotate, 10, x_title, y_title, _("value"), True)
+    template = _heatmap_template(kind, annotate, 10, x_title, y_title, _("value"), True, _("row"), _("column"))
     return _fill_heatmap(template, records, lo_hi, row_labels, col_labels, cell * C, cell * R, title,
                          facet_labels=facet_labels, columns=columns)
 
@@ -336,7 +338,8 @@ def concat_heatmap_spec(
     width_each = (max_width - 60) // n + 100  # one legend for all; every part has its own row labels
     cell = min(_cell_size(p.shape[0], p.shape[1], width_each) for p in parts)
     annotate = cell >= 26 and max(p.size for p in parts) <= ANNOTATE_MAX_CELLS
-    template = _heatmap_template(kind, annotate, 10 if cell >= 30 else 9, x_title, y_title, _("value"), False)
+    template = _heatmap_template(kind, annotate, 10 if cell >= 30 else 9, x_title, y_title, _("value"), False,
+                                 _("row"), _("column"))
     subs = []
     for values, (_v, rows, cols, title) in zip(parts, matrices, strict=True):
         R, C = values.shape
@@ -361,7 +364,11 @@ def _line_template(x: str, y: str, color: str, log_x: bool, log_y: bool, tooltip
         y=alt.Y(f"{y}:Q", scale=ys, title=y_title or y),
         color=alt.Color(f"{color}:N", title=None, legend=alt.Legend(orient="bottom", labelLimit=400, columns=1),
                         scale=alt.Scale(range=LINE_COLORS)),
-        tooltip=[alt.Tooltip(f"{t}:{'Q' if t in (x, y) else 'N'}") for t in (tooltip or (x, y, color))],
+        tooltip=[
+            alt.Tooltip(f"{t}:{'Q' if t in (x, y) else 'N'}",
+                        title={x: x_title or x, y: y_title or y}.get(t, " " if t == color else t))
+            for t in (tooltip or (color, x, y))
+        ],
     )
     rule = alt.Chart(alt.NamedData(name="rule")).mark_rule(strokeDash=[4, 4], color="gray").encode(x="x:Q")
     spec = (base.mark_line() + base.mark_point(filled=True, size=50) + rule).properties(width=1, height=1).to_dict(
@@ -627,12 +634,12 @@ def show_matrices(
     row = st.container(horizontal=True, gap="small")
     for i, (values, rows, cols, title) in enumerate(parts):
         row.download_button(
-            f"{title} PNG", data=functools.partial(heatmap_png, values, rows, cols, title, domain),
+            _("{name} PNG").format(name=title), data=functools.partial(heatmap_png, values, rows, cols, title, domain),
             file_name=f"{key}_{i}.png", mime="image/png", key=f"{key}_{i}_png", icon=":material/image:",
             type="tertiary", on_click="ignore", help=_("Download this figure as a PNG image (drawn with seaborn)"),
         )
         row.download_button(
-            f"{title} CSV", data=functools.partial(matrix_csv, values, rows, cols), file_name=f"{key}_{i}.csv",
+            _("{name} CSV").format(name=title), data=functools.partial(matrix_csv, values, rows, cols), file_name=f"{key}_{i}.csv",
             mime="text/csv", key=f"{key}_{i}_csv", icon=":material/table:", type="tertiary", on_click="ignore",
             help=_("Download these numbers as CSV"),
         )
