@@ -49,11 +49,14 @@ def _chips(pieces) -> str:
         color = CHIP_COLORS[i % len(CHIP_COLORS)]
         border = "2px solid #dc2626" if p.unknown else "1px solid #cbd5e1"
         title = html.escape(_("position {i} · from “{s}”").format(i=i, s=p.source), quote=True)
+        # A byte piece or an [UNK] does not read as text: show which characters it came from.
+        shows_source = p.unknown or p.text.startswith("<")
+        extra = f'<br><span style="font-size:0.7em;color:#64748b">{html.escape(p.source)}</span>' if shows_source else ""
         out.append(
             f'<span title="{title}" style="display:inline-block;margin:3px;padding:3px 7px;border-radius:7px;'
             f'background:{color};border:{border};text-align:center;font-family:monospace;line-height:1.25">'
             f'<span style="font-size:1.05em">{html.escape(p.text)}</span><br>'
-            f'<span style="font-size:0.75em;color:#475569">{p.id}</span></span>'
+            f'<span style="font-size:0.75em;color:#475569">{p.id}</span>{extra}</span>'
         )
     return '<div style="line-height:2.4">' + "".join(out) + "</div>"
 

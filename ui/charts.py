@@ -285,7 +285,8 @@ def heatmap_spec(
     template = _heatmap_template(kind, bool(annotate), 10 if cell >= 30 else 9, x_title, y_title, _("value"), False,
                                  _("row"), _("column"))
     records = _cell_records(values, row_labels, col_labels, kind, lo_hi)
-    return _fill_heatmap(template, records, lo_hi, row_labels, col_labels, cell * C, cell * R, title, subtitle)
+    row_height = max(cell, min(18, 600 // R))  # rows stay tall enough for their labels when columns are many
+    return _fill_heatmap(template, records, lo_hi, row_labels, col_labels, cell * C, row_height * R, title, subtitle)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
