@@ -22,7 +22,7 @@ from trainers import data_paths
 from trainers.checkpoint import CheckpointError, list_checkpoints, load_checkpoint, save_checkpoint
 from trainers.config import PRESETS, ModelConfig, TrainConfig, preset_config
 from trainers.job import TrainingJob
-from trainers.trainer import AddSubTask, Callbacks, Trainer, learning_rate, resolve_device
+from trainers.trainer import AddSubTask, Callbacks, Trainer, learning_rate, resolve_device, solve_addsub
 from transformer.models import DecoderOnlyLM, Seq2SeqTransformer, TransformerConfig
 
 REPO = Path(__file__).resolve().parent.parent
@@ -216,6 +216,9 @@ def test_snapshot_of_a_finished_job_has_history_summary_and_model(tmp_path):
     model, meta = load_checkpoint(path)
     assert meta.task == "addsub" and meta.metrics["n"] == 500
     assert meta.train_config["max_steps"] == 30
+    answers = solve_addsub(model, ["12+7", "BOS NEGATIVE 30 subtract NEGATIVE 34 EOS"])
+    assert len(answers) == 2 and all(a.startswith("BOS ") for a in answers)  # 30 steps: not yet right
+    assert answers == solve_addsub(job.model, ["12+7", "-30 - -34"])  # the saved model is the job's
 
 
 # --------------------------------------------------------------------------------------------------
@@ -392,3 +395,26 @@ def test_shipped_wikitext2_checkpoint_reaches_perplexity_200_on_test():
     result = evaluate_checkpoint(path, split="test")
     assert result["n_tokens"] > 240_000
     assert result["word_perplexity"] <= 200
+
+
+def test_lm_evaluation_windows_score_every_token_once():
+    from trainers.tasks.lm import batchify, get_batch
+    from trainers.trainer import evaluate_lm_split, lm_nll
+
+    model = _lm(vocab_size=40, max_len=16)
+    ids = torch.randint(0, 40, (1000,))
+    plain = evaluate_lm_split(model, ids, block_size=16, batch_size=4)
+    # The PyTorch example's loop, written out: batchify, then get_batch every bptt rows.
+    data, total, count = batchify(ids, 4), 0.0, 0
+    for i in range(0, data.size(0) - 1, 16):
+        x, y = get_batch(data, i, 16)
+        with torch.no_grad():
+            total += float(lm_nll(model, x.t(), y.view(x.shape).t(), reduction="sum"))
+        count += y.numel()
+    assert plain["n_tokens"] == count == 249 * 4  # 250 rows × 4 columns; the first row is never a target
+    assert plain["loss"] == pytest.approx(total / count, rel=1e-5)
+    assert plain["perplexity"] == pytest.approx(math.exp(total / count), rel=1e-5)
+    sliding = evaluate_lm_split(model, ids, block_size=16, batch_size=4, stride=4)
+    assert sliding["n_tokens"] == plain["n_tokens"]  # overlapping windows, yet each token scored once
+    with pytest.raises(ValueError, match="stride must be between 1 and block_size=16"):
+        evaluate_lm_split(model, ids, block_size=16, stride=17)

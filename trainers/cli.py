@@ -4,7 +4,7 @@
         [--max-time SECONDS] [--max-steps N] [--out DIR] [--data-dir DIR] [--device auto|cpu|cuda]
         [--seed N] [--lr LR] [--batch-size N] [--block-size N] [--tokenizer word|char|bpe]
         [--threads N] [--run-id NAME] [--save-dtype float32|float16] [--set FIELD=VALUE …] [--json]
-    python -m trainers evaluate --checkpoint DIR [--data PATH] [--split valid|test|train] --json
+    python -m trainers evaluate --checkpoint DIR [--data PATH] [--split valid|test|train] [--stride N] --json
     python -m trainers list [ROOT …]
 
 ``train`` prints progress on stderr and saves a checkpoint (default ``runs/<run_id>/checkpoint``; only
@@ -66,6 +66,10 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", default=None, help="AddSub: a JSON file; language models: the corpus folder")
     evaluate.add_argument("--split", default=None, choices=("train", "valid", "test"))
     evaluate.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    evaluate.add_argument(
+        "--stride", type=int, default=None,
+        help="language models: sliding windows starting every STRIDE tokens (default: non-overlapping windows)",
+    )
     evaluate.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
     listing = sub.add_parser("list", help="list checkpoints under folders (default assets and runs)")
@@ -212,7 +216,9 @@ def _evaluate(args) -> int:
             import torch
 
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        result = evaluate_checkpoint(args.checkpoint, data=args.data, split=args.split, device=device)
+        result = evaluate_checkpoint(
+            args.checkpoint, data=args.data, split=args.split, device=device, stride=args.stride
+        )
     except (CheckpointError, FileNotFoundError, ValueError) as exc:
         raise CLIError(str(exc)) from None
     if args.json:

@@ -266,7 +266,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
             TrainConfig(
                 task="addsub",
                 model=ModelConfig(d_model=32, n_heads=2, n_layers=1, d_ff=64, dropout=0.0),
-                lr=3e-3, warmup_steps=10, batch_size=64, max_steps=60, eval_every=30, eval_batches=2,
+                lr=3e-3, warmup_steps=10, batch_size=64, max_steps=60, eval_every=30, eval_batches=2, threads=1,
             ),
         ),
         "small": _preset(
@@ -302,7 +302,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
                 task="shakespeare",
                 model=ModelConfig(d_model=64, n_heads=4, n_layers=2, d_ff=256, dropout=0.0, activation="gelu"),
                 lr=3e-3, warmup_steps=10, batch_size=16, block_size=64, max_steps=100, eval_every=50, eval_batches=4,
-                final_eval=False,
+                final_eval=False, threads=1,
             ),
         ),
         "small": _preset(
@@ -326,7 +326,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
                 task="anna",
                 model=ModelConfig(d_model=64, n_heads=4, n_layers=2, d_ff=256, dropout=0.0, activation="gelu"),
                 lr=3e-3, warmup_steps=10, batch_size=16, block_size=64, max_steps=100, eval_every=50, eval_batches=4,
-                final_eval=False,
+                final_eval=False, threads=1,
             ),
         ),
         "small": _preset(
@@ -353,7 +353,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
                     adaptive_cutoffs=[2000, 10000], tie_embeddings=True,
                 ),
                 lr=3e-3, warmup_steps=5, batch_size=16, block_size=32, max_steps=40, eval_every=20, eval_batches=4,
-                final_eval=False,
+                final_eval=False, threads=1,
             ),
         ),
         "small": _preset(

@@ -104,12 +104,15 @@ def evaluate_checkpoint(
     split: str | None = None,
     device: str = "cpu",
     batch_size: int = 32,
+    stride: int | None = None,
 ) -> dict:
     """Load a checkpoint and evaluate it; returns one flat dict of JSON-serialisable metrics.
 
     AddSub: ``exact_match``, ``token_accuracy``, ``loss``, ``n``. Language models: ``loss`` (nats per
     token), ``perplexity``, ``n_tokens``, and ``word_perplexity`` (WikiText-2) or ``nats_per_char`` /
-    ``bits_per_char`` (novels). Also ``task``, ``split``, ``checkpoint``.
+    ``bits_per_char`` (novels). Also ``task``, ``split``, ``checkpoint``. ``stride`` (language models):
+    score with sliding windows that start every ``stride`` tokens (see ``evaluate_lm_split``); default
+    non-overlapping windows of the training block size.
     Raises CheckpointError, FileNotFoundError or ValueError with a sentence.
     """
     model, meta = load_checkpoint(path, device=device)
@@ -121,6 +124,8 @@ def evaluate_checkpoint(
         shown_split = split or "valid"
         ids, n_words, n_chars = lm_split_ids(meta, data, shown_split)
         block = int(meta.task_info.get("block_size") or meta.model_config.max_len)
-        result = evaluate_lm_split(model, ids, block, batch_size=batch_size)
+        result = evaluate_lm_split(model, ids, block, batch_size=batch_size, stride=stride)
+        if stride is not None:
+            result["stride"] = stride
         result = lm_unit_metrics(result, meta.tokenizer_kind, meta.task, ids.numel(), n_words, n_chars)
     return {"task": meta.task, "split": shown_split, "checkpoint": str(path), **result}

@@ -53,6 +53,7 @@ __all__ = [
     "learning_rate",
     "make_task",
     "resolve_device",
+    "solve_addsub",
 ]
 
 
@@ -205,6 +206,31 @@ def addsub_answers(model: Seq2SeqTransformer, src: Tensor) -> Tensor:
     from .tasks import addsub
 
     return greedy_decode(model, src, addsub.BOS_ID, max_new_tokens=addsub.TGT_LEN - 1)
+
+
+@torch.no_grad()
+def solve_addsub(model: Seq2SeqTransformer, expressions: list[str]) -> list[str]:
+    """The model's answers to AddSub expressions, as course strings (greedy decoding).
+
+    Each expression is a course string ("BOS NEGATIVE 30 subtract NEGATIVE 34 EOS") or plain arithmetic
+    ("-30 - -34"); the answer reads like "BOS POSITIVE 04 EOS" (``addsub.format_answer`` gives its integer,
+    or None when the model wrote something that is not a number). Raises ValueError for text that is
+    not an AddSub expression (operands must be between -49 and 49).
+    """
+    from .tasks import addsub
+
+    if not expressions:
+        return []
+    device = next(model.parameters()).device
+    rows = [
+        addsub.encode_expression(text if text.strip().startswith("BOS") else addsub.parse_arithmetic(text))
+        for text in expressions
+    ]
+    for text, row in zip(expressions, rows, strict=True):
+        if len(row) != addsub.SRC_LEN:
+            raise ValueError(f"{text!r} is not an AddSub expression of {addsub.SRC_LEN} tokens")
+    answers = addsub_answers(model, torch.tensor(rows, device=device))
+    return [addsub.decode_ids(row) for row in answers.cpu()]
 
 
 @torch.no_grad()
@@ -396,39 +422,65 @@ def evaluate_lm_split(
     batch_size: int = 32,
     max_batches: int | None = None,
     should_stop: Callable[[], bool] | None = None,
+    stride: int | None = None,
 ) -> dict[str, float]:
-    """Loss of a language model on a 1-D id stream, in non-overlapping windows of ``block_size``.
+    """Loss of a language model on a 1-D id stream, read in windows of ``block_size`` tokens.
 
     The stream is cut into ``batch_size`` contiguous columns (``batchify``) and read ``block_size``
     tokens at a time (``get_batch``), as PyTorch's word_language_model evaluates; each window is
-    scored on its own (the model keeps no state between windows). Returns
+    scored on its own (the model keeps no state between windows). With ``stride`` < ``block_size``
+    the windows overlap (a sliding window): a window starts every ``stride`` tokens and only its last
+    ``stride`` tokens are scored (all of the first window's), so every token but the first few sees
+    at least ``block_size − stride`` tokens of context. Returns
     ``{"loss": nats per token, "perplexity": exp(loss), "n_tokens": tokens scored}``.
-    Raises :class:`TrainingStopped` when ``should_stop`` turns true between batches.
+    Raises ValueError for a stride outside 1…block_size, and :class:`TrainingStopped` when
+    ``should_stop`` turns true between batches.
     """
     from torchmetrics.aggregation import SumMetric
 
-    from .tasks.lm import batchify, get_batch
+    from .tasks.lm import batchify
 
+    stride = stride or block_size
+    if not 1 <= stride <= block_size:
+        raise ValueError(f"stride must be between 1 and block_size={block_size}, got {stride}")
     device = next(model.parameters()).device
     batch_size = max(1, min(batch_size, (ids.numel() - 1) // 2))
     data = batchify(ids, batch_size).to(device)  # (T, B)
     was_training = model.training
     model.eval()
     total_nll, total_tokens = SumMetric().to(device), SumMetric().to(device)
+    scored_until = 0  # rows [0, scored_until) of the targets are scored already
     try:
-        for n, i in enumerate(range(0, data.size(0) - 1, block_size)):
+        for n, start in enumerate(range(0, data.size(0) - 1, stride)):
             if max_batches is not None and n >= max_batches:
                 break
             _check_stop(should_stop)
-            x, y = get_batch(data, i, block_size)  # (T, B), (T·B,)
-            x, y = x.t().contiguous(), y.view(x.shape).t().contiguous()  # (B, T)
-            total_nll.update(lm_nll(model, x, y, reduction="sum"))
-            total_tokens.update(float(y.numel()))
+            end = min(start + block_size, data.size(0) - 1)
+            if end <= scored_until:
+                break
+            x = data[start:end].t().contiguous()  # (B, T)
+            y = data[start + 1 : end + 1].t().contiguous()  # (B, T), the next tokens
+            first = scored_until - start  # positions before it were scored by an earlier window
+            total_nll.update(_window_nll(model, x, y, first))
+            total_tokens.update(float(y[:, first:].numel()))
+            scored_until = end
     finally:
         model.train(was_training)
     n_tokens = float(total_tokens.compute())
     loss = float(total_nll.compute()) / max(n_tokens, 1.0)
     return {"loss": loss, "perplexity": math.exp(min(loss, 700.0)), "n_tokens": int(n_tokens)}
+
+
+def _window_nll(model: DecoderOnlyLM, x: Tensor, y: Tensor, first: int) -> Tensor:
+    """Summed NLL of y[:, first:] given the window x (B, T)."""
+    if first == 0:
+        return lm_nll(model, x, y, reduction="sum")
+    hidden = model.hidden_states(x)[:, first:]  # (B, T - first, d_model)
+    head = model.lm_head
+    if hasattr(head, "loss"):
+        return head.loss(hidden, y[:, first:], reduction="sum")
+    logits = head(hidden)
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y[:, first:].reshape(-1), reduction="sum")
 
 
 def lm_unit_metrics(result: dict[str, float], unit: str, task: str, split_tokens: int, split_words: int | None,
