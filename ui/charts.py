@@ -156,7 +156,7 @@ def _title(title: str, subtitle: str = ""):
 @functools.lru_cache(maxsize=64)
 def _heatmap_template(
     kind: str, annotate: bool, font: int, x_title: str, y_title: str, value_title: str, faceted: bool,
-    row_name: str = "row", col_name: str = "column",
+    row_name: str = "row", col_name: str = "column", masked_text: bool = False,
 ) -> str:
     """The altair heatmap layout — rect cells, grey masked cells, tooltips, optional numbers — compiled once.
 
@@ -176,19 +176,25 @@ def _heatmap_template(
         scale = alt.Scale(domain=[-1, 1], scheme=DIVERGING_SCHEME, reverse=True)
     else:
         scale = alt.Scale(domain=[0, 1], scheme=SEQUENTIAL_SCHEME, clamp=kind == "fixed")
-    chart = base.mark_rect(stroke="white", strokeWidth=0.5).encode(
+    # invalid=None (JSON null): keep the cells whose value is null (masked, −∞) so they are drawn grey
+    # instead of being dropped, which is Vega-Lite's default for null values.
+    chart = base.mark_rect(stroke="white", strokeWidth=0.5, invalid=None).encode(
         x=x,
         y=y,
         color=alt.condition("datum.masked", alt.value(MASKED_COLOR), alt.Color("value:Q", scale=scale, title=None)),
         tooltip=tooltip,
     )
     if annotate:
-        chart = chart + base.mark_text(fontSize=font).encode(
+        chart = chart + base.mark_text(fontSize=font, invalid=None).encode(
             x=x,
             y=y,
             text="label:N",
             color=alt.condition("datum.dark", alt.value("white"), alt.value("#222222")),
             tooltip=tooltip,
+        )
+    elif masked_text:  # no numbers, but the masked cells still say "−∞"
+        chart = chart + base.transform_filter("datum.masked").mark_text(fontSize=font, invalid=None).encode(
+            x=x, y=y, text="label:N", color=alt.value("#555555"), tooltip=tooltip
         )
     else:
         chart = alt.layer(chart)  # always a layer chart, so the data can sit in the layers (see _fill_heatmap)
@@ -282,8 +288,9 @@ def heatmap_spec(
     if annotate is None:
         annotate = cell >= 26 and R * C <= ANNOTATE_MAX_CELLS
     kind, lo_hi = _color_domain(values, domain)
+    has_masked = not np.isfinite(values).all()
     template = _heatmap_template(kind, bool(annotate), 10 if cell >= 30 else 9, x_title, y_title, _("value"), False,
-                                 _("row"), _("column"))
+                                 _("row"), _("column"), has_masked and cell >= 14)
     records = _cell_records(values, row_labels, col_labels, kind, lo_hi)
     row_height = max(cell, min(18, 600 // R))  # rows stay tall enough for their labels when columns are many
     return _fill_heatmap(template, records, lo_hi, row_labels, col_labels, cell * C, row_height * R, title, subtitle)
