@@ -38,19 +38,22 @@ def cached_model(path: str, stamp: float):
     return load_model(path)
 
 
-def kind_help() -> dict[str, str]:
+def kind_help(causal: bool) -> dict[str, str]:
+    """One sentence per attention kind on how to read its heatmaps."""
     return {
         "encoder_self": _("Each input token (row) looks at every input token (column)."),
-        "decoder_self": _("Each token the decoder has written (row) looks at itself and earlier tokens only: the "
-                          "causal mask hides the future, so the upper triangle is 0."),
+        "decoder_self": _("Each token (row) looks at itself and earlier tokens only: the causal mask hides the "
+                          "future, so the upper triangle is 0.") if causal else
+        _("This model was trained without the causal mask: each token (row) may look at later tokens too, "
+          "including the one it has to predict."),
         "cross": _("Each token the decoder has written (row) looks at the input expression (columns): this is "
                    "where the model reads the numbers it adds."),
     }
 
 
-def show_maps(maps: AttentionMaps, key: str) -> None:
+def show_maps(maps: AttentionMaps, key: str, causal: bool = True) -> None:
     """One tab per attention kind; in each, a layer selector and one heatmap per head (PNG/CSV per figure)."""
-    names, helps = kind_names(), kind_help()
+    names, helps = kind_names(), kind_help(causal)
     tabs = st.tabs([names[k] for k in maps.kinds])
     for tab, kind in zip(tabs, maps.kinds, strict=True):
         with tab:
@@ -58,7 +61,7 @@ def show_maps(maps: AttentionMaps, key: str) -> None:
             n_layers = weights.shape[0]
             st.caption(helps[kind])
             layer = st.segmented_control(
-                _("Layer"), list(range(1, n_layers + 1)), default=1, required=True, key=f"{key}_{kind}_layer",
+                _("Layer"), list(range(1, n_layers + 1)), default=1, required=True, key=f"{key}_{kind}_layer_{n_layers}",
                 format_func=lambda i: _("layer {i}").format(i=i),
             )
             rows, cols = maps.labels(kind)
@@ -148,4 +151,4 @@ else:
         st.error(str(exc), icon=":material/error:")
         st.stop()
     show_notes(maps.notes)
-    show_maps(maps, key=f"att_lm_{meta.task}")
+    show_maps(maps, key=f"att_lm_{meta.task}", causal=meta.model_config.causal)

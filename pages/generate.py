@@ -207,22 +207,27 @@ if stored and stored["checkpoint"] == path:
     first = results[0]
     all_ids = first["prompt_ids"] + first["generated_ids"]
     c1, c2 = st.columns([2, 3])
-    window = c1.slider(_("Tokens shown (the last ones)"), 8, 64, min(32, max(8, len(all_ids))), 8, key="gen_att_window")
+    window = c1.slider(_("Tokens shown (the last ones)"), 8, 64, 32, 8, key="gen_att_window")
     maps = lm_attention(model, meta, all_ids, max_tokens=window)
     show_notes(maps.notes)
     n_layers = maps.weights["decoder_self"].shape[0]
     layer = c2.segmented_control(
-        _("Layer"), list(range(1, n_layers + 1)), default=n_layers, key="gen_att_layer", required=True,
+        _("Layer"), list(range(1, n_layers + 1)), default=n_layers, key=f"gen_att_layer_{n_layers}", required=True,
         format_func=lambda i: _("layer {i}").format(i=i),
     )
     rows, cols = maps.labels("decoder_self")
     stack = maps.weights["decoder_self"][int(layer) - 1]
     if len(results) > 1:
         st.caption(_("Heatmaps are for setting A's text."))
+    if meta.model_config.causal:
+        title = _("Masked self-attention, layer {layer}: each row is a query token, each column a key it may look "
+                  "at (only earlier tokens)").format(layer=layer)
+    else:
+        title = _("Self-attention without the causal mask, layer {layer}: each row may look at every token, even "
+                  "later ones").format(layer=layer)
     show_head_maps(
         stack, rows, cols,
-        title=_("Masked self-attention, layer {layer}: each row is a query token, each column a key it may look "
-                "at (only earlier tokens)").format(layer=layer),
+        title=title,
         key=f"gen_att_l{layer}", file_stem=f"generate_attention_layer{layer}",
         x_title=_("key (attended to)"), y_title=_("query (attending)"),
     )

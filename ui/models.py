@@ -40,7 +40,7 @@ def kind_names() -> dict[str, str]:
     """Attention kind → the name the pages show."""
     return {
         "encoder_self": _("Encoder self-attention"),
-        "decoder_self": _("Decoder masked self-attention"),
+        "decoder_self": _("Decoder masked self-attention"),  # a language model's only kind
         "cross": _("Cross-attention (decoder → encoder)"),
     }
 
