@@ -21,7 +21,7 @@ from transformer.explain import (
     udl_12_1_attention,
     weight_stats,
 )
-from ui.charts import dim_labels, hconcat_specs, line_chart_spec, show_matrices, show_matrix
+from ui.charts import dim_labels, download_panel, hconcat_specs, line_chart_spec, show_matrices, show_matrix
 from ui.i18n import _
 from ui.inputs import matrix_view, sentence_input
 from ui.text import unique_labels
@@ -42,14 +42,15 @@ def _sweep(T: int):
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _sweep_spec(T: int, d_k: int, metric: str, title: str, y_title: str, scaled_label: str, unscaled_label: str) -> dict:
+def _sweep_spec(T: int, metric: str, title: str, y_title: str, scaled_label: str, unscaled_label: str) -> dict:
+    """Depends on T only, so moving the d_k slider does not redraw it."""
     rows = [
         {"d_k": r.d_k, "value": getattr(r, metric), "softmax input": scaled_label if r.scaled else unscaled_label}
         for r in _sweep(T)
     ]
     return line_chart_spec(
         rows, "d_k", "value", "softmax input", title=title, x_title="d_k", y_title=y_title,
-        log_x=True, rule_x=d_k, width=300, height=200,
+        log_x=True, width=300, height=200,
     )
 
 
@@ -99,7 +100,8 @@ mode = st.segmented_control(
 @st.fragment
 def sentence_mode() -> None:
     """Your sentence, step by step. A fragment: moving one of its widgets reruns only this part of the page."""
-    with st.container(border=True):
+    controls = st.container(border=True)
+    with controls:
         c_text, c_seed = st.columns([4, 1])
         tokens = sentence_input(K + "text", container=c_text)
         seed = int(c_seed.number_input(_("Seed"), min_value=0, max_value=10_000, value=0, step=1, key=K + "seed",
@@ -133,6 +135,20 @@ def sentence_mode() -> None:
     labels = unique_labels(res.tokens)
     dims, kdims = dim_labels(d_model), dim_labels(d_k)
     tok_axis, q_axis, k_axis = _("token"), _("query (token)"), _("key (token)")
+    no_dl = {"downloads": False}  # one download panel in the controls instead of two buttons per figure
+    figures = [
+        (_("X (T × d_model)"), _np(tr.x), labels, dims, None),
+        (_("W_Q"), _np(tr.w_q), dims, kdims, None), (_("W_K"), _np(tr.w_k), dims, kdims, None),
+        (_("W_V"), _np(tr.w_v), dims, kdims, None),
+        (_("Q"), _np(tr.q), labels, kdims, None), (_("K"), _np(tr.k), labels, kdims, None),
+        (_("V"), _np(tr.v), labels, kdims, None),
+        (_("Q Kᵀ"), _np(tr.scores), labels, labels, None),
+        (_("Q Kᵀ / √d_k"), _np(tr.scaled_scores), labels, labels, None),
+        (_("Scores after the mask"), _np(tr.masked_scores), labels, labels, None),
+        (_("Attention weights"), _np(tr.weights), labels, labels, (0.0, 1.0)),
+        (_("Output = A V"), _np(tr.output), labels, kdims, None),
+    ]
+    download_panel(figures, key=K + "dl", container=controls)
 
     # 1. X
     st.subheader(_("① X: the tokens as vectors"))
@@ -141,7 +157,7 @@ def sentence_mode() -> None:
             pe=_(", plus its positional encoding") if positional else "", T=T, d=d_model
         )
     )
-    show_matrix(_np(tr.x), labels, dims, title=_("X (T × d_model)"), key=K + "x", table=table,
+    show_matrix(_np(tr.x), labels, dims, title=_("X (T × d_model)"), key=K + "x", table=table, **no_dl,
                 x_title=_("dimension"), y_title=tok_axis)
 
     # 2. Weights
@@ -151,19 +167,19 @@ def sentence_mode() -> None:
           "would have learnt them.").format(d=d_model, k=d_k)
     )
     show_matrices([(_np(w), dims, kdims, name) for name, w in ((_("W_Q"), tr.w_q), (_("W_K"), tr.w_k), (_("W_V"), tr.w_v))],
-                  key=K + "w", table=table, x_title=_("dimension"), y_title="d_model")
+                  key=K + "w", table=table, x_title=_("dimension"), y_title="d_model", **no_dl)
 
     # 3. Q, K, V
     st.subheader(_("③ Q = X W_Q, K = X W_K, V = X W_V"))
     st.markdown(_("One query, key and value per token: each (T, d_k) = ({T}, {k}).").format(T=T, k=d_k))
     show_matrices([(_np(m), labels, kdims, name) for name, m in ((_("Q"), tr.q), (_("K"), tr.k), (_("V"), tr.v))],
-                  key=K + "qkv", table=table, x_title=_("dimension"), y_title=tok_axis)
+                  key=K + "qkv", table=table, x_title=_("dimension"), y_title=tok_axis, **no_dl)
 
     # 4. Scores
     st.subheader(_("④ Scores: Q Kᵀ"))
     st.markdown(_("Entry (i, j) is the dot product of token i's query with token j's key: how well they match. "
                   "Shape (T, T) = ({T}, {T}).").format(T=T))
-    show_matrix(_np(tr.scores), labels, labels, title=_("Q Kᵀ"), key=K + "scores", table=table,
+    show_matrix(_np(tr.scores), labels, labels, title=_("Q Kᵀ"), key=K + "scores", table=table, **no_dl,
                 x_title=k_axis, y_title=q_axis)
 
     # 5. Scaling
@@ -177,7 +193,7 @@ def sentence_mode() -> None:
     left, right = st.columns([1.2, 1])
     with left:
         if scale:
-            show_matrix(_np(tr.scaled_scores), labels, labels, title=_("Q Kᵀ / √d_k"), key=K + "scaled",
+            show_matrix(_np(tr.scaled_scores), labels, labels, title=_("Q Kᵀ / √d_k"), key=K + "scaled", **no_dl,
                         table=table, x_title=k_axis, y_title=q_axis, max_width=560)
         else:
             st.warning(_("Scaling is off: the softmax below gets Q Kᵀ itself."), icon=":material/warning:")
@@ -195,14 +211,15 @@ def sentence_mode() -> None:
             + "| " + _("entropy (nats)") + f" | {ent_on:.3f} | {ent_off:.3f} |\n"
         )
         st.caption(_("Entropy 0 means all the weight on one key; ln T = {u:.3f} means spread evenly. The charts "
-                     "below repeat this for random unit-variance queries and keys over T = {T} keys as d_k grows: "
-                     "without scaling, the softmax saturates.").format(u=float(np.log(T)), T=T))
+                     "below repeat this for random unit-variance queries and keys over T = {T} keys as d_k grows "
+                     "(you are at d_k = {k}): without scaling, the softmax saturates.").format(
+                         u=float(np.log(T)), T=T, k=d_k))
     scaled_label, unscaled_label = _("Q Kᵀ / √d_k (scaled)"), _("Q Kᵀ (unscaled)")
     st.vega_lite_chart(
         hconcat_specs(
-            _sweep_spec(T, d_k, "max_weight", _("Largest weight as d_k grows"), _("largest weight"), scaled_label,
+            _sweep_spec(T, "max_weight", _("Largest weight as d_k grows"), _("largest weight"), scaled_label,
                         unscaled_label),
-            _sweep_spec(T, d_k, "entropy", _("Entropy as d_k grows"), _("entropy (nats)"), scaled_label,
+            _sweep_spec(T, "entropy", _("Entropy as d_k grows"), _("entropy (nats)"), scaled_label,
                         unscaled_label),
             spacing=70,
         ),
@@ -220,7 +237,7 @@ def sentence_mode() -> None:
     }[mask]
     st.markdown(explanation)
     if mask != "none":
-        show_matrix(_np(tr.masked_scores), labels, labels, title=_("Scores after the mask"), key=K + "masked",
+        show_matrix(_np(tr.masked_scores), labels, labels, title=_("Scores after the mask"), key=K + "masked", **no_dl,
                     table=table, x_title=k_axis, y_title=q_axis, subtitle=_("grey cells are −∞"))
     else:
         st.caption(_("Nothing is masked, so the softmax gets the scores above unchanged."))
@@ -228,7 +245,7 @@ def sentence_mode() -> None:
     # 7. Softmax
     st.subheader(_("⑦ Softmax over each row"))
     st.latex(r"a_{ij} = \frac{e^{s_{ij}}}{\sum_{j'} e^{s_{ij'}}}, \qquad \sum_j a_{ij} = 1, \qquad e^{-\infty} = 0")
-    show_matrix(_np(tr.weights), labels, labels, title=_("Attention weights"), key=K + "weights", domain=(0.0, 1.0),
+    show_matrix(_np(tr.weights), labels, labels, title=_("Attention weights"), key=K + "weights", domain=(0.0, 1.0), **no_dl,
                 table=table, x_title=k_axis, y_title=q_axis, subtitle=_("colour scale fixed to [0, 1]"),
                 annotate=T <= 12)
     sums = _np(tr.weights.sum(-1))
@@ -238,7 +255,7 @@ def sentence_mode() -> None:
     st.subheader(_("⑧ Output: weights · V"))
     st.markdown(_("Each token's output is the weighted mix of all the values: (T, T) · (T, d_v) = ({T}, {k}).").format(
         T=T, k=d_k))
-    show_matrix(_np(tr.output), labels, kdims, title=_("Output = A V"), key=K + "output", table=table,
+    show_matrix(_np(tr.output), labels, kdims, title=_("Output = A V"), key=K + "output", table=table, **no_dl,
                 x_title=_("dimension"), y_title=tok_axis)
 
     with st.expander(_("The loop versions and the vectorised one (EECS 498 A5): the same numbers"), expanded=False):

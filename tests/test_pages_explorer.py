@@ -84,7 +84,9 @@ def test_steps_page_shows_every_step_with_rows_summing_to_one():
     np.testing.assert_allclose(matrix(drawn["Q Kᵀ"][1]), q @ k.T, atol=1e-4)  # the scores are Q Kᵀ
     np.testing.assert_allclose(matrix(drawn["Q Kᵀ / √d_k"][1]), q @ k.T / 2.0, atol=1e-4)  # d_k = 4
     assert "All three agree" in texts(at)  # loop versions equal the vectorised one
-    assert len(at.get("download_button")) >= 22  # a PNG and a CSV for each matrix
+    pick = at.selectbox(key="steps_dl_pick")  # one download panel: any matrix as PNG or CSV
+    assert pick.options[:2] == ["X (T × d_model)", "W_Q"] and "Attention weights" in pick.options
+    assert len(pick.options) == 12 and len(at.get("download_button")) == 2
     assert "Scores after the mask" not in drawn and "Nothing is masked" in texts(at)
 
 
