@@ -76,28 +76,44 @@ def test_explorer_page_renders_without_exception(app_url, page, link, marker, sh
     _full_screenshot(page, shot)
 
 
+SIXTEEN_TOKENS = "the quick brown fox jumps over the lazy dog while the cat sat on the mat"
+
+
+def _time_d_k_changes(page, T: int, first_d_k: int, n: int) -> list[float]:
+    """Press → on the d_k slider n times; for each, ms until the new output shape is on screen and painted."""
+    slider = page.locator('[data-testid="stSlider"]').filter(has_text="d_k").get_by_role("slider")
+    timings = []
+    for d_k in range(first_d_k, first_d_k + n):
+        slider.focus()
+        start = time.perf_counter()
+        page.keyboard.press("ArrowRight")
+        page.get_by_text(f"(T, T) · (T, d_v) = ({T}, {d_k})").wait_for(timeout=15_000)
+        page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        timings.append((time.perf_counter() - start) * 1000)
+        page.wait_for_timeout(300)
+    return timings
+
+
 def test_step_by_step_slider_rerenders_fast(app_url, page):
     """Move the d_k slider with the keyboard and time until the new output shape is on screen and painted."""
     _open(page, app_url, "Attention, step by step", "Output: weights · V")
     _wait_for_charts(page)
     assert page.get_by_text("(T, T) · (T, d_v) = (10, 4)").count() == 1
-    slider = page.locator('[data-testid="stSlider"]').filter(has_text="d_k").get_by_role("slider")
-    timings = []
-    for d_k in range(5, 10):
-        slider.focus()
-        start = time.perf_counter()
-        page.keyboard.press("ArrowRight")
-        page.get_by_text(f"(T, T) · (T, d_v) = (10, {d_k})").wait_for(timeout=15_000)
-        page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
-        timings.append((time.perf_counter() - start) * 1000)
-        page.wait_for_timeout(300)
+    _time_d_k_changes(page, 10, 5, 1)  # warm-up: the first change also pays one-time costs (JIT, caches)
+    ten = _time_d_k_changes(page, 10, 6, 5)
+    page.locator('[data-testid="stTextInputRootElement"] input').first.fill(SIXTEEN_TOKENS)
+    page.keyboard.press("Enter")
+    page.get_by_text("(T, T) · (T, d_v) = (16, 10)").wait_for(timeout=15_000)
+    _wait_for_charts(page)
+    sixteen = _time_d_k_changes(page, 16, 11, 5)
     _wait_for_charts(page)
     assert_no_exception_box(page)
-    median = statistics.median(timings)
-    print(f"\nstep-by-step re-render after a d_k slider change (10 tokens): "
-          f"{', '.join(f'{t:.0f}' for t in timings)} ms; median {median:.0f} ms, best {min(timings):.0f} ms")
-    # The target is < 500 ms on an idle laptop; a shared CI machine gets a generous bound.
-    assert median < 3000
+    for T, timings in ((10, ten), (16, sixteen)):
+        print(f"\nstep-by-step re-render after a d_k slider change, {T} tokens: "
+              f"{', '.join(f'{t:.0f}' for t in timings)} ms; median {statistics.median(timings):.0f} ms, "
+              f"best {min(timings):.0f} ms")
+    # The target is < 500 ms on a laptop; a shared CI machine gets a generous bound.
+    assert statistics.median(ten) < 3000 and statistics.median(sixteen) < 3000
 
     page.get_by_role("radio", name="causal").click()
     page.get_by_text("Causal mask: token i may attend only to tokens 0").wait_for(timeout=15_000)
@@ -105,11 +121,14 @@ def test_step_by_step_slider_rerenders_fast(app_url, page):
     assert_no_exception_box(page)
     page.locator('[data-testid="stTextInputRootElement"] input').first.fill("我愛注意力 👍🏽")
     page.keyboard.press("Enter")
-    page.get_by_text("(T, T) · (T, d_v) = (6, 9)").wait_for(timeout=15_000)
+    page.get_by_text("(T, T) · (T, d_v) = (6, 15)").wait_for(timeout=15_000)
     _wait_for_charts(page)
     assert_no_exception_box(page)
+    page.get_by_text("① X: the tokens as vectors").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "explorer_attention_steps_chinese.png"))
     page.locator('[data-testid="stTextInputRootElement"] input').first.fill("")
     page.keyboard.press("Enter")
     page.get_by_text("The text is empty").wait_for(timeout=15_000)
+    page.get_by_text("(T, T) · (T, d_v) = (10, 15)").wait_for(timeout=15_000)  # the example sentence instead
     assert_no_exception_box(page)
     page.screenshot(path=str(ARTIFACTS / "explorer_attention_steps_empty_text.png"))

@@ -65,7 +65,7 @@ MAX_CHART_WIDTH = 640  # px, labels and legend included
 # Numbers are written in the cells of matrices up to this size: text marks are what a browser draws slowest
 # (a 10 × 10 heatmap with its numbers takes about twice as long as without); hover and the table view show
 # every value of bigger ones.
-ANNOTATE_MAX_CELLS = 64
+ANNOTATE_MAX_CELLS = 48
 LINE_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
 
 
