@@ -47,24 +47,25 @@ def test_forward_returns_normalised_log_probs_equal_to_the_torch_module():
     assert_close(model.lm_head.loss(hidden, targets), nll.mean())
 
 
-def test_tied_adaptive_input_reuses_the_output_weights():
+def test_tied_adaptive_input_reuses_the_output_tables():
     tied = DecoderOnlyLM(adaptive(tie_embeddings=True))
     untied = DecoderOnlyLM(adaptive(tie_embeddings=False))
     assert isinstance(tied.embed.token, AdaptiveInput)
     assert isinstance(tied.lm_head, AdaptiveSoftmaxHead)
     n_tied = sum(p.numel() for p in tied.parameters())
     n_untied = sum(p.numel() for p in untied.parameters())
-    assert n_untied - n_tied == 50 * 16  # the (V, d_model) input table is gone
-    asm = tied.lm_head.adaptive
+    # The (V, d_model) input table is gone; the input keeps its own projections: 16×16, 8×16, 4×16.
+    assert n_untied - n_tied == 50 * 16 - (16 * 16 + 8 * 16 + 4 * 16)
+    asm, projections = tied.lm_head.adaptive, tied.embed.token.projections
     ids = torch.tensor([[0, 9, 10, 29, 30, 49]])
     vectors = tied.embed.token(ids)[0]  # (6, d_model)
-    assert_close(vectors[1], asm.head.weight[9])  # head cluster: a row of the head's weight
-    proj, table = asm.tail[0][0].weight, asm.tail[0][1].weight  # (8, 16), (20, 8)
-    assert_close(vectors[2], table[0] @ proj)  # first tail cluster: its table row, projected back
-    assert_close(vectors[5], asm.tail[1][1].weight[19] @ asm.tail[1][0].weight)
-    # Gradients from the input side reach the shared output weights.
+    assert_close(vectors[1], asm.head.weight[9] @ projections[0].weight.T)  # head cluster: a row of the head
+    assert_close(vectors[2], asm.tail[0][1].weight[0] @ projections[1].weight.T)  # tail 1: its table's row 0
+    assert_close(vectors[5], asm.tail[1][1].weight[19] @ projections[2].weight.T)
+    # Gradients from the input side reach the shared output tables.
     tied.embed.token(torch.tensor([[45]])).sum().backward()
     assert asm.tail[1][1].weight.grad[15].abs().sum() > 0
+    assert asm.tail[1][1].weight.grad[14].abs().sum() == 0
 
 
 @pytest.mark.parametrize("tie", [False, True])
