@@ -16,6 +16,7 @@ from ui.models import (
     checkpoint_choices,
     checkpoint_stamp,
     context_length,
+    least_certain_step,
     lm_attention,
     load_model,
     prepare_prompt,
@@ -95,7 +96,10 @@ def show_result(result: dict, key: str) -> None:
         return
     st.markdown("**" + _("Step by step: the candidates each token was drawn from") + "**")
     n = len(steps)
-    chosen = 1 if n == 1 else st.slider(_("Step"), 1, n, 1, key=f"{key}_step")
+    chosen = 1 if n == 1 else st.slider(
+        _("Step"), 1, n, least_certain_step(steps), key=f"{key}_step",
+        help=_("Starts at the step whose drawn token was least probable: where the settings mattered most."),
+    )
     step = steps[chosen - 1]
     st.markdown(
         _("Step {i}: drew **{tok}** with probability {p:.3f} (the model alone gave it {mp:.3f}).").format(
@@ -187,7 +191,8 @@ if st.button(_("Generate"), type="primary", icon=":material/auto_awesome:", key=
     except (ValueError, RuntimeError) as exc:
         st.error(_("Generation failed: {error}").format(error=exc), icon=":material/error:")
     else:
-        st.session_state["gen_result"] = {"checkpoint": path, "results": results}
+        number = st.session_state.get("gen_result", {}).get("number", 0) + 1  # fresh step sliders for new text
+        st.session_state["gen_result"] = {"checkpoint": path, "results": results, "number": number}
         st.rerun()
 
 stored = st.session_state.get("gen_result")
@@ -199,15 +204,15 @@ if stored and stored["checkpoint"] == path:
         for i, (col, result) in enumerate(zip(cols, results, strict=True)):
             with col:
                 st.markdown("**" + (_("Setting A") if i == 0 else _("Setting B")) + "**")
-                show_result(result, key=f"gen_result_{i}")
+                show_result(result, key=f"gen_result_{stored['number']}_{i}")
     else:
-        show_result(results[0], key="gen_result_0")
+        show_result(results[0], key=f"gen_result_{stored['number']}_0")
 
     st.subheader(_("Attention over the prompt and the generated text"))
     first = results[0]
     all_ids = first["prompt_ids"] + first["generated_ids"]
     c1, c2 = st.columns([2, 3])
-    window = c1.slider(_("Tokens shown (the last ones)"), 8, 64, 32, 8, key="gen_att_window")
+    window = c1.slider(_("Tokens shown (the last ones)"), 8, 64, 24, 8, key="gen_att_window")
     maps = lm_attention(model, meta, all_ids, max_tokens=window)
     show_notes(maps.notes)
     n_layers = maps.weights["decoder_self"].shape[0]

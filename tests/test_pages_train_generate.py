@@ -299,6 +299,9 @@ def test_same_seed_same_text_and_other_seed_differs(env):
     at.button(key="gen_go").click().run()
     assert generated(at)[0] != first
     assert len(at.get("vega_lite_chart")) >= 2  # the candidates of a step, and the attention heads
+    steps = at.session_state["gen_result"]["results"][0]["steps"]
+    step_slider = next(s for s in at.slider if s.label == "Step")
+    assert step_slider.value == 1 + min(range(40), key=lambda i: steps[i].prob)  # the least certain step first
 
 
 def test_top_k_1_equals_greedy(env):

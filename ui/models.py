@@ -239,6 +239,11 @@ def candidate_rows(step: GeneratedStep, n: int = 10) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["token", "distribution", "probability", "chosen"])
 
 
+def least_certain_step(steps: list[GeneratedStep]) -> int:
+    """1-based number of the step whose drawn token had the lowest probability (where sampling mattered most)."""
+    return 1 + min(range(len(steps)), key=lambda i: steps[i].prob) if steps else 1
+
+
 def steps_table(steps: list[GeneratedStep], n: int = 5) -> pd.DataFrame:
     """One row per generated token: step, token, its probabilities, and the top-``n`` candidates."""
     return pd.DataFrame(
