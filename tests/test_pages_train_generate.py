@@ -337,6 +337,17 @@ def test_compare_two_settings_with_the_same_seed(env):
         assert all((p > mp) == sharper for _t, _i, p, mp in top)
 
 
+def test_candidate_rows_always_show_the_drawn_token():
+    step = ui_models.GeneratedStep(step=0, token_id=9, token="W", prob=0.003, model_prob=0.006,
+                                   candidates=[("t", 1, 0.34, 0.25), ("y", 2, 0.1, 0.08)])
+    rows = ui_models.candidate_rows(step)
+    assert list(rows["token"]) == ["1. t", "1. t", "2. y", "2. y", "drawn: W", "drawn: W"]
+    assert list(rows["probability"]) == [0.34, 0.25, 0.1, 0.08, 0.003, 0.006]
+    assert list(rows["chosen"]) == [False, False, False, False, True, True]
+    inside = ui_models.GeneratedStep(0, 2, "y", 0.1, 0.08, step.candidates)
+    assert list(ui_models.candidate_rows(inside)["chosen"]) == [False, False, True, True]
+
+
 def test_empty_unknown_and_long_prompts_get_notes(env):
     model, meta = load_checkpoint(env["shakespeare"])
     empty = ui_models.prepare_prompt(meta, "   ")

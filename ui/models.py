@@ -228,14 +228,23 @@ def visible(token: str) -> str:
 
 
 def candidate_rows(step: GeneratedStep, n: int = 10) -> pd.DataFrame:
-    """Long-form rows for :func:`ui.live_charts.candidates_spec`: each candidate's two probabilities."""
+    """Long-form rows for :func:`ui.live_charts.candidates_spec`: each candidate's two probabilities.
+
+    When the drawn token is not among the top ``n`` (a lucky draw at a high temperature), it is added as
+    a last row, so the chart always shows what was chosen.
+    """
     drawn, model = _("drawn from (after temperature, top-k, top-p)"), _("model (temperature 1)")
     rows = []
-    for rank, (text, token_id, p, mp) in enumerate(step.candidates[:n]):
+    shown = step.candidates[:n]
+    for rank, (text, token_id, p, mp) in enumerate(shown):
         label = f"{rank + 1}. {visible(text)}"
         chosen = token_id == step.token_id
         rows.append({"token": label, "distribution": drawn, "probability": p, "chosen": chosen})
         rows.append({"token": label, "distribution": model, "probability": mp, "chosen": chosen})
+    if step.token_id not in {c[1] for c in shown}:
+        label = _("drawn: {token}").format(token=visible(step.token))
+        rows.append({"token": label, "distribution": drawn, "probability": step.prob, "chosen": True})
+        rows.append({"token": label, "distribution": model, "probability": step.model_prob, "chosen": True})
     return pd.DataFrame(rows, columns=["token", "distribution", "probability", "chosen"])
 
 
