@@ -255,7 +255,10 @@ def live_panel() -> None:
     st.vega_lite_chart(
         loss_curves_spec(frame, title=_("Training and validation loss")), key="train_loss_chart", width="stretch"
     )
-    st.dataframe(config_table(chosen), hide_index=True, key="train_config_table", width="stretch")
+    st.dataframe(
+        config_table(chosen), hide_index=True, key="train_config_table", width="stretch",
+        column_config={_("metric"): st.column_config.TextColumn(width="medium")},
+    )
     if ended:
         st.rerun()
 
