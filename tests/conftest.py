@@ -19,6 +19,7 @@ def _seed():
 # ---------------------------------------------------------------------------------------------------------
 # Browser tests: one Streamlit server for the whole session, driven by Debian's Chromium via Playwright.
 # ---------------------------------------------------------------------------------------------------------
+import contextlib  # noqa: E402
 import shutil  # noqa: E402
 import socket  # noqa: E402
 import subprocess  # noqa: E402
@@ -47,11 +48,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def app_url():
-    """Start ``streamlit run app.py`` on a free loopback port; yield its URL; stop it afterwards."""
+@contextlib.contextmanager
+def streamlit_server(log_path: Path | None = None):
+    """Run ``streamlit run app.py`` on a free loopback port; yield its URL once healthy; stop it after."""
     port = _free_port()
-    log = open(ARTIFACTS.mkdir(exist_ok=True) or ARTIFACTS / "streamlit.log", "w")  # noqa: SIM115
+    log = open(log_path, "w") if log_path else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
          "--server.address", "127.0.0.1", "--server.port", str(port),
@@ -59,23 +60,33 @@ def app_url():
         cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("streamlit did not become healthy within 60 s; see test-artifacts/streamlit.log")
-    yield url
-    proc.terminate()
     try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            pytest.fail("streamlit did not become healthy within 60 s; see test-artifacts/streamlit.log")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        if log_path:
+            log.close()
+
+
+@pytest.fixture(scope="session")
+def app_url():
+    """One app server for the whole test session."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    with streamlit_server(ARTIFACTS / "streamlit.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
