@@ -78,7 +78,7 @@ def test_config_rejects_bad_values_with_plain_sentences():
     config = preset_config("shakespeare", "small", lr=1e-3, model={"n_layers": 2})
     assert (config.lr, config.model.n_layers, config.model.d_model, config.preset) == (1e-3, 2, 128, "small")
     assert TrainConfig.from_dict(config.to_dict()) == config
-    assert PRESETS["shakespeare"]["small"].config.model.n_layers == 4  # the preset itself is untouched
+    assert PRESETS["shakespeare"]["small"].config.model.n_layers == 3  # the preset itself is untouched
 
 
 def test_every_task_offers_tiny_and_small_presets_with_a_measured_time():
@@ -101,6 +101,17 @@ def test_learning_rate_warms_up_then_decays():
     assert learning_rate(paper, 100, 0.0) == pytest.approx(1e-3)
     assert learning_rate(paper, 400, 0.0) == pytest.approx(5e-4)  # √(100/400) = ½ (Vaswani et al. eq. 3)
     assert learning_rate(TrainConfig(schedule="constant", warmup_steps=0), 500, 0.9) == 1e-3
+
+
+def test_bfloat16_autocast_trains_and_is_recorded():
+    config = tiny_addsub(max_steps=40, precision="bfloat16")
+    task = AddSubTask(config, torch.device("cpu"), train_pairs=FOUR, valid_pairs=FOUR)
+    losses = []
+    summary = Trainer(config, Callbacks(on_step=lambda s: losses.append(s.train_loss)), task=task).fit()
+    assert summary.status == "finished" and summary.extra["precision"] == "bfloat16"
+    assert sum(losses[-5:]) < sum(losses[:5]) / 2  # it learns in mixed precision too
+    with pytest.raises(ValueError, match="precision must be 'float32', 'bfloat16' or 'auto'"):
+        TrainConfig(precision="fp8")
 
 
 def test_auto_device_is_cpu_without_cuda():

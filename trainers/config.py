@@ -148,6 +148,9 @@ class TrainConfig:
     seed: int = 0  # seeds torch (model initialisation, dropout, batches)
     device: str = "auto"  # "auto" (CUDA when available), "cpu" or "cuda"
     threads: int | None = None  # torch intra-op threads for this run (None = leave as is)
+    # "bfloat16": mixed precision (torch.autocast) for the forward pass, weights stay float32; "auto": bfloat16
+    # where the CPU has AVX-512 (oneDNN's fast bfloat16 kernels) or the GPU supports it, else float32.
+    precision: str = "float32"
     out_dir: str = "runs"  # TensorBoard logs go to <out_dir>/<run_id>/
     run_id: str | None = None  # name of the run (default: task and time stamp)
     checkpoint_dir: str | None = None  # where to save the checkpoint (None = <out_dir>/<run_id>/checkpoint when saved)
@@ -206,6 +209,8 @@ class TrainConfig:
         if self.device not in DEVICES:
             raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
         _positive_int("threads", self.threads, allow_none=True)
+        if self.precision not in ("float32", "bfloat16", "auto"):
+            raise ValueError(f"precision must be 'float32', 'bfloat16' or 'auto', got {self.precision!r}")
         if self.save_dtype not in SAVE_DTYPES:
             raise ValueError(f"save_dtype must be one of {', '.join(SAVE_DTYPES)}, got {self.save_dtype!r}")
         if self.run_id is not None and (not self.run_id or "/" in self.run_id or self.run_id.startswith(".")):
@@ -271,25 +276,25 @@ PRESETS: dict[str, dict[str, Preset]] = {
         ),
         "small": _preset(
             "small",
-            "A 2+2-layer encoder-decoder (d_model 128) on the course's 4,500 training expressions; "
-            "reaches ≥ 0.99 exact-match on the course's validation split.",
+            "A 2+2-layer post-norm encoder-decoder (d_model 128) on the course's 4,500 training expressions "
+            "for 60 s; reached 0.994 exact-match on the course's validation split.",
             "about 60 s on 2 CPU cores",
             TrainConfig(
                 task="addsub",
-                model=ModelConfig(d_model=128, n_heads=4, n_layers=2, d_ff=256, dropout=0.0),
-                lr=2e-3, warmup_steps=50, batch_size=128, max_steps=None, max_time_s=60,
+                model=ModelConfig(d_model=128, n_heads=4, n_layers=2, d_ff=256, dropout=0.0, norm_first=False),
+                lr=3e-3, warmup_steps=100, batch_size=128, max_steps=None, max_time_s=60,
                 eval_every=100, eval_batches=None, weight_decay=0.01,
             ),
         ),
         "shipped": _preset(
             "shipped",
-            "The model in assets/addsub: trained on 15,000 generated expressions (validation excluded).",
-            "about 3 min on 2 CPU cores",
+            "The model in assets/addsub: 6,000 steps on 15,000 generated expressions (validation excluded).",
+            "about 8 min on 2 CPU cores",
             TrainConfig(
                 task="addsub",
-                model=ModelConfig(d_model=128, n_heads=4, n_layers=2, d_ff=256, dropout=0.0),
-                lr=2e-3, warmup_steps=50, batch_size=128, max_steps=None, max_time_s=180,
-                addsub_source="generated", addsub_train_size=15000, eval_every=200, eval_batches=None,
+                model=ModelConfig(d_model=128, n_heads=4, n_layers=2, d_ff=256, dropout=0.0, norm_first=False),
+                lr=3e-3, warmup_steps=100, batch_size=128, max_steps=6000, max_time_s=None,
+                addsub_source="generated", addsub_train_size=15000, eval_every=500, eval_batches=None,
             ),
         ),
     },
@@ -307,13 +312,25 @@ PRESETS: dict[str, dict[str, Preset]] = {
         ),
         "small": _preset(
             "small",
-            "A 4-layer character model (d_model 128, context 64) for 45 s: recognisable words and speakers.",
+            "A 3-layer character model (d_model 128, context 64) for 45 s: recognisable words and speakers; "
+            "reached 1.84 nats per character on the validation text.",
             "about 50 s on 2 CPU cores",
             TrainConfig(
                 task="shakespeare",
-                model=ModelConfig(d_model=128, n_heads=4, n_layers=4, d_ff=512, dropout=0.0, activation="gelu"),
-                lr=2e-3, warmup_steps=50, batch_size=32, block_size=64, max_steps=None, max_time_s=45,
-                eval_every=250, eval_batches=10,
+                model=ModelConfig(d_model=128, n_heads=4, n_layers=3, d_ff=512, dropout=0.0, activation="gelu"),
+                lr=4e-3, warmup_steps=50, batch_size=24, block_size=64, max_steps=None, max_time_s=45,
+                eval_every=100, eval_batches=5, precision="auto",
+            ),
+        ),
+        "shipped": _preset(
+            "shipped",
+            "The model in assets/shakespeare: 4 layers, context 128, 2,500 steps, a little dropout.",
+            "about 8 min on 2 CPU cores",
+            TrainConfig(
+                task="shakespeare",
+                model=ModelConfig(d_model=128, n_heads=4, n_layers=4, d_ff=512, dropout=0.1, activation="gelu"),
+                lr=3e-3, warmup_steps=100, batch_size=24, block_size=128, max_steps=2500, max_time_s=None,
+                eval_every=500, eval_batches=10, precision="auto",
             ),
         ),
     },
@@ -331,13 +348,13 @@ PRESETS: dict[str, dict[str, Preset]] = {
         ),
         "small": _preset(
             "small",
-            "A 4-layer character model (d_model 128, context 64) for 45 s on Anna Karenina.",
+            "A 3-layer character model (d_model 128, context 64) for 45 s on Anna Karenina.",
             "about 50 s on 2 CPU cores",
             TrainConfig(
                 task="anna",
-                model=ModelConfig(d_model=128, n_heads=4, n_layers=4, d_ff=512, dropout=0.0, activation="gelu"),
-                lr=2e-3, warmup_steps=50, batch_size=32, block_size=64, max_steps=None, max_time_s=45,
-                eval_every=250, eval_batches=10,
+                model=ModelConfig(d_model=128, n_heads=4, n_layers=3, d_ff=512, dropout=0.0, activation="gelu"),
+                lr=4e-3, warmup_steps=50, batch_size=24, block_size=64, max_steps=None, max_time_s=45,
+                eval_every=100, eval_batches=5, precision="auto",
             ),
         ),
     },

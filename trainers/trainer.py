@@ -54,6 +54,7 @@ __all__ = [
     "make_task",
     "resolve_device",
     "solve_addsub",
+    "use_bfloat16",
 ]
 
 
@@ -132,6 +133,22 @@ def resolve_device(device: str) -> torch.device:
     if device == "cuda" and not torch.cuda.is_available():
         raise ValueError("device 'cuda' was asked for, but PyTorch sees no CUDA GPU here; use 'auto' or 'cpu'")
     return torch.device(device)
+
+
+def use_bfloat16(precision: str, device: torch.device) -> bool:
+    """Whether a run with ``precision`` ("float32", "bfloat16", "auto") autocasts to bfloat16 on ``device``.
+
+    "auto" picks bfloat16 on a GPU that supports it, and on a CPU where oneDNN has fast bfloat16 kernels
+    (AVX-512); elsewhere bfloat16 matrix products are emulated and slower than float32.
+    """
+    if precision != "auto":
+        return precision == "bfloat16"
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 def learning_rate(config: TrainConfig, step: int, progress: float) -> float:
@@ -686,6 +703,7 @@ class Trainer:
                 find_unused_parameters=c.model.adaptive_cutoffs is not None,
             )
         optimizer = _optimizer(model, c)
+        bf16 = use_bfloat16(c.precision, self.device)
         writer = None
         if c.tensorboard and self.rank == 0:
             from torch.utils.tensorboard import SummaryWriter
@@ -726,7 +744,8 @@ class Trainer:
                 for group in optimizer.param_groups:
                     group["lr"] = lr
                 batch, n_tokens = task.next_batch()
-                loss = loss_module(*batch)
+                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bf16):
+                    loss = loss_module(*batch)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 grad_norm = torch.nn.utils.clip_grad_norm_(
@@ -811,6 +830,7 @@ class Trainer:
             tokens_per_s=tokens_seen / max(train_compute, 1e-9),
             final_metrics=({"val_loss": last_eval.val_loss, **last_eval.metrics} if last_eval else {}),
         )
+        summary.extra["precision"] = "bfloat16" if bf16 else "float32"
         if self.world_size > 1 and status != "failed":
             hashes: list = [None] * self.world_size
             torch.distributed.all_gather_object(hashes, parameter_hash(model))
