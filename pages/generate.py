@@ -102,7 +102,7 @@ def show_result(result: dict, key: str) -> None:
     )
     step = steps[chosen - 1]
     st.markdown(
-        _("Step {i}: drew **{tok}** with probability {p:.3f} (the model alone gave it {mp:.3f}).").format(
+        _("Step {i}: drew **{tok}** with probability {p:.3g} (the model alone gave it {mp:.3g}).").format(
             i=chosen, tok=html.escape(visible(step.token)), p=step.prob, mp=step.model_prob
         )
     )
@@ -163,7 +163,7 @@ compare = left.toggle(
 )
 seed = left.number_input(_("Seed"), 0, 2**31 - 1, 0, 1, key="gen_seed")
 default_len = 300 if meta.tokenizer_kind == "char" else 60
-length = left.slider(_("Tokens to generate"), 1, 500, default_len, key="gen_length")
+length = left.slider(_("Tokens to generate"), 1, 500, default_len, key=f"gen_length_{meta.tokenizer_kind}")
 
 if compare:
     col_a, col_b = right.columns(2)

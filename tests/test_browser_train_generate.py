@@ -90,7 +90,7 @@ def test_generate_from_shipped_shakespeare(app_url, page):
     text = page.locator("div[style*='pre-wrap']").first.inner_text()
     assert text.startswith("ROMEO:") and len(text) > 100
     assert re.search(r"[a-z]{3,}", text[6:]), "no recognisable words in the sample"
-    page.get_by_text("Step 1: drew").first.wait_for()
+    page.get_by_text(re.compile(r"Step \d+: drew .+ with probability [0-9.e-]+ \(the model alone gave it")).first.wait_for()
     charts = page.locator('[data-testid="stVegaLiteChart"]')
     charts.nth(1).wait_for(timeout=30_000)
     assert charts.count() >= 2  # the candidates of a step, and one heatmap per head

@@ -245,7 +245,7 @@ def test_language_model_run_without_causal_mask_then_generate(env):
         assert at.title[0].value == "Generate"
         assert at.selectbox(key="gen_checkpoint").value == record.checkpoint
         at.switch_page("pages/generate.py")  # AppTest does not keep a page that st.switch_page opened
-        at.slider(key="gen_length").set_value(20).run()
+        at.slider(key="gen_length_char").set_value(20).run()
         at.button(key="gen_go").click().run()
         assert not at.exception and not at.error
         result = at.session_state["gen_result"]
@@ -287,7 +287,7 @@ def test_same_seed_same_text_and_other_seed_differs(env):
     at.text_area(key="gen_prompt").input("ROMEO:").run()
     at.slider(key="gen_a_temperature").set_value(1.0)
     at.number_input(key="gen_seed").set_value(7)
-    at.slider(key="gen_length").set_value(40).run()
+    at.slider(key="gen_length_char").set_value(40).run()
     at.button(key="gen_go").click().run()
     assert not at.exception and not at.error
     first = generated(at)[0]
@@ -309,7 +309,7 @@ def test_top_k_1_equals_greedy(env):
     at.text_area(key="gen_prompt").input("JULIET:").run()
     at.number_input(key="gen_a_top_k").set_value(1)
     at.slider(key="gen_a_temperature").set_value(1.5)
-    at.slider(key="gen_length").set_value(30).run()
+    at.slider(key="gen_length_char").set_value(30).run()
     at.button(key="gen_go").click().run()
     result = at.session_state["gen_result"]["results"][0]
     model, meta = load_checkpoint(env["shakespeare"])
@@ -324,7 +324,7 @@ def test_compare_two_settings_with_the_same_seed(env):
     at.toggle(key="gen_compare").set_value(True).run()
     at.slider(key="gen_a_temperature").set_value(0.05)
     at.slider(key="gen_b_temperature").set_value(3.0)
-    at.slider(key="gen_length").set_value(25).run()
+    at.slider(key="gen_length_char").set_value(25).run()
     at.button(key="gen_go").click().run()
     assert not at.exception and not at.error
     results = at.session_state["gen_result"]["results"]
@@ -335,6 +335,13 @@ def test_compare_two_settings_with_the_same_seed(env):
     for steps, sharper in ((cold["steps"], True), (hot["steps"], False)):
         top = [s.candidates[0] for s in steps]  # (text, id, prob, model_prob) of the most probable token
         assert all((p > mp) == sharper for _t, _i, p, mp in top)
+
+
+def test_inference_runs_on_one_thread_and_restores_the_setting():
+    before = torch.get_num_threads()
+    with ui_models.inference_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
 
 
 def test_candidate_rows_always_show_the_drawn_token():
