@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from trainers.config import LM_TASKS, PRESETS
@@ -28,6 +30,7 @@ from ui.runs import (
 )
 
 TASK_ORDER = ("addsub", "shakespeare", "anna", "wikitext2")
+PAGE_DIR = Path(__file__).resolve().parent  # the Generate and Attention-maps pages sit beside this one
 POLL_SECONDS = 1.0
 
 st.title(_("Train"))
@@ -295,10 +298,10 @@ else:
         if record.task in LM_TASKS and a2.button(_("Open in Generate"), icon=":material/auto_awesome:",
                                                  key="train_open_generate"):
             st.session_state["open_in_generate"] = record.checkpoint
-            st.switch_page("pages/generate.py")
+            st.switch_page(PAGE_DIR / "generate.py")
         if a3.button(_("Open in Attention maps"), icon=":material/grid_view:", key="train_open_attention"):
             st.session_state["open_in_attention"] = record.checkpoint
-            st.switch_page("pages/attention_maps.py")
+            st.switch_page(PAGE_DIR / "attention_maps.py")
         st.caption(_("Saved in {path}").format(path=record.checkpoint))
 
 with st.expander(_("TensorBoard logs")):

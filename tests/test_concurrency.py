@@ -16,12 +16,18 @@ from streamlit.runtime import caching
 from streamlit.testing.v1 import AppTest
 
 import ui.jobs
+from app import PAGES
 from tests.conftest import REPO
 from trainers.config import preset_config
 from trainers.job import TrainingJob
 from ui.jobs import JobSlots, SessionJobs, job_slots, max_jobs_from_env, threads_per_job
 
 LONG_STEPS = 1_000_000
+
+
+def page_file(title: str) -> str:
+    """The page's file as the router lists it in app.PAGES."""
+    return next(path for path, page_title, _icon, _section in PAGES if page_title == title)
 
 
 def long_job(slots: JobSlots, tmp_path) -> TrainingJob:
@@ -123,7 +129,7 @@ def train_page(registry: SessionJobs) -> AppTest:
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
     with as_session(registry):
         at.run()
-        at.switch_page("pages/train.py").run()
+        at.switch_page(page_file("Train")).run()
         at.number_input(key="train_steps_addsub_tiny").set_value(LONG_STEPS).run()
     return at
 
@@ -165,7 +171,7 @@ def test_three_tabs_on_the_train_page(env):
 def test_closing_the_session_releases_its_job(env):
     """The real mechanism: clearing a session's resource cache calls on_release, which stops the job."""
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60).run()
-    at.switch_page("pages/train.py").run()
+    at.switch_page(page_file("Train")).run()
     at.number_input(key="train_steps_addsub_tiny").set_value(LONG_STEPS).run()
     at.button(key="train_start").click().run()
     job = at.session_state["train_runs"][0].job

@@ -18,6 +18,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from app import PAGES
 from tests.conftest import REPO
 from trainers.checkpoint import load_checkpoint, save_checkpoint
 from trainers.tasks import addsub
@@ -35,6 +36,11 @@ CORPUS = (
     "JULIET:\nO Romeo, Romeo! wherefore art thou Romeo?\n"
 )
 LM_CONTEXT = 32
+
+
+def page_file(title: str) -> str:
+    """The page's file as the router lists it in app.PAGES (so the tests follow the pages if they move)."""
+    return next(path for path, page_title, _icon, _section in PAGES if page_title == title)
 
 
 def make_lm_checkpoint(path) -> str:
@@ -117,12 +123,9 @@ def loss_points(at: AppTest) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------------------
 # Every page renders
 # ---------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    ("page", "title"),
-    [("pages/train.py", "Train"), ("pages/generate.py", "Generate"), ("pages/attention_maps.py", "Attention maps")],
-)
-def test_page_renders(env, page, title):
-    at = open_page(page)
+@pytest.mark.parametrize("title", ["Train", "Generate", "Attention maps"])
+def test_page_renders(env, title):
+    at = open_page(page_file(title))
     assert at.title[0].value == title
     assert not at.error
 
@@ -131,7 +134,7 @@ def test_page_renders(env, page, title):
 # Train
 # ---------------------------------------------------------------------------------------------------------
 def test_tiny_addsub_runs_finish_overlay_save_and_open(env):
-    at = open_page("pages/train.py")
+    at = open_page(page_file("Train"))
     assert at.selectbox(key="train_task").value == "addsub"
     try:
         at.button(key="train_start").click().run()
@@ -178,7 +181,7 @@ def test_tiny_addsub_runs_finish_overlay_save_and_open(env):
 
 
 def test_stop_ends_a_longer_run(env):
-    at = open_page("pages/train.py")
+    at = open_page(page_file("Train"))
     try:
         at.number_input(key="train_steps_addsub_tiny").set_value(100_000).run()
         at.button(key="train_start").click().run()
@@ -203,7 +206,7 @@ def test_stop_ends_a_longer_run(env):
     ],
 )
 def test_bad_settings_give_a_message(env, widget, value, message):
-    at = open_page("pages/train.py")
+    at = open_page(page_file("Train"))
     if widget.startswith("train_d_model"):
         at.selectbox(key="train_n_heads_addsub_tiny").set_value(8)
     at.number_input(key=widget).set_value(value).run()
@@ -214,7 +217,7 @@ def test_bad_settings_give_a_message(env, widget, value, message):
 
 
 def test_causal_toggle_only_for_language_models_and_warns(env):
-    at = open_page("pages/train.py")
+    at = open_page(page_file("Train"))
     assert not [t for t in at.toggle if t.key.startswith("train_causal")]
     at.selectbox(key="train_task").set_value("shakespeare").run()
     at.toggle(key="train_causal_shakespeare_tiny").set_value(False).run()
@@ -225,7 +228,7 @@ def test_causal_toggle_only_for_language_models_and_warns(env):
 
 
 def test_language_model_run_without_causal_mask_then_generate(env):
-    at = open_page("pages/train.py")
+    at = open_page(page_file("Train"))
     try:
         at.selectbox(key="train_task").set_value("shakespeare").run()
         at.toggle(key="train_causal_shakespeare_tiny").set_value(False)
@@ -244,7 +247,7 @@ def test_language_model_run_without_causal_mask_then_generate(env):
         at.button(key="train_open_generate").click().run()
         assert at.title[0].value == "Generate"
         assert at.selectbox(key="gen_checkpoint").value == record.checkpoint
-        at.switch_page("pages/generate.py")  # AppTest does not keep a page that st.switch_page opened
+        at.switch_page(page_file("Generate"))  # AppTest does not keep a page that st.switch_page opened
         at.slider(key="gen_length_char").set_value(20).run()
         at.button(key="gen_go").click().run()
         assert not at.exception and not at.error
@@ -283,7 +286,7 @@ def generated(at: AppTest) -> list[str]:
 
 
 def test_same_seed_same_text_and_other_seed_differs(env):
-    at = open_page("pages/generate.py")
+    at = open_page(page_file("Generate"))
     at.text_area(key="gen_prompt").input("ROMEO:").run()
     at.slider(key="gen_a_temperature").set_value(1.0)
     at.number_input(key="gen_seed").set_value(7)
@@ -305,7 +308,7 @@ def test_same_seed_same_text_and_other_seed_differs(env):
 
 
 def test_top_k_1_equals_greedy(env):
-    at = open_page("pages/generate.py")
+    at = open_page(page_file("Generate"))
     at.text_area(key="gen_prompt").input("JULIET:").run()
     at.number_input(key="gen_a_top_k").set_value(1)
     at.slider(key="gen_a_temperature").set_value(1.5)
@@ -320,7 +323,7 @@ def test_top_k_1_equals_greedy(env):
 
 
 def test_compare_two_settings_with_the_same_seed(env):
-    at = open_page("pages/generate.py")
+    at = open_page(page_file("Generate"))
     at.toggle(key="gen_compare").set_value(True).run()
     at.slider(key="gen_a_temperature").set_value(0.05)
     at.slider(key="gen_b_temperature").set_value(3.0)
@@ -364,7 +367,7 @@ def test_empty_unknown_and_long_prompts_get_notes(env):
     long = ui_models.prepare_prompt(meta, "Romeo " * 20)
     assert len(long.ids) == LM_CONTEXT and "only the last 32" in long.notes[0][1]
 
-    at = open_page("pages/generate.py")
+    at = open_page(page_file("Generate"))
     at.text_area(key="gen_prompt").input("").run()
     assert any("empty" in i.value for i in at.info)
     at.text_area(key="gen_prompt").input("Zebra").run()  # 'Z' and 'b' are not in the corpus
@@ -393,7 +396,7 @@ def test_words_a_word_vocabulary_lacks_become_unk(tmp_path):
 # ---------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("text", ["twelve plus seven", "50 + 1", "", "1 * 2"])
 def test_malformed_expression_gives_a_message(env, text):
-    at = open_page("pages/attention_maps.py")
+    at = open_page(page_file("Attention maps"))
     at.text_input(key="att_expression").input(text).run()
     assert not at.exception
     assert len(at.error) == 1
@@ -401,7 +404,7 @@ def test_malformed_expression_gives_a_message(env, text):
 
 
 def test_addsub_answer_and_three_kinds_of_attention(env):
-    at = open_page("pages/attention_maps.py")
+    at = open_page(page_file("Attention maps"))
     at.text_input(key="att_expression").input("-30 - -34").run()
     assert not at.error
     assert any("BOS NEGATIVE 30 subtract NEGATIVE 34 EOS" in m.value and "**4**" in m.value for m in at.markdown)
@@ -438,7 +441,7 @@ def test_addsub_answer_and_three_kinds_of_attention(env):
 
 
 def test_language_model_attention_for_any_text(env):
-    at = open_page("pages/attention_maps.py")
+    at = open_page(page_file("Attention maps"))
     at.selectbox(key="att_checkpoint").set_value(env["shakespeare"]).run()
     at.text_area(key="att_text_shakespeare").input("O Romeo, Romeo!").run()
     assert not at.exception and not at.error
