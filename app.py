@@ -1,6 +1,6 @@
 """Transformer Classroom: the router. Run with ``streamlit run app.py``.
 
-Each page lives in ``pages/``; to add one, add a row to ``PAGES`` (the router's logic stays as it is).
+Each page lives in ``app_pages/`` (not ``pages/``: Streamlit would treat that folder as an old-style multipage app on a first visit to a page URL); to add one, add a row to ``PAGES`` (the router's logic stays as it is).
 """
 
 from __future__ import annotations
@@ -11,15 +11,15 @@ from ui.i18n import _
 
 # (module file, title, Material icon, section). Order = the learning path of DESIGN.md.
 PAGES: list[tuple[str, str, str, str]] = [
-    ("pages/home.py", "Home", ":material/school:", "Start"),
-    ("pages/tokens.py", "Tokens & embeddings", ":material/token:", "Explore"),
-    ("pages/attention_steps.py", "Attention, step by step", ":material/grid_on:", "Explore"),
-    ("pages/multihead.py", "Multi-head attention", ":material/view_module:", "Explore"),
-    ("pages/block.py", "Inside a block", ":material/account_tree:", "Explore"),
-    ("pages/cost.py", "Cost of attention", ":material/speed:", "Explore"),
-    ("pages/train.py", "Train", ":material/model_training:", "Train & sample"),
-    ("pages/generate.py", "Generate", ":material/auto_awesome:", "Train & sample"),
-    ("pages/attention_maps.py", "Attention maps", ":material/grid_view:", "Train & sample"),
+    ("app_pages/home.py", "Home", ":material/school:", "Start"),
+    ("app_pages/tokens.py", "Tokens & embeddings", ":material/token:", "Explore"),
+    ("app_pages/attention_steps.py", "Attention, step by step", ":material/grid_on:", "Explore"),
+    ("app_pages/multihead.py", "Multi-head attention", ":material/view_module:", "Explore"),
+    ("app_pages/block.py", "Inside a block", ":material/account_tree:", "Explore"),
+    ("app_pages/cost.py", "Cost of attention", ":material/speed:", "Explore"),
+    ("app_pages/train.py", "Train", ":material/model_training:", "Train & sample"),
+    ("app_pages/generate.py", "Generate", ":material/auto_awesome:", "Train & sample"),
+    ("app_pages/attention_maps.py", "Attention maps", ":material/grid_view:", "Train & sample"),
 ]
 
 

@@ -69,7 +69,7 @@ def texts(at: AppTest) -> str:
 # Attention, step by step
 # --------------------------------------------------------------------------------------------------
 def test_steps_page_shows_every_step_with_rows_summing_to_one():
-    at = open_page("pages/attention_steps.py")
+    at = open_page("app_pages/attention_steps.py")
     drawn = charts(at)
     for title in ("X (T × d_model)", "W_Q", "W_K", "W_V", "Q", "K", "V", "Q Kᵀ", "Q Kᵀ / √d_k",
                   "Attention weights", "Output = A V", "Largest weight as d_k grows", "Entropy as d_k grows"):
@@ -91,7 +91,7 @@ def test_steps_page_shows_every_step_with_rows_summing_to_one():
 
 
 def test_causal_mask_puts_zeros_above_the_diagonal():
-    at = open_page("pages/attention_steps.py")
+    at = open_page("app_pages/attention_steps.py")
     at.segmented_control(key="steps_mask").set_value("causal").run()
     assert not at.exception
     drawn = charts(at)
@@ -105,7 +105,7 @@ def test_causal_mask_puts_zeros_above_the_diagonal():
 
 
 def test_padding_mask_gives_pad_columns_no_weight():
-    at = open_page("pages/attention_steps.py")
+    at = open_page("app_pages/attention_steps.py")
     at.segmented_control(key="steps_mask").set_value("padding").run()
     at.slider(key="steps_n_pad").set_value(3).run()
     assert not at.exception
@@ -117,7 +117,7 @@ def test_padding_mask_gives_pad_columns_no_weight():
 
 
 def test_turning_scaling_off_changes_the_weights():
-    at = open_page("pages/attention_steps.py")
+    at = open_page("app_pages/attention_steps.py")
     at.slider(key="steps_d_k").set_value(32).run()
     scaled = matrix(charts(at)["Attention weights"][1])
     at.toggle(key="steps_scale").set_value(False).run()
@@ -137,14 +137,14 @@ def test_turning_scaling_off_changes_the_weights():
 
 
 def test_d_k_slider_changes_the_shapes():
-    at = open_page("pages/attention_steps.py")
+    at = open_page("app_pages/attention_steps.py")
     at.slider(key="steps_d_k").set_value(6).run()
     assert matrix(charts(at)["Q"][1]).shape == (10, 6)
     assert "(10, 6)" in texts(at)
 
 
 def test_textbook_mode_reproduces_udl_12_1():
-    at = open_page("pages/attention_steps.py")
+    at = open_page("app_pages/attention_steps.py")
     at.segmented_control(key="steps_mode").set_value("textbook").run()
     assert not at.exception
     compare = next(df.value for df in at.dataframe if "expected (book)" in df.value.columns)
@@ -168,7 +168,7 @@ def test_textbook_mode_reproduces_udl_12_1():
     ids=["empty", "500 words", "one token"],
 )
 def test_steps_bad_input_gives_a_message_not_an_exception(text, expected):
-    at = open_page("pages/attention_steps.py")
+    at = open_page("app_pages/attention_steps.py")
     at.text_input(key="steps_text").set_value(text).run()
     assert not at.exception
     assert expected in texts(at)
@@ -179,7 +179,7 @@ def test_steps_bad_input_gives_a_message_not_an_exception(text, expected):
 
 
 def test_steps_emoji_and_chinese():
-    at = open_page("pages/attention_steps.py")
+    at = open_page("app_pages/attention_steps.py")
     at.text_input(key="steps_text").set_value("我愛注意力 👍🏽!").run()
     assert not at.exception
     labels = sorted({r["row"] for r in charts(at)["Attention weights"][1]})
@@ -190,7 +190,7 @@ def test_steps_emoji_and_chinese():
 # Multi-head attention
 # --------------------------------------------------------------------------------------------------
 def test_multihead_page_one_heatmap_per_head_and_the_book_example():
-    at = open_page("pages/multihead.py")
+    at = open_page("app_pages/multihead.py")
     drawn = charts(at)
     spec, rows = drawn["Attention weights per head"]
     assert spec["facet"]["field"] == "head"
@@ -207,7 +207,7 @@ def test_multihead_page_one_heatmap_per_head_and_the_book_example():
 
 
 def test_multihead_causal_and_indivisible_heads():
-    at = open_page("pages/multihead.py")
+    at = open_page("app_pages/multihead.py")
     at.segmented_control(key="mha_mask").set_value("causal").run()
     rows = charts(at)["Attention weights per head"][1]
     for h in range(1, 5):
@@ -226,7 +226,7 @@ def test_multihead_causal_and_indivisible_heads():
 # Inside a block
 # --------------------------------------------------------------------------------------------------
 def test_block_page_pre_norm_shapes_and_layer_norm_stats():
-    at = open_page("pages/block.py")
+    at = open_page("app_pages/block.py")
     stats = next(df.value for df in at.dataframe if "std after" in df.value.columns)
     np.testing.assert_allclose(stats["std after"], 1.0, atol=1e-3)
     np.testing.assert_allclose(stats["mean after"], 0.0, atol=1e-5)
@@ -242,7 +242,7 @@ def test_block_page_pre_norm_shapes_and_layer_norm_stats():
 
 
 def test_block_page_post_norm_and_bad_sizes():
-    at = open_page("pages/block.py")
+    at = open_page("app_pages/block.py")
     at.segmented_control(key="blk_norm").set_value("post").run()
     at.slider(key="blk_d_ff").set_value(32).run()
     assert not at.exception
@@ -260,7 +260,7 @@ def test_block_page_post_norm_and_bad_sizes():
 # Tokens & embeddings
 # --------------------------------------------------------------------------------------------------
 def test_tokens_page_tokenizers_and_embeddings():
-    at = open_page("pages/tokens.py")
+    at = open_page("app_pages/tokens.py")
     text = texts(at)
     assert "character:" in text and "BPE (bytes):" in text
     chips = next(m.value for m in at.markdown if "font-family:monospace" in m.value)
@@ -281,7 +281,7 @@ def test_tokens_page_tokenizers_and_embeddings():
 
 
 def test_tokens_positional_encodings():
-    at = open_page("pages/tokens.py")
+    at = open_page("app_pages/tokens.py")
     sin = matrix(charts(at)["Positional encoding (position × dimension)"][1])
     assert sin.shape == (32, 32)
     np.testing.assert_allclose(sin[0], [0.0, 1.0] * 16, atol=1e-6)
@@ -297,7 +297,7 @@ def test_tokens_positional_encodings():
 
 
 def test_tokens_page_bad_input():
-    at = open_page("pages/tokens.py")
+    at = open_page("app_pages/tokens.py")
     at.text_area(key="tok_text").set_value("").run()
     assert not at.exception
     assert "The text is empty" in texts(at)
@@ -311,7 +311,7 @@ def test_tokens_page_bad_input():
 # Cost of attention
 # --------------------------------------------------------------------------------------------------
 def test_cost_page_measures_on_demand():
-    at = open_page("pages/cost.py")
+    at = open_page("app_pages/cost.py")
     assert "Press “Measure on this machine”" in texts(at)
     assert not charts(at)
     at.multiselect(key="cost_lengths").set_value([16, 32, 64]).run()
@@ -333,7 +333,7 @@ def test_cost_page_measures_on_demand():
 
 
 def test_cost_page_needs_two_lengths():
-    at = open_page("pages/cost.py")
+    at = open_page("app_pages/cost.py")
     at.multiselect(key="cost_lengths").set_value([64]).run()
     at.button(key="cost_measure").click().run()
     assert not at.exception

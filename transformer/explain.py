@@ -1,6 +1,6 @@
 """Small computations behind the explorer pages: every number a page shows comes from here or the core.
 
-The pages (``pages/``) hold widgets only; whatever they display that is not a direct call into
+The pages (``app_pages/``) hold widgets only; whatever they display that is not a direct call into
 :mod:`transformer.attention`, :mod:`transformer.layers`, :mod:`transformer.blocks` or
 :mod:`transformer.models` is computed by one of these functions, each tested in ``tests/test_explain.py``.
 
