@@ -98,3 +98,12 @@ def test_an_adaptive_model_learns_a_repeating_sequence():
     assert loss.item() < 0.3
     model.eval()
     assert model(x)[0, 5:].argmax(-1).tolist() == y[0, 5:].tolist()
+
+
+def test_adaptive_model_runs_under_bfloat16_autocast():
+    model = DecoderOnlyLM(adaptive(tie_embeddings=True))
+    ids = torch.randint(0, 50, (2, 6))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        loss = model.lm_head.loss(model.hidden_states(ids), ids)
+    loss.backward()
+    assert math.isfinite(loss.item()) and abs(loss.item() - math.log(50)) < 1.5

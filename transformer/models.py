@@ -291,11 +291,17 @@ class AdaptiveSoftmaxHead(nn.Module):
 
     def forward(self, hidden: Tensor) -> Tensor:
         flat = hidden.reshape(-1, hidden.shape[-1])  # (N, d_model)
-        return self.adaptive.log_prob(flat).reshape(*hidden.shape[:-1], -1)  # (…, V)
+        with torch.autocast(hidden.device.type, enabled=False):  # the torch module is not autocast-safe
+            log_probs = self.adaptive.log_prob(flat.float())
+        return log_probs.reshape(*hidden.shape[:-1], -1)  # (…, V)
 
     def loss(self, hidden: Tensor, targets: Tensor, reduction: str = "mean") -> Tensor:
-        """Negative log-likelihood in nats of ``targets`` (…,) given hidden (…, d_model); "mean" or "sum"."""
-        out = self.adaptive(hidden.reshape(-1, hidden.shape[-1]), targets.reshape(-1))
+        """Negative log-likelihood in nats of ``targets`` (…,) given hidden (…, d_model); "mean" or "sum".
+
+        Computed in float32 even under ``torch.autocast``.
+        """
+        with torch.autocast(hidden.device.type, enabled=False):
+            out = self.adaptive(hidden.reshape(-1, hidden.shape[-1]).float(), targets.reshape(-1))
         nll = -out.output  # (N,) per-token NLL
         return nll.sum() if reduction == "sum" else nll.mean()
 
@@ -330,7 +336,7 @@ class AdaptiveInput(nn.Module):
                 continue
             table = asm.head.weight if c == 0 else asm.tail[c - 1][1].weight  # (n_c, width_c)
             vectors = nn.functional.embedding(ids[chosen] - cutoffs[c], table)  # (n, width_c)
-            out[chosen] = self.projections[c](vectors)  # (n, d_model)
+            out[chosen] = self.projections[c](vectors).to(out.dtype)  # (n, d_model); autocast may give bfloat16
         return out
 
 
