@@ -230,6 +230,9 @@ def test_snapshot_of_a_finished_job_has_history_summary_and_model(tmp_path):
     answers = solve_addsub(model, ["12+7", "BOS NEGATIVE 30 subtract NEGATIVE 34 EOS"])
     assert len(answers) == 2 and all(a.startswith("BOS ") for a in answers)  # 30 steps: not yet right
     assert answers == solve_addsub(job.model, ["12+7", "-30 - -34"])  # the saved model is the job's
+    job_meta = job.meta()
+    assert job_meta.encode("12+7") == meta.encode("12+7") == [14, 10, 1, 2, 12, 10, 0, 7, 15]
+    assert job_meta.token_strings([14, 11, 0, 4, 15]) == ["BOS", "NEGATIVE", "0", "4", "EOS"]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -258,6 +261,8 @@ def test_checkpoint_round_trips_to_identical_logits(tmp_path, overrides):
     ids = torch.randint(0, 40, (2, 12))
     assert torch.equal(loaded(ids), model(ids))
     assert meta.task == "shakespeare" and meta.metrics == {"val_loss": 1.5}
+    assert meta.encode("BAD") == [1, 0, 3] and meta.decode([1, 0, 3]) == "BAD"
+    assert meta.token_strings([2, 4]) == ["C", "E"]
     if overrides.get("tie_embeddings") and not overrides.get("adaptive_cutoffs"):
         assert loaded.lm_head.weight is loaded.embed.token.weight  # still tied after loading
 
@@ -429,3 +434,14 @@ def test_lm_evaluation_windows_score_every_token_once():
     assert sliding["n_tokens"] == plain["n_tokens"]  # overlapping windows, yet each token scored once
     with pytest.raises(ValueError, match="stride must be between 1 and block_size=16"):
         evaluate_lm_split(model, ids, block_size=16, stride=17)
+
+
+@pytest.mark.parametrize("name", ["addsub", "shakespeare", "wikitext2"])
+def test_shipped_presets_reproduce_the_recorded_training_config(name):
+    path = REPO / "assets" / name / "config.json"
+    if not path.is_file():
+        pytest.skip(f"assets/{name} has not been trained yet")
+    recorded = json.loads(path.read_text())["train_config"]
+    preset = preset_config(name, "shipped").to_dict()
+    differing = {k for k, v in preset.items() if recorded.get(k, v) != v}
+    assert differing <= {"threads", "run_id", "checkpoint_dir", "preset"}  # run-specific, not the recipe

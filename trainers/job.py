@@ -169,6 +169,36 @@ class TrainingJob:
             }
             return copy.deepcopy(state)
 
+    def meta(self):
+        """A :class:`~trainers.checkpoint.CheckpointMeta` for the trained model, as ``load_checkpoint`` returns.
+
+        Gives the pages one way to encode prompts, decode ids and label tokens (``meta.encode``,
+        ``meta.decode``, ``meta.token_strings``) for a job's model and for a saved checkpoint alike.
+        Raises RuntimeError when there is no trained model yet.
+        """
+        from .checkpoint import CheckpointMeta
+
+        if self.model is None:
+            raise RuntimeError("there is no trained model yet: wait until the run has ended")
+        tokenizer = None
+        if self.tokenizer_json is not None:
+            from tokenizers import Tokenizer
+
+            tokenizer = Tokenizer.from_str(self.tokenizer_json)
+        with self._lock:
+            metrics = dict(self.summary.final_metrics) if self.summary else {}
+        return CheckpointMeta(
+            path=Path(self.config.out_dir) / str(self.run_id),
+            task=self.config.task,
+            tokenizer_kind=self.config.unit,
+            model_config=self.model_config,
+            train_config=self.config.to_dict(),
+            metrics=metrics,
+            command="",
+            task_info=dict(self.task_info),
+            tokenizer=tokenizer,
+        )
+
     # ---------------------------------------------------------------------------------------------
     # Saving
     # ---------------------------------------------------------------------------------------------
