@@ -445,3 +445,16 @@ def test_shipped_presets_reproduce_the_recorded_training_config(name):
     preset = preset_config(name, "shipped").to_dict()
     differing = {k for k, v in preset.items() if recorded.get(k, v) != v}
     assert differing <= {"threads", "run_id", "checkpoint_dir", "preset"}  # run-specific, not the recipe
+
+
+def test_adaptive_cutoffs_are_fitted_to_the_vocabulary(tmp_path):
+    from trainers.trainer import LanguageModelTask
+
+    (tmp_path / "input.txt").write_text("".join(chr(ord("a") + (i * 7) % 26) for i in range(6000)) + "\n")
+    config = preset_config("shakespeare", "tiny", data_dir=str(tmp_path), max_steps=5, tensorboard=False,
+                           model={"adaptive_cutoffs": [10, 100], "tie_embeddings": True})
+    task = LanguageModelTask(config, torch.device("cpu"))
+    assert task.vocab_size == 27 and task.transformer_config().adaptive_cutoffs == [10]  # 100 > 27 dropped
+    summary = Trainer(config, task=task).fit()
+    assert summary.status == "finished"
+    assert summary.final_metrics["nats_per_char"] == pytest.approx(summary.final_metrics["val_loss"])

@@ -552,14 +552,17 @@ class LanguageModelTask:
         self.train_data = self.corpus.train
 
     def transformer_config(self) -> TransformerConfig:
-        return self.config.model.to_transformer_config(vocab_size=self.vocab_size, max_len=self.config.block_size)
+        """The core config for this corpus. Adaptive-softmax cutoffs beyond the vocabulary are dropped
+        (e.g. [2000, 10000] becomes [2000] for an 8,000-piece BPE vocabulary; none left = a plain softmax)."""
+        model = self.config.model
+        if model.adaptive_cutoffs is not None:
+            from dataclasses import replace
+
+            kept = [c for c in model.adaptive_cutoffs if c < self.vocab_size]
+            model = replace(model, adaptive_cutoffs=kept or None)
+        return model.to_transformer_config(vocab_size=self.vocab_size, max_len=self.config.block_size)
 
     def build_model(self) -> nn.Module:
-        if self.config.model.adaptive_cutoffs and self.config.model.adaptive_cutoffs[-1] >= self.vocab_size:
-            raise ValueError(
-                f"adaptive_cutoffs {self.config.model.adaptive_cutoffs} do not fit a vocabulary of "
-                f"{self.vocab_size} ids; use smaller cutoffs or no adaptive softmax"
-            )
         return build_model(self.transformer_config())
 
     def loss_module(self, model: nn.Module) -> nn.Module:
