@@ -260,14 +260,15 @@ def _preset(name: str, description: str, laptop_time: str, config: TrainConfig) 
     return Preset(name, config.task, description, laptop_time, replace(config, preset=name))
 
 
-# Figures in laptop_time were measured with `python -m trainers train --task T --preset P` on the
-# course's 2-core machine while other work shared it (see benchmarks/train_tasks.py).
+# Figures in laptop_time are wall-clock times measured on the course's 2-core machine while other work
+# shared it: tiny presets in-process (a TrainingJob, data cached after the first run), small ones with
+# benchmarks/train_tasks.py, shipped ones with `python -m trainers train` (see assets/README.md).
 PRESETS: dict[str, dict[str, Preset]] = {
     "addsub": {
         "tiny": _preset(
             "tiny",
             "A 1+1-layer encoder-decoder (d_model 32) for 60 steps: the loss visibly falls; accuracy stays low.",
-            "about 3 s on 2 CPU cores",
+            "about 2 s on 2 CPU cores",
             TrainConfig(
                 task="addsub",
                 model=ModelConfig(d_model=32, n_heads=2, n_layers=1, d_ff=64, dropout=0.0),
@@ -289,7 +290,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
         "shipped": _preset(
             "shipped",
             "The model in assets/addsub: 2,000 steps on 15,000 generated expressions (validation excluded).",
-            "about 3 min on 2 CPU cores",
+            "about 2.5 min on 2 CPU cores (one thread)",
             TrainConfig(
                 task="addsub",
                 model=ModelConfig(d_model=128, n_heads=4, n_layers=2, d_ff=256, dropout=0.0, norm_first=False),
@@ -302,7 +303,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
         "tiny": _preset(
             "tiny",
             "A 2-layer character model (d_model 64) for 100 steps: babble with Shakespeare's letters.",
-            "about 5 s on 2 CPU cores",
+            "about 2.5 s on 2 CPU cores",
             TrainConfig(
                 task="shakespeare",
                 model=ModelConfig(d_model=64, n_heads=4, n_layers=2, d_ff=256, dropout=0.0, activation="gelu"),
@@ -325,7 +326,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
         "shipped": _preset(
             "shipped",
             "The model in assets/shakespeare: 4 layers, context 128, 2,500 steps, a little dropout.",
-            "about 8 min on 2 CPU cores",
+            "about 10 min on 2 CPU cores (one thread)",
             TrainConfig(
                 task="shakespeare",
                 model=ModelConfig(d_model=128, n_heads=4, n_layers=4, d_ff=512, dropout=0.1, activation="gelu"),
@@ -338,7 +339,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
         "tiny": _preset(
             "tiny",
             "A 2-layer character model (d_model 64) for 100 steps on Anna Karenina.",
-            "about 5 s on 2 CPU cores",
+            "about 2.5 s on 2 CPU cores",
             TrainConfig(
                 task="anna",
                 model=ModelConfig(d_model=64, n_heads=4, n_layers=2, d_ff=256, dropout=0.0, activation="gelu"),
@@ -362,7 +363,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
         "tiny": _preset(
             "tiny",
             "A 1-layer word model (d_model 64, adaptive softmax) for 40 steps: the loss falls from ln 33,278 ≈ 10.4.",
-            "about 15 s on 2 CPU cores (most of it reading the corpus)",
+            "about 3 s on 2 CPU cores (most of it reading the corpus; under 1 s once it is cached)",
             TrainConfig(
                 task="wikitext2",
                 model=ModelConfig(
@@ -391,7 +392,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
         "shipped": _preset(
             "shipped",
             "The model in assets/wikitext2: context 128, dropout 0.1, 1,500 steps (6.1 M words, ~3 epochs).",
-            "about 25 min on 2 CPU cores",
+            "about 25 min on 2 CPU cores (one thread)",
             TrainConfig(
                 task="wikitext2",
                 model=ModelConfig(

@@ -127,5 +127,5 @@ def evaluate_checkpoint(
         result = evaluate_lm_split(model, ids, block, batch_size=batch_size, stride=stride)
         if stride is not None:
             result["stride"] = stride
-        result = lm_unit_metrics(result, meta.tokenizer_kind, meta.task, ids.numel(), n_words, n_chars)
+        result = lm_unit_metrics(result, ids.numel(), n_words, n_chars)
     return {"task": meta.task, "split": shown_split, "checkpoint": str(path), **result}

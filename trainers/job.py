@@ -54,6 +54,7 @@ class TrainingJob:
         self.task_info: dict = {}
         self.tokenizer_json: str | None = None
         self.summary: RunSummary | None = None
+        self.error_traceback: str | None = None  # the traceback of an unexpected error, for the logs
         self._lock = threading.Lock()
         self._stop_event = threading.Event()
         self._thread: threading.Thread | None = None
@@ -280,7 +281,7 @@ class TrainingJob:
             with self._lock:
                 self._status = "failed"
                 self._message = f"Training failed: {detail}"
-                self._traceback = traceback.format_exc()
+                self.error_traceback = traceback.format_exc()
         finally:
             with self._lock:
                 self._ended_at = time.perf_counter()

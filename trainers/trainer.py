@@ -500,8 +500,9 @@ def _window_nll(model: DecoderOnlyLM, x: Tensor, y: Tensor, first: int) -> Tenso
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y[:, first:].reshape(-1), reduction="sum")
 
 
-def lm_unit_metrics(result: dict[str, float], unit: str, task: str, split_tokens: int, split_words: int | None,
-                    split_chars: int | None) -> dict[str, float]:
+def lm_unit_metrics(
+    result: dict[str, float], split_tokens: int, split_words: int | None, split_chars: int | None
+) -> dict[str, float]:
     """Add per-word or per-character figures to :func:`evaluate_lm_split`'s result.
 
     WikiText-2 (word or BPE): ``word_perplexity = exp(loss · tokens/word)`` of the split — for word
@@ -594,7 +595,7 @@ class LanguageModelTask:
         )
         words = self.corpus.n_words[split] if self.corpus.n_words else None
         chars = self.corpus.n_chars[split] if self.corpus.n_chars else None
-        return lm_unit_metrics(result, self.unit, self.config.task, ids.numel(), words, chars)
+        return lm_unit_metrics(result, ids.numel(), words, chars)
 
     def evaluate(self, model: nn.Module, max_batches: int | None, should_stop=None) -> dict[str, float]:
         return self.split_metrics(model, "valid", max_batches, should_stop)
