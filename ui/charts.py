@@ -549,6 +549,19 @@ def heads_png(
         return _png(fig)
 
 
+def _download_row(key: str, stem: str, png, csv, png_help: str, csv_help: str) -> None:
+    """A PNG and a CSV download button side by side; the files are made only when clicked."""
+    row = st.container(horizontal=True, gap="small")
+    for label, data, ext, mime, icon, help_text in (
+        (_("PNG"), png, "png", "image/png", ":material/image:", png_help),
+        (_("CSV"), csv, "csv", "text/csv", ":material/table:", csv_help),
+    ):
+        row.download_button(
+            label, data=data, file_name=f"{stem}.{ext}", mime=mime, key=f"{key}_{ext}", icon=icon,
+            type="tertiary", on_click="ignore", help=help_text,
+        )
+
+
 def download_buttons(
     values: np.ndarray,
     row_labels: Sequence[str],
@@ -563,28 +576,13 @@ def download_buttons(
     values = np.asarray(values, dtype=float)
     rows, cols = tuple(row_labels), tuple(col_labels)
     stem = file_stem or key
-    row = st.container(horizontal=True, gap="small")
-    row.download_button(
-        _("PNG"),
-        data=lambda: heatmap_png(values, rows, cols, title, domain),
-        file_name=f"{stem}.png",
-        mime="image/png",
-        key=f"{key}_png",
-        icon=":material/image:",
-        type="tertiary",
-        on_click="ignore",
-        help=_("Download this figure as a PNG image (drawn with seaborn)"),
-    )
-    row.download_button(
-        _("CSV"),
-        data=lambda: matrix_csv(values, rows, cols),
-        file_name=f"{stem}.csv",
-        mime="text/csv",
-        key=f"{key}_csv",
-        icon=":material/table:",
-        type="tertiary",
-        on_click="ignore",
-        help=_("Download these numbers as CSV"),
+    _download_row(
+        key,
+        stem,
+        png=lambda: heatmap_png(values, rows, cols, title, domain),
+        csv=lambda: matrix_csv(values, rows, cols),
+        png_help=_("Download this figure as a PNG image (drawn with seaborn)"),
+        csv_help=_("Download these numbers as CSV"),
     )
 
 
@@ -706,26 +704,11 @@ def show_heads(
     long = pd.concat(
         [heatmap_frame(stack[h], row_labels, col_labels).assign(head=facet_labels[h]) for h in range(len(stack))]
     )[["head", "row", "col", "shown"]].rename(columns={"shown": "value"})
-    row = st.container(horizontal=True, gap="small")
-    row.download_button(
-        _("PNG"),
-        data=lambda: heads_png(stack, tuple(facet_labels), tuple(row_labels), tuple(col_labels), title, domain, columns),
-        file_name=f"{key}.png",
-        mime="image/png",
-        key=f"{key}_png",
-        icon=":material/image:",
-        type="tertiary",
-        on_click="ignore",
-        help=_("Download all heads as one PNG image (drawn with seaborn)"),
-    )
-    row.download_button(
-        _("CSV"),
-        data=lambda: long.to_csv(index=False),
-        file_name=f"{key}.csv",
-        mime="text/csv",
-        key=f"{key}_csv",
-        icon=":material/table:",
-        type="tertiary",
-        on_click="ignore",
-        help=_("Download every head's numbers as CSV (head, row, column, value)"),
+    _download_row(
+        key,
+        key,
+        png=lambda: heads_png(stack, tuple(facet_labels), tuple(row_labels), tuple(col_labels), title, domain, columns),
+        csv=lambda: long.to_csv(index=False),
+        png_help=_("Download all heads as one PNG image (drawn with seaborn)"),
+        csv_help=_("Download every head's numbers as CSV (head, row, column, value)"),
     )
