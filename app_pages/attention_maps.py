@@ -22,7 +22,7 @@ from ui.models import (
     prepare_prompt,
     task_label,
 )
-from ui.page_state import session_checkpoints, show_notes
+from ui.page_state import preselect_checkpoint, session_checkpoints, show_notes
 
 DEFAULT_EXPRESSION = "-30 - -34"
 DEFAULT_TEXTS = {
@@ -99,12 +99,8 @@ if not choices:
     )
     st.stop()
 paths = [c.path for c in choices]
-wanted = st.session_state.pop("open_in_attention", None)
-if wanted in paths:
-    st.session_state["att_checkpoint"] = wanted
-if st.session_state.get("att_checkpoint") not in paths:
-    addsub_first = [c.path for c in choices if c.task == "addsub"]
-    st.session_state["att_checkpoint"] = (addsub_first or paths)[0]
+addsub_first = next((c.path for c in choices if c.task == "addsub"), None)
+preselect_checkpoint(paths, "att_checkpoint", "open_in_attention", default=addsub_first)
 labels = {c.path: c.label for c in choices}
 path = st.selectbox(_("Model"), paths, format_func=labels.get, key="att_checkpoint")
 try:

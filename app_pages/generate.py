@@ -25,7 +25,7 @@ from ui.models import (
     task_label,
     visible,
 )
-from ui.page_state import session_checkpoints, show_notes
+from ui.page_state import preselect_checkpoint, session_checkpoints, show_notes
 
 LM_TASKS = ("shakespeare", "anna", "wikitext2")
 TEXT_STYLE = (
@@ -128,11 +128,7 @@ if not choices:
     st.stop()
 
 paths = [c.path for c in choices]
-wanted = st.session_state.pop("open_in_generate", None)
-if wanted in paths:
-    st.session_state["gen_checkpoint"] = wanted
-if st.session_state.get("gen_checkpoint") not in paths:
-    st.session_state["gen_checkpoint"] = paths[0]
+preselect_checkpoint(paths, "gen_checkpoint", "open_in_generate")
 labels = {c.path: c.label for c in choices}
 path = st.selectbox(_("Model"), paths, format_func=labels.get, key="gen_checkpoint")
 try:

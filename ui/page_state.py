@@ -29,3 +29,16 @@ def show_notes(notes: list[tuple[str, str]]) -> None:
             st.warning(text, icon=":material/warning:")
         else:
             st.info(text, icon=":material/info:")
+
+
+def preselect_checkpoint(paths: list[str], state_key: str, open_key: str, default: str | None = None) -> None:
+    """Set the checkpoint picker ``state_key`` before it is drawn.
+
+    A checkpoint another page asked to open (``open_key``, consumed here) wins; otherwise the current
+    choice stays while it is still offered, else ``default`` (or the first path) is chosen.
+    """
+    wanted = st.session_state.pop(open_key, None)
+    if wanted in paths:
+        st.session_state[state_key] = wanted
+    if st.session_state.get(state_key) not in paths:
+        st.session_state[state_key] = default if default in paths else paths[0]
