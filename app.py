@@ -7,24 +7,25 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.i18n import _
+from ui.i18n import N_, _, language_switch
 
-# (module file, title, Material icon, section). Order = the learning path of DESIGN.md.
+# (module file, title, Material icon, section). Order = the learning path of DESIGN.md. Titles and sections
+# are marked with N_() for the catalogs and translated when the navigation is built.
 PAGES: list[tuple[str, str, str, str]] = [
-    ("app_pages/home.py", "Home", ":material/school:", "Start"),
-    ("app_pages/tokens.py", "Tokens & embeddings", ":material/token:", "Explore"),
-    ("app_pages/attention_steps.py", "Attention, step by step", ":material/grid_on:", "Explore"),
-    ("app_pages/multihead.py", "Multi-head attention", ":material/view_module:", "Explore"),
-    ("app_pages/block.py", "Inside a block", ":material/account_tree:", "Explore"),
-    ("app_pages/cost.py", "Cost of attention", ":material/speed:", "Explore"),
-    ("app_pages/train.py", "Train", ":material/model_training:", "Train & sample"),
-    ("app_pages/generate.py", "Generate", ":material/auto_awesome:", "Train & sample"),
-    ("app_pages/attention_maps.py", "Attention maps", ":material/grid_view:", "Train & sample"),
+    ("app_pages/home.py", N_("Home"), ":material/school:", N_("Start")),
+    ("app_pages/tokens.py", N_("Tokens & embeddings"), ":material/token:", N_("Explore")),
+    ("app_pages/attention_steps.py", N_("Attention, step by step"), ":material/grid_on:", N_("Explore")),
+    ("app_pages/multihead.py", N_("Multi-head attention"), ":material/view_module:", N_("Explore")),
+    ("app_pages/block.py", N_("Inside a block"), ":material/account_tree:", N_("Explore")),
+    ("app_pages/cost.py", N_("Cost of attention"), ":material/speed:", N_("Explore")),
+    ("app_pages/train.py", N_("Train"), ":material/model_training:", N_("Train & sample")),
+    ("app_pages/generate.py", N_("Generate"), ":material/auto_awesome:", N_("Train & sample")),
+    ("app_pages/attention_maps.py", N_("Attention maps"), ":material/grid_view:", N_("Train & sample")),
 ]
 
 
 def build_navigation() -> st.navigation:
-    """Group the pages by section, translate their titles, and return the navigation object."""
+    """Group the pages by section, translate their titles and sections, and return the navigation object."""
     sections: dict[str, list] = {}
     for i, (path, title, icon, section) in enumerate(PAGES):
         sections.setdefault(_(section), []).append(st.Page(path, title=_(title), icon=icon, default=i == 0))
@@ -33,6 +34,7 @@ def build_navigation() -> st.navigation:
 
 def main() -> None:
     st.set_page_config(page_title="Transformer Classroom", page_icon=":material/school:", layout="wide")
+    language_switch()  # before anything is translated; drawn on every page, so the choice holds across pages
     build_navigation().run()
 
 
