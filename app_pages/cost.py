@@ -14,15 +14,15 @@ import streamlit as st
 from transformer.cost import PATHS, attention_weights_bytes, measure_attention_cost
 from transformer.explain import SEED_004_MS, power_law_reference, summarize_cost
 from ui.charts import line_chart_spec
-from ui.i18n import _
+from ui.i18n import N_, _
 
 K = "cost_"  # widget key prefix of this page
 LENGTH_CHOICES = [16, 32, 64, 128, 256, 512, 768, 1024]  # capped at 1024 so a run takes seconds, not minutes
 PATH_NAMES = {
-    "ours_weights": "ours, explicit softmax(QKᵀ/√d_k)V",
-    "torch_sdpa": "PyTorch fused F.scaled_dot_product_attention",
-    "ours_fast": "ours, fast path (fused inside)",
-    "torch_mha": "torch.nn.MultiheadAttention",
+    "ours_weights": N_("ours, explicit softmax(QKᵀ/√d_k)V"),
+    "torch_sdpa": N_("PyTorch fused F.scaled_dot_product_attention"),
+    "ours_fast": N_("ours, fast path (fused inside)"),
+    "torch_mha": N_("torch.nn.MultiheadAttention"),
 }
 
 st.title(_("Cost of attention"))

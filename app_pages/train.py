@@ -133,7 +133,7 @@ with st.expander(_("Model and training settings (the homework knobs)"), expanded
     if not causal:
         st.warning(
             _("Without the causal mask every position can look at the token it has to predict. The training loss "
-              "falls much faster and lower than with the mask (after a few hundred steps it heads towards 0): the "
+              "falls much faster and lower than with the mask (after a few hundred steps it approaches 0): the "
               "model learns to copy the answer, not to predict it, and its samples get worse. Try it, then compare "
               "the samples on the Generate page."),
             icon=":material/visibility:",

@@ -256,6 +256,11 @@ class Preset:
     config: TrainConfig  # do not edit in place: use preset_config()
 
 
+def N_(message: str) -> str:
+    """Mark a string for the interface's translation catalogs (Babel extracts it; the Train page translates it)."""
+    return message
+
+
 def _preset(name: str, description: str, laptop_time: str, config: TrainConfig) -> Preset:
     return Preset(name, config.task, description, laptop_time, replace(config, preset=name))
 
@@ -267,8 +272,8 @@ PRESETS: dict[str, dict[str, Preset]] = {
     "addsub": {
         "tiny": _preset(
             "tiny",
-            "A 1+1-layer encoder-decoder (d_model 32) for 60 steps: the loss visibly falls; accuracy stays low.",
-            "about 2 s on 2 CPU cores",
+            N_("A 1+1-layer encoder-decoder (d_model 32) for 60 steps: the loss visibly falls; accuracy stays low."),
+            N_("about 2 s on 2 CPU cores"),
             TrainConfig(
                 task="addsub",
                 model=ModelConfig(d_model=32, n_heads=2, n_layers=1, d_ff=64, dropout=0.0),
@@ -277,9 +282,9 @@ PRESETS: dict[str, dict[str, Preset]] = {
         ),
         "small": _preset(
             "small",
-            "A 2+2-layer post-norm encoder-decoder (d_model 128) on the course's 4,500 training expressions "
-            "for 60 s; reached 0.994 exact-match on the course's validation split.",
-            "about 60 s on 2 CPU cores",
+            N_("A 2+2-layer post-norm encoder-decoder (d_model 128) on the course's 4,500 training expressions "
+               "for 60 s; reached 0.994 exact-match on the course's validation split."),
+            N_("about 60 s on 2 CPU cores"),
             TrainConfig(
                 task="addsub",
                 model=ModelConfig(d_model=128, n_heads=4, n_layers=2, d_ff=256, dropout=0.0, norm_first=False),
@@ -289,8 +294,8 @@ PRESETS: dict[str, dict[str, Preset]] = {
         ),
         "shipped": _preset(
             "shipped",
-            "The model in assets/addsub: 2,000 steps on 15,000 generated expressions (validation excluded).",
-            "about 2.5 min on 2 CPU cores (one thread)",
+            N_("The model in assets/addsub: 2,000 steps on 15,000 generated expressions (validation excluded)."),
+            N_("about 2.5 min on 2 CPU cores (one thread)"),
             TrainConfig(
                 task="addsub",
                 model=ModelConfig(d_model=128, n_heads=4, n_layers=2, d_ff=256, dropout=0.0, norm_first=False),
@@ -302,8 +307,8 @@ PRESETS: dict[str, dict[str, Preset]] = {
     "shakespeare": {
         "tiny": _preset(
             "tiny",
-            "A 2-layer character model (d_model 64) for 100 steps: babble with Shakespeare's letters.",
-            "about 2.5 s on 2 CPU cores",
+            N_("A 2-layer character model (d_model 64) for 100 steps: babble with Shakespeare's letters."),
+            N_("about 2.5 s on 2 CPU cores"),
             TrainConfig(
                 task="shakespeare",
                 model=ModelConfig(d_model=64, n_heads=4, n_layers=2, d_ff=256, dropout=0.0, activation="gelu"),
@@ -313,9 +318,9 @@ PRESETS: dict[str, dict[str, Preset]] = {
         ),
         "small": _preset(
             "small",
-            "A 3-layer character model (d_model 128, context 64) for 45 s: recognisable words and speakers; "
-            "reached 1.84 nats per character on the validation text.",
-            "about 50 s on 2 CPU cores",
+            N_("A 3-layer character model (d_model 128, context 64) for 45 s: recognisable words and speakers; "
+               "reached 1.84 nats per character on the validation text."),
+            N_("about 50 s on 2 CPU cores"),
             TrainConfig(
                 task="shakespeare",
                 model=ModelConfig(d_model=128, n_heads=4, n_layers=3, d_ff=512, dropout=0.0, activation="gelu"),
@@ -325,8 +330,8 @@ PRESETS: dict[str, dict[str, Preset]] = {
         ),
         "shipped": _preset(
             "shipped",
-            "The model in assets/shakespeare: 4 layers, context 128, 2,500 steps, a little dropout.",
-            "about 10 min on 2 CPU cores (one thread)",
+            N_("The model in assets/shakespeare: 4 layers, context 128, 2,500 steps, a little dropout."),
+            N_("about 10 min on 2 CPU cores (one thread)"),
             TrainConfig(
                 task="shakespeare",
                 model=ModelConfig(d_model=128, n_heads=4, n_layers=4, d_ff=512, dropout=0.1, activation="gelu"),
@@ -338,8 +343,8 @@ PRESETS: dict[str, dict[str, Preset]] = {
     "anna": {
         "tiny": _preset(
             "tiny",
-            "A 2-layer character model (d_model 64) for 100 steps on Anna Karenina.",
-            "about 2.5 s on 2 CPU cores",
+            N_("A 2-layer character model (d_model 64) for 100 steps on Anna Karenina."),
+            N_("about 2.5 s on 2 CPU cores"),
             TrainConfig(
                 task="anna",
                 model=ModelConfig(d_model=64, n_heads=4, n_layers=2, d_ff=256, dropout=0.0, activation="gelu"),
@@ -349,8 +354,8 @@ PRESETS: dict[str, dict[str, Preset]] = {
         ),
         "small": _preset(
             "small",
-            "A 3-layer character model (d_model 128, context 64) for 45 s on Anna Karenina.",
-            "about 50 s on 2 CPU cores",
+            N_("A 3-layer character model (d_model 128, context 64) for 45 s on Anna Karenina."),
+            N_("about 50 s on 2 CPU cores"),
             TrainConfig(
                 task="anna",
                 model=ModelConfig(d_model=128, n_heads=4, n_layers=3, d_ff=512, dropout=0.0, activation="gelu"),
@@ -362,8 +367,8 @@ PRESETS: dict[str, dict[str, Preset]] = {
     "wikitext2": {
         "tiny": _preset(
             "tiny",
-            "A 1-layer word model (d_model 64, adaptive softmax) for 40 steps: the loss falls from ln 33,278 ≈ 10.4.",
-            "about 3 s on 2 CPU cores (most of it reading the corpus; under 1 s once it is cached)",
+            N_("A 1-layer word model (d_model 64, adaptive softmax) for 40 steps: the loss falls from ln 33,278 ≈ 10.4."),
+            N_("about 3 s on 2 CPU cores (most of it reading the corpus; under 1 s once it is cached)"),
             TrainConfig(
                 task="wikitext2",
                 model=ModelConfig(
@@ -376,9 +381,9 @@ PRESETS: dict[str, dict[str, Preset]] = {
         ),
         "small": _preset(
             "small",
-            "A 2-layer word model (d_model 256, context 64, tied adaptive input and softmax) for 5 minutes; "
-            "reached validation perplexity 199 (the PyTorch example's Transformer: 319 after 23 minutes).",
-            "about 5.5 min on 2 CPU cores",
+            N_("A 2-layer word model (d_model 256, context 64, tied adaptive input and softmax) for 5 minutes; "
+               "reached validation perplexity 199 (the PyTorch example's Transformer: 319 after 23 minutes)."),
+            N_("about 5.5 min on 2 CPU cores"),
             TrainConfig(
                 task="wikitext2",
                 model=ModelConfig(
@@ -391,8 +396,8 @@ PRESETS: dict[str, dict[str, Preset]] = {
         ),
         "shipped": _preset(
             "shipped",
-            "The model in assets/wikitext2: context 128, dropout 0.1, 1,500 steps (6.1 M words, ~3 epochs).",
-            "about 25 min on 2 CPU cores (one thread)",
+            N_("The model in assets/wikitext2: context 128, dropout 0.1, 1,500 steps (6.1 M words, ~3 epochs)."),
+            N_("about 25 min on 2 CPU cores (one thread)"),
             TrainConfig(
                 task="wikitext2",
                 model=ModelConfig(

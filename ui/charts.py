@@ -13,7 +13,8 @@ buttons. Conventions:
 - Tooltips show the row, the column and the exact value (6 significant digits).
 - Specs carry their data inline (``spec["data"]["values"]``), so a test can read what is drawn.
 - Matplotlib is not thread-safe and Streamlit serves sessions on threads: PNGs are drawn on the Agg
-  backend behind a module-level :data:`PLOT_LOCK`.
+  backend behind a module-level :data:`PLOT_LOCK`, with a CJK font after DejaVu Sans (:mod:`ui.fonts`)
+  so Chinese titles and tokens are drawn.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from ui.i18n import _  # noqa: E402
+from ui.fonts import configure_cjk_fonts  # noqa: E402
+from ui.i18n import N_, _, current_language, translate  # noqa: E402
 
 __all__ = [
     "MASKED_COLOR",
@@ -261,6 +263,25 @@ def _fill_heatmap(
     return spec
 
 
+def _per_language(cached):
+    """Call a ``st.cache_data`` function with the session's language as an extra argument.
+
+    The cache keys on the arguments only: without the language, a spec cached for one session would show
+    its tooltip words ("value", "row", "column") to a session in another language.
+    """
+
+    @functools.wraps(cached)
+    def call(*args, **kwargs):
+        return cached(*args, language=current_language(), **kwargs)
+
+    return call
+
+
+def _tooltip_words(language: str) -> tuple[str, str, str]:
+    return translate(N_("value"), language), translate(N_("row"), language), translate(N_("column"), language)
+
+
+@_per_language
 @st.cache_data(show_spinner=False, max_entries=1024)
 def heatmap_spec(
     values: np.ndarray,
@@ -273,13 +294,14 @@ def heatmap_spec(
     annotate: bool | None = None,
     max_width: int = MAX_CHART_WIDTH,
     subtitle: str = "",
+    language: str = "en",
 ) -> dict:
     """A Vega-Lite spec (dict) of one altair heatmap: rect cells, greyed masked cells, tooltips, numbers.
 
     values (R, C); labels as many as rows and columns (raises ValueError otherwise). ``annotate`` None
     writes the numbers in the cells when they fit (cells ≥ 26 px, at most :data:`ANNOTATE_MAX_CELLS` cells). ``domain`` fixes the
     colour scale; otherwise it is symmetric around 0 for signed data. ``max_width``: px for the whole chart,
-    labels and legend included. Cached (``st.cache_data``).
+    labels and legend included. Cached (``st.cache_data``) per language (``language``: set by the decorator).
     """
     values = np.asarray(values, dtype=float)
     if values.ndim != 2 or values.shape != (len(row_labels), len(col_labels)):
@@ -290,13 +312,15 @@ def heatmap_spec(
         annotate = cell >= 26 and R * C <= ANNOTATE_MAX_CELLS
     kind, lo_hi = _color_domain(values, domain)
     has_masked = not np.isfinite(values).all()
-    template = _heatmap_template(kind, bool(annotate), 10 if cell >= 30 else 9, x_title, y_title, _("value"), False,
-                                 _("row"), _("column"), has_masked and cell >= 14)
+    value_word, row_word, column_word = _tooltip_words(language)
+    template = _heatmap_template(kind, bool(annotate), 10 if cell >= 30 else 9, x_title, y_title, value_word, False,
+                                 row_word, column_word, has_masked and cell >= 14)
     records = _cell_records(values, row_labels, col_labels, kind, lo_hi)
     row_height = max(cell, min(18, 600 // R))  # rows stay tall enough for their labels when columns are many
     return _fill_heatmap(template, records, lo_hi, row_labels, col_labels, cell * C, row_height * R, title, subtitle)
 
 
+@_per_language
 @st.cache_data(show_spinner=False, max_entries=256)
 def facet_heatmap_spec(
     stack: np.ndarray,
@@ -309,6 +333,7 @@ def facet_heatmap_spec(
     y_title: str = "",
     columns: int = 4,
     max_width: int = 1100,
+    language: str = "en",
 ) -> dict:
     """One heatmap per slice of ``stack`` (H, R, C) — one altair facet per attention head — on a shared scale.
 
@@ -323,11 +348,13 @@ def facet_heatmap_spec(
     records = []
     for h in range(H):
         records += _cell_records(stack[h], row_labels, col_labels, kind, lo_hi, {"head": facet_labels[h]})
-    template = _heatmap_template(kind, annotate, 10, x_title, y_title, _("value"), True, _("row"), _("column"))
+    value_word, row_word, column_word = _tooltip_words(language)
+    template = _heatmap_template(kind, annotate, 10, x_title, y_title, value_word, True, row_word, column_word)
     return _fill_heatmap(template, records, lo_hi, row_labels, col_labels, cell * C, cell * R, title,
                          facet_labels=facet_labels, columns=columns)
 
 
+@_per_language
 @st.cache_data(show_spinner=False, max_entries=256)
 def concat_heatmap_spec(
     matrices: tuple[tuple[np.ndarray, tuple[str, ...], tuple[str, ...], str], ...],
@@ -335,6 +362,7 @@ def concat_heatmap_spec(
     x_title: str = "",
     y_title: str = "",
     max_width: int = 1000,
+    language: str = "en",
 ) -> dict:
     """Several heatmaps side by side in ONE chart (Vega-Lite ``hconcat``) on a shared colour scale.
 
@@ -347,8 +375,9 @@ def concat_heatmap_spec(
     width_each = (max_width - 60) // n + 100  # one legend for all; every part has its own row labels
     cell = min(_cell_size(p.shape[0], p.shape[1], width_each) for p in parts)
     annotate = cell >= 26 and max(p.size for p in parts) <= ANNOTATE_MAX_CELLS
-    template = _heatmap_template(kind, annotate, 10 if cell >= 30 else 9, x_title, y_title, _("value"), False,
-                                 _("row"), _("column"))
+    value_word, row_word, column_word = _tooltip_words(language)
+    template = _heatmap_template(kind, annotate, 10 if cell >= 30 else 9, x_title, y_title, value_word, False,
+                                 row_word, column_word)
     subs = []
     for values, (_v, rows, cols, title) in zip(parts, matrices, strict=True):
         R, C = values.shape
@@ -516,6 +545,7 @@ def heatmap_png(
     values = np.asarray(values, dtype=float)
     R, C = values.shape
     with PLOT_LOCK:
+        configure_cjk_fonts()  # Chinese titles and tokens
         fig = Figure(figsize=(max(3.5, 0.45 * C + 2.2), max(2.5, 0.4 * R + 1.5)), dpi=dpi)
         _draw_heatmap(fig.add_subplot(), values, row_labels, col_labels, title, _png_style(values, domain))
         return _png(fig)
@@ -539,6 +569,7 @@ def heads_png(
     n_rows = math.ceil(H / columns)
     style = _png_style(stack, domain)
     with PLOT_LOCK:
+        configure_cjk_fonts()
         w, h = max(3.0, 0.4 * C + 1.8), max(2.5, 0.35 * R + 1.3)
         fig = Figure(figsize=(w * columns, h * n_rows + 0.4), dpi=dpi)
         for i in range(H):

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-__all__ = ["KIND_COLORS", "block_dot"]
+from ui.i18n import N_
+
+__all__ = ["KIND_COLORS", "STAGE_NAMES", "block_dot"]
 
 KIND_COLORS = {
     "input": "#e5e7eb",
@@ -20,6 +22,33 @@ KIND_COLORS = {
     "residual": "#bbf7d0",
     "output": "#e5e7eb",
 }
+
+
+# Every stage name the block traces of transformer.explain record (pre- and post-norm, encoder and decoder),
+# marked for the catalogs: the pages translate them with _() (the core stays free of the interface). A test
+# traces both blocks and checks that this list has every name.
+STAGE_NAMES = (
+    N_("input x"),
+    N_("encoder output (memory)"),
+    N_("self-attention"),
+    N_("masked self-attention"),
+    N_("cross-attention"),
+    N_("feed-forward"),
+    N_("feed-forward hidden, after the activation"),
+    N_("LayerNorm before self-attention"),
+    N_("LayerNorm before masked self-attention"),
+    N_("LayerNorm before cross-attention"),
+    N_("LayerNorm before feed-forward"),
+    N_("LayerNorm after self-attention"),
+    N_("LayerNorm after masked self-attention"),
+    N_("LayerNorm after cross-attention"),
+    N_("LayerNorm after feed-forward"),
+    N_("x + self-attention (residual)"),
+    N_("x + masked self-attention (residual)"),
+    N_("x + cross-attention (residual)"),
+    N_("x + feed-forward (residual)"),
+    N_("block output"),
+)
 
 
 def _quote(text: str) -> str:

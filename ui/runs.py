@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from trainers.config import LM_TASKS, PRESETS, ModelConfig, TrainConfig, preset_config
-from ui.i18n import _
+from ui.i18n import N_, _
 
 REPO = Path(__file__).resolve().parent.parent
 ENV_RUNS_DIR = "TC_RUNS_DIR"
@@ -31,6 +31,15 @@ KNOBS: tuple[str, ...] = (
     "d_model", "n_heads", "n_layers", "d_ff", "dropout", "lr", "warmup_steps", "batch_size",
     "label_smoothing", "positional", "norm_first", "causal", "max_steps", "max_time_s",
 )  # fmt: skip
+
+# A job's status as the runs table shows it (translated there).
+STATUS_NAMES = {"queued": N_("queued"), "running": N_("running"), "finished": N_("finished"),
+                "stopped": N_("stopped"), "failed": N_("failed")}
+
+
+def status_name(status: str) -> str:
+    """A job's status in the session's language (an unknown one as it is)."""
+    return _(STATUS_NAMES[status]) if status in STATUS_NAMES else status
 
 
 def task_names() -> dict[str, str]:
@@ -268,7 +277,9 @@ def format_seconds(seconds: float | None) -> str:
     if seconds is None:
         return "—"
     seconds = max(0, round(seconds))
-    return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
+    if seconds >= 60:
+        return _("{minutes} min {seconds} s").format(minutes=seconds // 60, seconds=seconds % 60)
+    return _("{seconds} s").format(seconds=seconds)
 
 
 def config_table(records: list[RunRecord]) -> pd.DataFrame:
@@ -281,7 +292,7 @@ def config_table(records: list[RunRecord]) -> pd.DataFrame:
         rows.append(
             {
                 _("run"): r.label,
-                _("status"): snap.get("status", "queued"),
+                _("status"): status_name(snap.get("status", "queued")),
                 _("steps"): (snap.get("last_step") or {}).get("step", 0),
                 _("metric"): f"{metric[0]} {metric[1]}" if metric else "—",
                 _("validation loss"): round(snap["last_eval"]["val_loss"], 4) if snap.get("last_eval") else None,
