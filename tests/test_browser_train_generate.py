@@ -82,7 +82,7 @@ def test_generate_from_shipped_shakespeare(app_url, page):
         pytest.skip(f"the shipped Tiny Shakespeare checkpoint is not there ({SHIPPED_SHAKESPEARE})")
     open_page(page, app_url, "Generate")
     page.get_by_text("Tokens to generate").first.wait_for(timeout=30_000)
-    chosen = page.locator('[data-testid="stSelectbox"] input').first.input_value()
+    chosen = page.locator('[data-testid="stMain"] [data-testid="stSelectbox"] input').first.input_value()
     assert "Tiny Shakespeare (shipped)" in chosen
     page.get_by_role("button", name="Generate").click()
     page.get_by_role("heading", name="Generated text", exact=True).wait_for(timeout=60_000)
