@@ -19,6 +19,7 @@ from ui.models import (
     kind_names,
     lm_attention,
     load_model,
+    no_attention_sentence,
     prepare_prompt,
     task_label,
 )
@@ -107,6 +108,9 @@ try:
     model, meta = cached_model(path, checkpoint_stamp(path))
 except (ValueError, OSError) as exc:
     st.error(_("This checkpoint cannot be loaded: {error}").format(error=exc), icon=":material/error:")
+    st.stop()
+if getattr(meta, "arch", "transformer") == "lstm":
+    st.info(no_attention_sentence(), icon=":material/block:")
     st.stop()
 cfg = meta.model_config
 st.caption(

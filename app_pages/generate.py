@@ -19,6 +19,7 @@ from ui.models import (
     least_certain_step,
     lm_attention,
     load_model,
+    no_attention_sentence,
     prepare_prompt,
     sample,
     steps_table,
@@ -139,14 +140,24 @@ except (ValueError, OSError) as exc:
 
 vocab_size = meta.model_config.vocab_size
 n_params = sum(p.numel() for p in model.parameters())
-st.caption(
-    _("{task} · {unit} tokens · vocabulary {v:,} · context {ctx} tokens · {layers} layers × {heads} heads · "
-      "d_model {d} · {params:,} parameters").format(
-        task=task_label(meta.task), unit=meta.tokenizer_kind, v=vocab_size, ctx=context_length(meta),
-        layers=meta.model_config.n_layers, heads=meta.model_config.n_heads, d=meta.model_config.d_model,
-        params=n_params,
+is_lstm = getattr(meta, "arch", "transformer") == "lstm"
+if is_lstm:
+    st.caption(
+        _("{task} · {unit} tokens · vocabulary {v:,} · context {ctx} tokens · LSTM, {layers} layers · "
+          "d_model {d} · {params:,} parameters").format(
+            task=task_label(meta.task), unit=meta.tokenizer_kind, v=vocab_size, ctx=context_length(meta),
+            layers=meta.model_config.n_layers, d=meta.model_config.d_model, params=n_params,
+        )
     )
-)
+else:
+    st.caption(
+        _("{task} · {unit} tokens · vocabulary {v:,} · context {ctx} tokens · {layers} layers × {heads} heads · "
+          "d_model {d} · {params:,} parameters").format(
+            task=task_label(meta.task), unit=meta.tokenizer_kind, v=vocab_size, ctx=context_length(meta),
+            layers=meta.model_config.n_layers, heads=meta.model_config.n_heads, d=meta.model_config.d_model,
+            params=n_params,
+        )
+    )
 
 left, right = st.columns([3, 2], gap="large")
 prompt_text = left.text_area(
@@ -204,6 +215,10 @@ if stored and stored["checkpoint"] == path:
     else:
         show_result(results[0], key=f"gen_result_{stored['number']}_0")
 
+    if is_lstm:  # no attention to show: say so where a transformer's heatmaps would be
+        st.subheader(_("Attention over the prompt and the generated text"))
+        st.info(no_attention_sentence(), icon=":material/block:")
+        st.stop()
     st.subheader(_("Attention over the prompt and the generated text"))
     first = results[0]
     all_ids = first["prompt_ids"] + first["generated_ids"]

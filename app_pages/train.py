@@ -11,6 +11,7 @@ from trainers.job import TrainingJob
 from ui.i18n import _
 from ui.jobs import ACTIVE_STATUSES, job_slots, session_jobs
 from ui.live_charts import loss_curves_spec
+from ui.models import arch_label
 from ui.page_state import train_runs
 from ui.runs import (
     RunRecord,
@@ -60,6 +61,19 @@ preset = c2.radio(
     format_func=lambda p: f"{p} ({_(PRESETS[task][p].laptop_time)})",
 )
 c2.caption(_(PRESETS[task][preset].description))
+arch = "transformer"
+if task in LM_TASKS:
+    arch = c1.radio(
+        _("Architecture"), ["transformer", "lstm"], key="train_arch", horizontal=True, format_func=arch_label,
+        help=_("The LSTM is the baseline the transformer is compared with: the same task, data, width, depth and "
+               "output layer, with recurrence instead of attention."),
+    )
+    if arch == "lstm":
+        c1.caption(
+            _("An LSTM (torch.nn.LSTM): embedding → LSTM layers → an output layer that shares the embedding's "
+              "weights. It has no heads, feed-forward layer or positional encoding; d_model is both its "
+              "embedding and hidden size.")
+        )
 problem = data_problem(task)
 if problem:
     st.warning(problem, icon=":material/folder_off:")
@@ -74,22 +88,28 @@ def key(name: str) -> str:
 
 with st.expander(_("Model and training settings (the homework knobs)"), expanded=True):
     m1, m2, m3, m4 = st.columns(4)
+    lstm = arch == "lstm"
     d_model = m1.number_input(
-        _("d_model"), 8, 1024, defaults["d_model"], 8, key=key("d_model"),
-        help=_("Width of every token vector. Must be divisible by n_heads."),
+        _("d_model (embedding = hidden size)") if lstm else _("d_model"), 8, 1024, defaults["d_model"], 8,
+        key=key("d_model"),
+        help=_("Width of the embeddings and of the LSTM's hidden state (they must be equal to tie the output layer "
+               "to the embedding).") if lstm else _("Width of every token vector. Must be divisible by n_heads."),
     )
-    heads_options = sorted({1, 2, 4, 8, 16, defaults["n_heads"]})
-    n_heads = m2.selectbox(
-        _("n_heads"), heads_options, index=heads_options.index(defaults["n_heads"]), key=key("n_heads"),
-        help=_("Attention heads per layer; each head works in d_k = d_model / n_heads dimensions."),
+    n_heads, d_ff = defaults["n_heads"], defaults["d_ff"]
+    if not lstm:
+        heads_options = sorted({1, 2, 4, 8, 16, defaults["n_heads"]})
+        n_heads = m2.selectbox(
+            _("n_heads"), heads_options, index=heads_options.index(defaults["n_heads"]), key=key("n_heads"),
+            help=_("Attention heads per layer; each head works in d_k = d_model / n_heads dimensions."),
+        )
+    n_layers = (m2 if lstm else m3).number_input(
+        _("layers (encoder and decoder each)") if task == "addsub" else _("LSTM layers") if lstm else _("layers"),
+        1, 8, defaults["n_layers"], 1, key=key("n_layers"),
     )
-    n_layers = m3.number_input(
-        _("layers (encoder and decoder each)") if task == "addsub" else _("layers"), 1, 8, defaults["n_layers"], 1,
-        key=key("n_layers"),
-    )
-    d_ff = m4.number_input(
-        _("d_ff"), 8, 4096, defaults["d_ff"], 8, key=key("d_ff"), help=_("Hidden width of the feed-forward layer."),
-    )
+    if not lstm:
+        d_ff = m4.number_input(
+            _("d_ff"), 8, 4096, defaults["d_ff"], 8, key=key("d_ff"), help=_("Hidden width of the feed-forward layer."),
+        )
     o1, o2, o3, o4 = st.columns(4)
     lr = o1.number_input(
         _("learning rate"), 0.0, 1.0, float(defaults["lr"]), 1e-4, format="%.4f", key=key("lr"),
@@ -107,29 +127,36 @@ with st.expander(_("Model and training settings (the homework knobs)"), expanded
         help=_("Spread this much probability over the wrong tokens in the target (the paper used 0.1)."),
     )
     positional_options = ["sinusoidal", "simple", "learned"]
-    positional = p2.selectbox(
-        _("positional encoding"), positional_options, index=positional_options.index(defaults["positional"]),
-        key=key("positional"),
-        format_func=lambda p: {"sinusoidal": _("sinusoidal (the paper)"), "simple": _("simple n/K (the course)"),
-                               "learned": _("learned")}[p],
-    )
-    norm_first = p3.radio(
-        _("norm placement"), [True, False], index=0 if defaults["norm_first"] else 1, key=key("norm"),
-        format_func=lambda v: _("pre-norm") if v else _("post-norm (the paper)"), horizontal=True,
-    )
-    causal = True
-    if task in LM_TASKS:
+    positional, norm_first, causal = defaults["positional"], defaults["norm_first"], True
+    if not lstm:
+        positional = p2.selectbox(
+            _("positional encoding"), positional_options, index=positional_options.index(defaults["positional"]),
+            key=key("positional"),
+            format_func=lambda p: {"sinusoidal": _("sinusoidal (the paper)"), "simple": _("simple n/K (the course)"),
+                                   "learned": _("learned")}[p],
+        )
+        norm_first = p3.radio(
+            _("norm placement"), [True, False], index=0 if defaults["norm_first"] else 1, key=key("norm"),
+            format_func=lambda v: _("pre-norm") if v else _("post-norm (the paper)"), horizontal=True,
+        )
+    if task in LM_TASKS and not lstm:
         causal = p4.toggle(
             _("causal mask"), value=True, key=key("causal"),
             help=_("Each position may attend only to earlier ones. Off = the model can see the next token."),
         )
-    l1, l2, _l3 = st.columns([1, 1, 2])
+    l1, l2, l3 = st.columns([1, 1, 2])
     max_steps = l1.number_input(
         _("steps (0 = no step limit)"), 0, 1_000_000, defaults["max_steps"], 10, key=key("steps"),
     )
     max_time_s = l2.number_input(
         _("time limit in seconds (0 = none)"), 0.0, 3600.0, defaults["max_time_s"], 5.0, key=key("time"),
     )
+    if task in LM_TASKS:
+        l3.caption(
+            _("Transformer against LSTM: both architectures share these two limits. Set steps to 0 and a time limit "
+              "(e.g. 30 s), train one, switch the architecture, train the other: both get the same time budget, "
+              "and their curves share the chart.")
+        )
     if not causal:
         st.warning(
             _("Without the causal mask every position can look at the token it has to predict. The training loss "
@@ -143,7 +170,7 @@ knobs = {
     "d_model": d_model, "n_heads": n_heads, "n_layers": n_layers, "d_ff": d_ff, "dropout": dropout, "lr": lr,
     "warmup_steps": warmup, "batch_size": batch_size, "label_smoothing": label_smoothing,
     "positional": positional, "norm_first": norm_first, "causal": causal, "max_steps": max_steps,
-    "max_time_s": max_time_s,
+    "max_time_s": max_time_s, "arch": arch,
 }
 
 
@@ -299,7 +326,9 @@ else:
                                                  key="train_open_generate"):
             st.session_state["open_in_generate"] = record.checkpoint
             st.switch_page(PAGE_DIR / "generate.py")
-        if a3.button(_("Open in Attention maps"), icon=":material/grid_view:", key="train_open_attention"):
+        if getattr(record.config, "arch", "transformer") != "lstm" and a3.button(
+            _("Open in Attention maps"), icon=":material/grid_view:", key="train_open_attention"
+        ):
             st.session_state["open_in_attention"] = record.checkpoint
             st.switch_page(PAGE_DIR / "attention_maps.py")
         st.caption(_("Saved in {path}").format(path=record.checkpoint))

@@ -98,3 +98,32 @@ def test_generate_from_shipped_shakespeare(app_url, page):
     assert box and box["width"] > 300 and box["height"] > 200
     assert_no_exception_box(page)
     screenshot(page, "generate.png")
+
+
+def test_train_an_lstm_beside_the_transformer_knobs(app_url, page):
+    """Pick Tiny Shakespeare and the LSTM: the transformer-only knobs go, a 20-step run finishes, labelled LSTM."""
+    from trainers import data_paths
+
+    if not data_paths.shakespeare_path().is_file():
+        pytest.skip(f"Tiny Shakespeare is not there ({data_paths.shakespeare_path()})")
+    open_page(page, app_url, "Train")
+    page.get_by_text("Training slots on this server").first.wait_for(timeout=30_000)
+    page.get_by_label("Task").click()
+    page.get_by_role("option", name="Tiny Shakespeare (characters)").click()
+    page.get_by_text("Architecture").first.wait_for(timeout=15_000)
+    assert page.get_by_label("n_heads").count() >= 1  # the transformer's knobs
+    page.get_by_text("LSTM", exact=True).click()
+    page.get_by_label("LSTM layers").wait_for(timeout=15_000)
+    deadline = time.monotonic() + 15  # the rerun removes the transformer's knobs when it completes
+    while page.get_by_label("n_heads").count() and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert page.get_by_label("n_heads").count() == 0 and page.get_by_label("d_ff").count() == 0
+    steps = page.get_by_label("steps (0 = no step limit)")
+    steps.fill("20")
+    steps.press("Enter")
+    time.sleep(1.0)
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text("Status: finished").first.wait_for(timeout=60_000)
+    page.get_by_role("heading", name=re.compile(r"Run #\d+ shakespeare tiny LSTM")).wait_for(timeout=15_000)
+    assert_no_exception_box(page)
+    screenshot(page, "train_lstm.png")

@@ -3,8 +3,10 @@
 A checkpoint is a folder::
 
     model.safetensors   the weights (safetensors: plain tensors, nothing is unpickled on loading)
-    config.json         format version, task, tokenizer kind, the model's TransformerConfig, the
-                        TrainConfig and command that made it, its metrics, task details
+    config.json         format version, task, tokenizer kind, the architecture ("arch": "transformer", or
+                        "lstm" for :class:`trainers.lstm.LSTMLanguageModel`), the model's config
+                        (TransformerConfig or LSTMConfig), the TrainConfig and command that made it, its
+                        metrics, task details
     tokenizer.json      the language models' ``tokenizers.Tokenizer`` (absent for AddSub)
 
 It is written into a temporary folder beside the target, which then replaces the target with
@@ -80,6 +82,11 @@ class CheckpointMeta:
         """The folder name, e.g. "shakespeare"."""
         return self.path.name
 
+    @property
+    def arch(self) -> str:
+        """"lstm" for an LSTM language model (``model_config`` is an ``LSTMConfig``), else "transformer"."""
+        return "lstm" if getattr(self.model_config, "arch", None) == "lstm" else "transformer"
+
     def encode(self, text: str) -> list[int]:
         """Text → token ids, as the model was trained.
 
@@ -138,6 +145,7 @@ class CheckpointInfo:
     size_bytes: int
     n_parameters: int
     source: str  # "assets" for the shipped ones, else the root it was found under
+    arch: str = "transformer"  # "transformer" or "lstm"
 
 
 def save_checkpoint(
@@ -154,15 +162,17 @@ def save_checkpoint(
     dtype: str = "float32",
     extra: dict | None = None,
 ) -> Path:
-    """Write ``model`` (a ``Seq2SeqTransformer`` or ``DecoderOnlyLM``, which carries ``.config``) to folder ``path``.
+    """Write ``model`` (a ``Seq2SeqTransformer``, ``DecoderOnlyLM`` or ``LSTMLanguageModel``, which carry ``.config``) to folder ``path``.
 
     ``dtype`` "float16"/"bfloat16" stores the weights at half size (loading casts them back to float32).
     An existing checkpoint at ``path`` is replaced atomically. Returns the folder's path.
     Raises ValueError when the model has no ``config`` or ``dtype`` is unknown.
     """
+    from .lstm import LSTMConfig
+
     config = getattr(model, "config", None)
-    if not isinstance(config, TransformerConfig):
-        raise ValueError("save_checkpoint needs a model built from a TransformerConfig (model.config)")
+    if not isinstance(config, TransformerConfig | LSTMConfig):
+        raise ValueError("save_checkpoint needs a model built from a TransformerConfig or LSTMConfig (model.config)")
     if dtype not in _DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(_DTYPES)}, got {dtype!r}")
     target = Path(path)
@@ -171,6 +181,7 @@ def save_checkpoint(
         "format": CHECKPOINT_FORMAT,
         "task": task,
         "tokenizer_kind": tokenizer_kind,
+        "arch": "lstm" if isinstance(config, LSTMConfig) else "transformer",
         "model_config": config.to_dict(),
         "train_config": train_config or {},
         "metrics": metrics or {},
@@ -241,6 +252,9 @@ def read_meta(path: str | os.PathLike) -> dict:
 def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[nn.Module, CheckpointMeta]:
     """Rebuild the model of a checkpoint folder and load its weights: returns ``(model in eval mode, meta)``.
 
+    The model is a ``Seq2SeqTransformer`` / ``DecoderOnlyLM``, or an ``LSTMLanguageModel`` when config.json
+    says ``"arch": "lstm"``.
+
     Nothing is unpickled: the config is JSON, the weights safetensors. Every tensor's name and shape is
     compared with the model the config describes before loading.
     Raises CheckpointError naming the file, or the first tensor whose shape or presence disagrees.
@@ -248,10 +262,16 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
     folder = Path(path)
     meta = read_meta(folder)
     try:
-        model_config = TransformerConfig.from_dict(meta["model_config"])
+        if meta.get("arch", "transformer") == "lstm":
+            from .lstm import LSTMConfig, LSTMLanguageModel
+
+            model_config = LSTMConfig.from_dict(meta["model_config"])
+            model = LSTMLanguageModel(model_config)
+        else:
+            model_config = TransformerConfig.from_dict(meta["model_config"])
+            model = build_model(model_config)
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{folder / CONFIG_FILE}: its model_config is not valid: {exc}") from None
-    model = build_model(model_config)
     expected = {name: tuple(t.shape) for name, t in model.state_dict().items()}
     weights = folder / WEIGHTS_FILE
     try:
@@ -341,6 +361,7 @@ def list_checkpoints(*roots: str | os.PathLike, max_depth: int = 3) -> list[Chec
                         size_bytes=size,
                         n_parameters=int(meta.get("n_parameters", 0)),
                         source="assets" if root.name == "assets" else str(root),
+                        arch=meta.get("arch", "transformer"),
                     )
                 )
     found.sort(key=lambda info: info.created, reverse=True)

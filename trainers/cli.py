@@ -1,6 +1,6 @@
 """Command line: ``python -m trainers train …`` and ``python -m trainers evaluate … --json``.
 
-    python -m trainers train --task addsub|wikitext2|shakespeare|anna [--preset tiny|small|…]
+    python -m trainers train --task addsub|wikitext2|shakespeare|anna [--preset tiny|small|…] [--arch transformer|lstm]
         [--max-time SECONDS] [--max-steps N] [--out DIR] [--data-dir DIR] [--device auto|cpu|cuda]
         [--seed N] [--lr LR] [--batch-size N] [--block-size N] [--tokenizer word|char|bpe]
         [--threads N] [--run-id NAME] [--save-dtype float32|float16] [--set FIELD=VALUE …] [--json]
@@ -38,6 +38,11 @@ def _parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a model on a task and save a checkpoint")
     train.add_argument("--task", required=True, choices=TASKS)
     train.add_argument("--preset", default=None, help="a preset of the task (tiny, small, …; default tiny)")
+    train.add_argument(
+        "--arch", default=None, choices=("transformer", "lstm"),
+        help="language models: the transformer (default) or the LSTM baseline of the preset's d_model, layers, "
+             "dropout and output layer",
+    )
     train.add_argument("--max-time", type=float, default=None, help="wall-clock budget in seconds")
     train.add_argument("--max-steps", type=int, default=None, help="optimiser steps")
     train.add_argument("--out", default=None, help="checkpoint folder (default runs/<run_id>/checkpoint)")
@@ -131,6 +136,10 @@ def _train(args) -> int:
         overrides["max_time_s"] = None
     if args.no_tensorboard:
         overrides["tensorboard"] = False
+    if args.arch is not None:
+        overrides["arch"] = args.arch
+    if args.arch == "lstm":  # an LSTM has no heads: free d_model from the divisibility check (see --set)
+        overrides["model"] = {"n_heads": 1}
     try:
         config = preset_config(args.task, args.preset or "tiny", **overrides)
         config = _apply_sets(config, args.set)
@@ -172,7 +181,7 @@ def _train(args) -> int:
         trainer = Trainer(config, Callbacks(on_step=on_step, on_eval=on_eval))
         trainer.setup()  # loads the data: a missing corpus is reported before anything else is printed
         if not quiet:
-            print(f"run {trainer.run_id}: {config.task}, preset {config.preset}, device {trainer.device}",
+            print(f"run {trainer.run_id}: {config.task}, {config.arch}, preset {config.preset}, device {trainer.device}",
                   file=sys.stderr, flush=True)
         summary = trainer.fit()
     except (FileNotFoundError, ValueError) as exc:
@@ -234,7 +243,8 @@ def _list(args) -> int:
 
     for info in list_checkpoints(*args.roots):
         figures = ", ".join(f"{k}={v:.4g}" for k, v in info.metrics.items() if isinstance(v, float))
-        print(f"{info.path}  {info.task}  {info.tokenizer_kind or '-'}  {info.size_bytes / 1e6:.1f} MB  {figures}")
+        print(f"{info.path}  {info.task}  {info.arch}  {info.tokenizer_kind or '-'}  {info.size_bytes / 1e6:.1f} MB  "
+              f"{figures}")
     return 0
 
 

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from transformer.models import TransformerConfig
 
 __all__ = [
+    "ARCHS",
     "LM_TASKS",
     "PRESETS",
     "TASKS",
@@ -36,6 +37,7 @@ DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 TOKENIZERS: tuple[str, ...] = ("word", "char", "bpe")
 ADDSUB_SOURCES: tuple[str, ...] = ("course", "generated")
 SAVE_DTYPES: tuple[str, ...] = ("float32", "float16", "bfloat16")
+ARCHS: tuple[str, ...] = ("transformer", "lstm")  # the language models' architectures (AddSub: transformer only)
 
 
 def default_tokenizer(task: str) -> str | None:
@@ -118,6 +120,9 @@ class TrainConfig:
 
     task: str = "addsub"  # "addsub", "wikitext2", "shakespeare" or "anna"
     model: ModelConfig = field(default_factory=ModelConfig)
+    # "transformer" (the decoder-only LM / AddSub encoder-decoder) or "lstm" (trainers.lstm, language models only:
+    # it uses the model's d_model, n_layers, dropout, tie_embeddings and adaptive softmax; the rest is ignored).
+    arch: str = "transformer"
     # Optimiser and schedule (AdamW, Loshchilov & Hutter 2019; warmup + decay, Vaswani et al. 2017 §5.3).
     lr: float = 1e-3  # peak learning rate, reached at the end of the warmup
     warmup_steps: int = 100  # linear warmup from 0 to lr over this many steps
@@ -163,6 +168,10 @@ class TrainConfig:
             self.model = ModelConfig(**self.model)
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {', '.join(TASKS)}, got {self.task!r}")
+        if self.arch not in ARCHS:
+            raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {self.arch!r}")
+        if self.arch == "lstm" and self.task not in LM_TASKS:
+            raise ValueError(f"the LSTM is offered for the language-model tasks ({', '.join(LM_TASKS)}), not {self.task}")
         if not (isinstance(self.lr, int | float) and self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"learning rate must be > 0, got {self.lr}")
         if not isinstance(self.warmup_steps, int) or self.warmup_steps < 0:

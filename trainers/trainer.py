@@ -564,6 +564,11 @@ class LanguageModelTask:
         return model.to_transformer_config(vocab_size=self.vocab_size, max_len=self.config.block_size)
 
     def build_model(self) -> nn.Module:
+        """The decoder-only transformer, or with ``arch="lstm"`` the LSTM of the same width, depth and head."""
+        if self.config.arch == "lstm":
+            from .lstm import LSTMLanguageModel, lstm_config_like
+
+            return LSTMLanguageModel(lstm_config_like(self.transformer_config()))
         return build_model(self.transformer_config())
 
     def loss_module(self, model: nn.Module) -> nn.Module:

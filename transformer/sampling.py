@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor
@@ -17,6 +18,7 @@ from torch import Tensor
 from .models import DecoderOnlyLM, Seq2SeqTransformer
 
 __all__ = [
+    "IncrementalLM",
     "StepRecord",
     "filter_log_probs",
     "generate",
@@ -87,6 +89,27 @@ def sample_next(
     return ids.reshape(probs.shape[:-1])
 
 
+class IncrementalLM(Protocol):
+    """What :func:`generate` needs of a language model (``DecoderOnlyLM``, or e.g. an LSTM outside this package).
+
+    - ``config.max_len``: the longest window of tokens the model reads; longer text slides the window;
+    - ``new_cache()``: an empty incremental-decoding state (a KV cache, a recurrent hidden state, …);
+    - ``model(ids (1, T), cache=cache)`` → logits (1, T, V): reads the T tokens that follow those the cache
+      holds, and updates the cache in place; ``model(ids)`` reads a whole window from scratch;
+    - ``parameters()`` (for the device) and ``eval()``, as every ``nn.Module``.
+    """
+
+    config: Any
+
+    def new_cache(self) -> Any: ...
+
+    def __call__(self, input_ids: Tensor, cache: Any = None) -> Tensor: ...
+
+    def parameters(self) -> Iterator[Tensor]: ...
+
+    def eval(self) -> Any: ...
+
+
 @dataclass
 class StepRecord:
     """One generated token: what was chosen and what it was chosen from.
@@ -105,7 +128,7 @@ class StepRecord:
 
 @torch.no_grad()
 def generate(
-    model: DecoderOnlyLM,
+    model: DecoderOnlyLM | IncrementalLM,
     prompt_ids: list[int] | Tensor,
     max_new_tokens: int,
     temperature: float = 1.0,
@@ -117,6 +140,9 @@ def generate(
     stop_id: int | None = None,
 ) -> Iterator[StepRecord]:
     """Autoregressive sampling from a decoder-only model, one :class:`StepRecord` per new token.
+
+    Any model that follows :class:`IncrementalLM` works (the LSTM baseline of ``trainers.lstm`` does): the
+    same seed then draws from its distributions with exactly the same rules.
 
     prompt_ids: a non-empty list of ids (or a (T,) tensor). The same seed gives the same tokens. With
     ``use_cache`` the keys/values of earlier tokens are reused (same logits as recomputing them);

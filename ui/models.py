@@ -47,6 +47,18 @@ def kind_names() -> dict[str, str]:
     }
 
 
+def no_attention_sentence() -> str:
+    """The plain sentence the Generate and Attention-maps pages show for an LSTM checkpoint."""
+    return _("This model is an LSTM: it has no attention, so there is no attention map to show. It reads the text "
+             "one token at a time and carries everything it remembers in its hidden state; only a transformer "
+             "has per-head attention weights to look at.")
+
+
+def arch_label(arch: str) -> str:
+    """Display name of an architecture: "transformer" → "Transformer", "lstm" → "LSTM"."""
+    return {"transformer": _("Transformer"), "lstm": _("LSTM")}.get(arch, arch)
+
+
 def task_label(task: str) -> str:
     """Short display name of a task."""
     return {
@@ -111,8 +123,13 @@ def checkpoint_choices(
                                         task, "session"))
     for info in sorted(list_checkpoints(assets or assets_dir()), key=lambda i: i.name):
         choices.append(CheckpointChoice(str(info.path), _("{name} — {task} (shipped)").format(
-            name=info.name, task=task_label(info.task)), info.task, "shipped"))
+            name=info.name, task=_with_arch(task_label(info.task), info.arch)), info.task, "shipped"))
     return [c for c in choices if tasks is None or c.task in tasks]
+
+
+def _with_arch(task: str, arch: str) -> str:
+    """"Tiny Shakespeare" → "Tiny Shakespeare, LSTM" for an LSTM; transformers keep the plain task name."""
+    return task if arch == "transformer" else _("{task}, {arch}").format(task=task, arch=arch_label(arch))
 
 
 def load_model(path: str) -> tuple[nn.Module, CheckpointMeta]:

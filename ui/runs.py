@@ -29,8 +29,10 @@ MAX_POINTS_PER_CURVE = 400  # longer training curves are averaged in buckets dow
 # The knobs a student tunes in the homework, in the order the page shows them.
 KNOBS: tuple[str, ...] = (
     "d_model", "n_heads", "n_layers", "d_ff", "dropout", "lr", "warmup_steps", "batch_size",
-    "label_smoothing", "positional", "norm_first", "causal", "max_steps", "max_time_s",
+    "label_smoothing", "positional", "norm_first", "causal", "max_steps", "max_time_s", "arch",
 )  # fmt: skip
+# The knobs an LSTM has no use for (it has no heads, no feed-forward layer, no positions, no mask).
+TRANSFORMER_ONLY_KNOBS: tuple[str, ...] = ("n_heads", "d_ff", "positional", "norm_first", "causal")
 
 # A job's status as the runs table shows it (translated there).
 STATUS_NAMES = {"queued": N_("queued"), "running": N_("running"), "finished": N_("finished"),
@@ -95,7 +97,7 @@ def data_problem(task: str) -> str | None:
 
 
 def knob_defaults(task: str, preset: str) -> dict:
-    """The preset's values of every knob in :data:`KNOBS` (``causal`` is True)."""
+    """The preset's values of every knob in :data:`KNOBS` (``causal`` is True, ``arch`` the preset's)."""
     config = PRESETS[task][preset].config
     m = config.model
     return {
@@ -113,6 +115,7 @@ def knob_defaults(task: str, preset: str) -> dict:
         "causal": True,
         "max_steps": config.max_steps or 0,
         "max_time_s": float(config.max_time_s or 0.0),
+        "arch": config.arch,
     }
 
 
@@ -161,6 +164,9 @@ def build_train_config(task: str, preset: str, knobs: dict, run_id: str, out_dir
     by n_heads, no limit at all, …).
     """
     base = preset_config(task, preset)
+    arch = knobs.get("arch", "transformer")
+    if arch == "lstm":  # an LSTM has no heads or mask: one head keeps any d_model valid, the mask stays on
+        knobs = {**knobs, "n_heads": 1, "causal": True}
     model = _model_config(task, knobs, base.model)
     max_steps = int(knobs["max_steps"]) or None
     max_time_s = float(knobs["max_time_s"]) or None
@@ -172,6 +178,7 @@ def build_train_config(task: str, preset: str, knobs: dict, run_id: str, out_dir
     return replace(
         base,
         model=model,
+        arch=arch,
         lr=float(knobs["lr"]),
         warmup_steps=int(knobs["warmup_steps"]),
         batch_size=int(knobs["batch_size"]),
@@ -199,8 +206,14 @@ class RunRecord:
 
     @property
     def label(self) -> str:
-        """How the run is named on the chart and in tables: ``#2 addsub tiny``."""
-        return f"#{self.number} {self.task} {self.preset}"
+        """How the run is named on the chart and in tables: ``#2 addsub tiny``, ``#3 shakespeare tiny LSTM``.
+
+        Language-model runs name their architecture, so a transformer and an LSTM tell apart in the legend.
+        """
+        if self.task not in LM_TASKS:
+            return f"#{self.number} {self.task} {self.preset}"
+        arch = "LSTM" if getattr(self.config, "arch", "transformer") == "lstm" else "transformer"
+        return f"#{self.number} {self.task} {self.preset} {arch}"
 
 
 def _bucket(steps: list[int], values: list[float], max_points: int) -> tuple[list[float], list[float]]:
@@ -283,34 +296,45 @@ def format_seconds(seconds: float | None) -> str:
 
 
 def config_table(records: list[RunRecord]) -> pd.DataFrame:
-    """One row per run: its settings, status and headline metric, to read beside the overlaid curves."""
+    """One row per run: its settings, status and headline metric, to read beside the overlaid curves.
+
+    The transformer-only settings (heads, d_ff, positional encoding, norm, causal mask) are empty for an LSTM.
+    """
     rows = []
     for r in records:
         c, m = r.config, r.config.model
         snap = r.last_snapshot
         metric = headline_metric(snap) if snap else None
-        rows.append(
-            {
-                _("run"): r.label,
-                _("status"): status_name(snap.get("status", "queued")),
-                _("steps"): (snap.get("last_step") or {}).get("step", 0),
-                _("metric"): f"{metric[0]} {metric[1]}" if metric else "—",
-                _("validation loss"): round(snap["last_eval"]["val_loss"], 4) if snap.get("last_eval") else None,
-                "d_model": m.d_model,
-                "n_heads": m.n_heads,
-                _("layers"): m.n_layers,
-                "d_ff": m.d_ff,
-                _("dropout"): m.dropout,
-                _("learning rate"): c.lr,
-                _("warmup"): c.warmup_steps,
-                _("batch size"): c.batch_size,
-                _("label smoothing"): c.label_smoothing,
-                _("positional encoding"): m.positional,
-                _("norm"): _("pre-norm") if m.norm_first else _("post-norm"),
-                _("causal mask"): getattr(m, "causal", True),
-            }
-        )
-    return pd.DataFrame(rows)
+        lstm = getattr(c, "arch", "transformer") == "lstm"
+        row = {
+            _("run"): r.label,
+            _("architecture"): _("LSTM") if lstm else _("Transformer"),
+            _("status"): status_name(snap.get("status", "queued")),
+            _("steps"): (snap.get("last_step") or {}).get("step", 0),
+            _("metric"): f"{metric[0]} {metric[1]}" if metric else "—",
+            _("validation loss"): round(snap["last_eval"]["val_loss"], 4) if snap.get("last_eval") else None,
+            "d_model": m.d_model,
+            "n_heads": m.n_heads,
+            _("layers"): m.n_layers,
+            "d_ff": m.d_ff,
+            _("dropout"): m.dropout,
+            _("learning rate"): c.lr,
+            _("warmup"): c.warmup_steps,
+            _("batch size"): c.batch_size,
+            _("label smoothing"): c.label_smoothing,
+            _("positional encoding"): m.positional,
+            _("norm"): _("pre-norm") if m.norm_first else _("post-norm"),
+            _("causal mask"): getattr(m, "causal", True),
+        }
+        if lstm:
+            for name in ("n_heads", "d_ff", _("positional encoding"), _("norm"), _("causal mask")):
+                row[name] = None
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    for name in ("n_heads", "d_ff"):  # whole numbers, empty for an LSTM (not 4.0 and NaN)
+        if name in frame:
+            frame[name] = frame[name].astype("Int64")
+    return frame
 
 
 def zip_checkpoint(folder: str | os.PathLike) -> bytes:
