@@ -33,6 +33,8 @@ __all__ = [
     "corpus_bleu",
     "decode_batch",
     "evaluate_translation",
+    "greedy_candidate",
+    "beam_candidates",
     "max_new_tokens_for",
     "translate_sentences",
 ]
@@ -152,6 +154,29 @@ def translate_sentences(
     finally:
         model.train(was_training)
     return [r or "" for r in results]
+
+
+@torch.no_grad()
+def greedy_candidate(model: nn.Module, tokenizer, src_ids: Sequence[int]) -> Candidate:
+    """Greedy translation of one source (ids incl. EOS) with its log-probability in nats (score = log-probability)."""
+    device = next(model.parameters()).device
+    src = torch.tensor([list(src_ids)], device=device)
+    limit = max_new_tokens_for(model.config, src.shape[1])
+    decoding = _decoding_module()
+    if decoding is not None:
+        h = decoding.greedy_search(model, src, bos_id=tr.BOS_ID, eos_id=tr.EOS_ID, max_new_tokens=limit)[0]
+        ids = _cut(h.tokens)
+        return Candidate(ids, tr.detokenize(tokenizer, ids), float(h.log_prob), float(h.score), bool(h.finished))
+    from transformer.sampling import greedy_decode
+
+    out = greedy_decode(model, src, tr.BOS_ID, limit, eos_id=tr.EOS_ID)[0, 1:].tolist()
+    ids = _cut(out)
+    finished = len(ids) < len(out)
+    scored = ids + [tr.EOS_ID] if finished else ids
+    tgt = torch.tensor([[tr.BOS_ID] + scored], device=device)
+    log_probs = torch.log_softmax(model(src, tgt[:, :-1]).float(), dim=-1)[0]  # (T, V)
+    log_prob = float(log_probs.gather(-1, tgt[0, 1:, None]).sum())
+    return Candidate(ids, tr.detokenize(tokenizer, ids), log_prob, log_prob, finished)
 
 
 @torch.no_grad()
