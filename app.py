@@ -19,6 +19,7 @@ PAGES: list[tuple[str, str, str, str]] = [
     ("app_pages/cost.py", "Cost of attention", ":material/speed:", "Explore"),
     ("app_pages/train.py", "Train", ":material/model_training:", "Train & sample"),
     ("app_pages/generate.py", "Generate", ":material/auto_awesome:", "Train & sample"),
+    ("app_pages/translate.py", "Translate", ":material/translate:", "Train & sample"),
     ("app_pages/attention_maps.py", "Attention maps", ":material/grid_view:", "Train & sample"),
 ]
 

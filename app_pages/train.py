@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from trainers.config import LM_TASKS, PRESETS
+from trainers.config import LM_TASKS, PRESETS, TRANSLATION_TASKS
 from trainers.job import TrainingJob
 from ui.i18n import _
 from ui.jobs import ACTIVE_STATUSES, job_slots, session_jobs
@@ -29,7 +29,7 @@ from ui.runs import (
     zip_checkpoint,
 )
 
-TASK_ORDER = ("addsub", "shakespeare", "anna", "wikitext2")
+TASK_ORDER = ("addsub", "shakespeare", "anna", "wikitext2", *TRANSLATION_TASKS)
 PAGE_DIR = Path(__file__).resolve().parent  # the Generate and Attention-maps pages sit beside this one
 POLL_SECONDS = 1.0
 
@@ -84,7 +84,8 @@ with st.expander(_("Model and training settings (the homework knobs)"), expanded
         help=_("Attention heads per layer; each head works in d_k = d_model / n_heads dimensions."),
     )
     n_layers = m3.number_input(
-        _("layers (encoder and decoder each)") if task == "addsub" else _("layers"), 1, 8, defaults["n_layers"], 1,
+        _("layers (encoder and decoder each)") if task == "addsub" or task in TRANSLATION_TASKS else _("layers"),
+        1, 8, defaults["n_layers"], 1,
         key=key("n_layers"),
     )
     d_ff = m4.number_input(
@@ -299,6 +300,10 @@ else:
                                                  key="train_open_generate"):
             st.session_state["open_in_generate"] = record.checkpoint
             st.switch_page(PAGE_DIR / "generate.py")
+        if record.task in TRANSLATION_TASKS and a2.button(_("Open in Translate"), icon=":material/translate:",
+                                                          key="train_open_translate"):
+            st.session_state["open_in_translate"] = record.checkpoint
+            st.switch_page(PAGE_DIR / "translate.py")
         if a3.button(_("Open in Attention maps"), icon=":material/grid_view:", key="train_open_attention"):
             st.session_state["open_in_attention"] = record.checkpoint
             st.switch_page(PAGE_DIR / "attention_maps.py")
