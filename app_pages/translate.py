@@ -56,7 +56,7 @@ choices = checkpoint_choices(session_checkpoints(), tasks=TRANSLATION_TASKS)
 if not choices:
     st.info(
         _("No translation model is available yet. Train one on the Train page (Translation: Anki English→French, "
-          "preset tiny, takes about 90 seconds) and save it, or add the shipped checkpoint to assets/."),
+          "preset tiny, takes about 2.5 minutes) and save it, or add the shipped checkpoint to assets/."),
         icon=":material/info:",
     )
     st.stop()

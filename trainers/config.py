@@ -423,15 +423,15 @@ PRESETS: dict[str, dict[str, Preset]] = {
     "anki_en_fr": {
         "tiny": _preset(
             "tiny",
-            "A 2+2-layer encoder-decoder (d_model 128) on short English→French pairs for 90 s: the loss falls from "
-            "ln 2,000 ≈ 7.6 and BLEU rises from 0 as the first short sentences come out right.",
-            "about 1.5 min on 2 CPU cores",
+            "A 2+2-layer encoder-decoder (d_model 128) on short English→French pairs for 150 s: the loss falls from "
+            "ln 2,000 ≈ 7.6 and BLEU rises from 0; reached validation BLEU 21.6 (greedy) in 1,385 steps.",
+            "about 2.5 min on 2 CPU cores",
             TrainConfig(
                 task="anki_en_fr",
                 model=ModelConfig(d_model=128, n_heads=4, n_layers=2, d_ff=256, dropout=0.1,
                                   share_embeddings=True, tie_embeddings=True),
-                bpe_vocab_size=2000, lr=2e-3, warmup_steps=50, beta2=0.98, label_smoothing=0.1, batch_size=64,
-                max_steps=None, max_time_s=90, eval_every=100, eval_batches=2, threads=1, precision="auto",
+                bpe_vocab_size=2000, lr=3e-3, warmup_steps=100, beta2=0.98, label_smoothing=0.1, batch_size=64,
+                max_steps=None, max_time_s=150, eval_every=100, eval_batches=2, threads=1, precision="auto",
             ),
         ),
     },
@@ -439,13 +439,13 @@ PRESETS: dict[str, dict[str, Preset]] = {
         "tiny": _preset(
             "tiny",
             "A 2+2-layer encoder-decoder (d_model 128) on Multi30k English→German for 2 minutes: the loss falls "
-            "and the first common captions come out right.",
+            "and common captions come out right; reached validation BLEU 16.9 (greedy) in 580 steps.",
             "about 2 min on 2 CPU cores",
             TrainConfig(
                 task="multi30k_en_de",
                 model=ModelConfig(d_model=128, n_heads=4, n_layers=2, d_ff=256, dropout=0.1,
                                   share_embeddings=True, tie_embeddings=True),
-                bpe_vocab_size=4000, lr=2e-3, warmup_steps=50, beta2=0.98, label_smoothing=0.1, batch_size=64,
+                bpe_vocab_size=4000, lr=3e-3, warmup_steps=100, beta2=0.98, label_smoothing=0.1, batch_size=64,
                 max_steps=None, max_time_s=120, eval_every=100, eval_batches=2, threads=1, precision="auto",
             ),
         ),
@@ -473,7 +473,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
                 task="multi30k_en_fr",
                 model=ModelConfig(d_model=128, n_heads=4, n_layers=2, d_ff=256, dropout=0.1,
                                   share_embeddings=True, tie_embeddings=True),
-                bpe_vocab_size=4000, lr=2e-3, warmup_steps=50, beta2=0.98, label_smoothing=0.1, batch_size=64,
+                bpe_vocab_size=4000, lr=3e-3, warmup_steps=100, beta2=0.98, label_smoothing=0.1, batch_size=64,
                 max_steps=None, max_time_s=120, eval_every=100, eval_batches=2, threads=1, precision="auto",
             ),
         ),
