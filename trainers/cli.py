@@ -1,6 +1,6 @@
 """Command line: ``python -m trainers train …`` and ``python -m trainers evaluate … --json``.
 
-    python -m trainers train --task addsub|wikitext2|shakespeare|anna [--preset tiny|small|…]
+    python -m trainers train --task addsub|wikitext2|shakespeare|anna|multi30k_en_de|multi30k_en_fr|anki_en_fr [--preset …]
         [--max-time SECONDS] [--max-steps N] [--out DIR] [--data-dir DIR] [--device auto|cpu|cuda]
         [--seed N] [--lr LR] [--batch-size N] [--block-size N] [--tokenizer word|char|bpe]
         [--threads N] [--run-id NAME] [--save-dtype float32|float16] [--set FIELD=VALUE …] [--json]
