@@ -83,11 +83,14 @@ with st.expander(_("Model and training settings (the homework knobs)"), expanded
         _("n_heads"), heads_options, index=heads_options.index(defaults["n_heads"]), key=key("n_heads"),
         help=_("Attention heads per layer; each head works in d_k = d_model / n_heads dimensions."),
     )
-    n_layers = m3.number_input(
-        _("layers (encoder and decoder each)") if task == "addsub" or task in TRANSLATION_TASKS else _("layers"),
-        1, 8, defaults["n_layers"], 1,
-        key=key("n_layers"),
-    )
+    encoder_layers = PRESETS[task][preset].config.model.n_encoder_layers
+    if encoder_layers is not None:  # e.g. the shipped translation model: 3 encoder, 2 decoder layers
+        layers_label = _("decoder layers (the encoder keeps {n})").format(n=encoder_layers)
+    elif task == "addsub" or task in TRANSLATION_TASKS:
+        layers_label = _("layers (encoder and decoder each)")
+    else:
+        layers_label = _("layers")
+    n_layers = m3.number_input(layers_label, 1, 8, defaults["n_layers"], 1, key=key("n_layers"))
     d_ff = m4.number_input(
         _("d_ff"), 8, 4096, defaults["d_ff"], 8, key=key("d_ff"), help=_("Hidden width of the feed-forward layer."),
     )
