@@ -453,7 +453,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
             "shipped",
             "The model in assets/multi30k_en_de: 3 encoder + 2 decoder layers (d_model 256), shared 6,000-piece BPE, "
             "one embedding matrix for source, target and output, 45 minutes of training.",
-            "about 45 min on 2 CPU cores (one thread, shared with other work)",
+            "about 45 min on 2 CPU cores, one thread",
             TrainConfig(
                 task="multi30k_en_de",
                 model=ModelConfig(d_model=256, n_heads=8, n_layers=2, n_encoder_layers=3, d_ff=512, dropout=0.1,
