@@ -20,6 +20,7 @@ PAGES: list[tuple[str, str, str, str]] = [
     ("app_pages/cost.py", N_("Cost of attention"), ":material/speed:", N_("Explore")),
     ("app_pages/train.py", N_("Train"), ":material/model_training:", N_("Train & sample")),
     ("app_pages/generate.py", N_("Generate"), ":material/auto_awesome:", N_("Train & sample")),
+    ("app_pages/translate.py", N_("Translate"), ":material/translate:", N_("Train & sample")),
     ("app_pages/attention_maps.py", N_("Attention maps"), ":material/grid_view:", N_("Train & sample")),
 ]
 

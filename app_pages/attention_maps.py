@@ -17,15 +17,20 @@ from ui.models import (
     checkpoint_stamp,
     context_length,
     kind_names,
+    language_names,
     lm_attention,
     load_model,
     no_attention_sentence,
     prepare_prompt,
+    prepare_source,
     task_label,
+    translate,
+    translation_attention,
 )
 from ui.page_state import preselect_checkpoint, session_checkpoints, show_notes
 
 DEFAULT_EXPRESSION = "-30 - -34"
+DEFAULT_SENTENCE = "A little girl in a pink dress is climbing up the stairs."
 DEFAULT_TEXTS = {
     "shakespeare": "ROMEO:\nBut soft, what light through yonder window breaks?",
     "anna": "Happy families are all alike; every unhappy family is unhappy in its own way.",
@@ -39,8 +44,16 @@ def cached_model(path: str, stamp: float):
     return load_model(path)
 
 
-def kind_help(causal: bool) -> dict[str, str]:
+def kind_help(causal: bool, translation: bool = False) -> dict[str, str]:
     """One sentence per attention kind on how to read its heatmaps."""
+    if translation:
+        return {
+            "encoder_self": _("Each token of your sentence (row) looks at every token of it (column)."),
+            "decoder_self": _("Each token the decoder reads (row: <bos>, then the translation) looks at itself and "
+                              "earlier tokens only: the causal mask hides the future."),
+            "cross": _("Each token of the translation (row, at the step that wrote it) looks at the tokens of your "
+                       "sentence (columns): the alignment between the two languages."),
+        }
     return {
         "encoder_self": _("Each input token (row) looks at every input token (column)."),
         "decoder_self": _("Each token (row) looks at itself and earlier tokens only: the causal mask hides the "
@@ -52,9 +65,9 @@ def kind_help(causal: bool) -> dict[str, str]:
     }
 
 
-def show_maps(maps: AttentionMaps, key: str, causal: bool = True) -> None:
+def show_maps(maps: AttentionMaps, key: str, causal: bool = True, translation: bool = False) -> None:
     """One tab per attention kind; in each, a layer selector and one heatmap per head (PNG/CSV per figure)."""
-    names, helps = kind_names(), kind_help(causal)
+    names, helps = kind_names(), kind_help(causal, translation)
     tabs = st.tabs([names[k] for k in maps.kinds])
     for tab, kind in zip(tabs, maps.kinds, strict=True):
         with tab:
@@ -140,6 +153,23 @@ if meta.task == "addsub":
         )
     )
     show_maps(result.maps, key="att_addsub")
+elif meta.is_translation:
+    source_language, target_language = language_names(meta)
+    text = st.text_input(_("Your sentence ({language})").format(language=source_language), DEFAULT_SENTENCE,
+                         key=f"att_sentence_{meta.task}", max_chars=2_000)
+    source = prepare_source(meta, text)
+    show_notes(source.notes)
+    if source.error:
+        st.error(source.error, icon=":material/error:")
+        st.stop()
+    result = translate(model, meta, source.ids, "greedy")
+    st.markdown(
+        _("**Translation** ({language}, greedy search): {text}").format(
+            language=target_language, text=html.escape(result.best.text) or "∅")
+    )
+    maps = translation_attention(model, meta, source.ids, result.best.ids, text=source.text)
+    show_notes(maps.notes)
+    show_maps(maps, key=f"att_tr_{meta.task}", translation=True)
 else:
     text = st.text_area(_("Text"), DEFAULT_TEXTS.get(meta.task, ""), key=f"att_text_{meta.task}", height=100,
                         max_chars=20_000)

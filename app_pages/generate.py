@@ -10,6 +10,7 @@ from ui.attention_view import show_head_maps
 from ui.i18n import _
 from ui.live_charts import candidates_spec
 from ui.models import (
+    TRANSLATION_TASKS,
     PreparedPrompt,
     SamplingSettings,
     candidate_rows,
@@ -120,6 +121,8 @@ st.caption(
 )
 
 choices = checkpoint_choices(session_checkpoints(), tasks=LM_TASKS)
+if checkpoint_choices(session_checkpoints(), tasks=TRANSLATION_TASKS):
+    st.caption(_("Translation models are encoder-decoders, not language models: they are on the Translate page."))
 if not choices:
     st.info(
         _("No language model is available yet. Train one on the Train page (Tiny Shakespeare, preset tiny, takes "

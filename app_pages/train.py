@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from trainers.config import LM_TASKS, PRESETS
+from trainers.config import LM_TASKS, PRESETS, TRANSLATION_TASKS
 from trainers.job import TrainingJob
 from ui.i18n import _
 from ui.jobs import ACTIVE_STATUSES, job_slots, session_jobs
@@ -30,7 +30,7 @@ from ui.runs import (
     zip_checkpoint,
 )
 
-TASK_ORDER = ("addsub", "shakespeare", "anna", "wikitext2")
+TASK_ORDER = ("addsub", "shakespeare", "anna", "wikitext2", *TRANSLATION_TASKS)
 PAGE_DIR = Path(__file__).resolve().parent  # the Generate and Attention-maps pages sit beside this one
 POLL_SECONDS = 1.0
 
@@ -102,10 +102,16 @@ with st.expander(_("Model and training settings (the homework knobs)"), expanded
             _("n_heads"), heads_options, index=heads_options.index(defaults["n_heads"]), key=key("n_heads"),
             help=_("Attention heads per layer; each head works in d_k = d_model / n_heads dimensions."),
         )
-    n_layers = (m2 if lstm else m3).number_input(
-        _("layers (encoder and decoder each)") if task == "addsub" else _("LSTM layers") if lstm else _("layers"),
-        1, 8, defaults["n_layers"], 1, key=key("n_layers"),
-    )
+    encoder_layers = PRESETS[task][preset].config.model.n_encoder_layers
+    if lstm:
+        layers_label = _("LSTM layers")
+    elif encoder_layers is not None:  # e.g. the shipped translation model: 3 encoder, 2 decoder layers
+        layers_label = _("decoder layers (the encoder keeps {n})").format(n=encoder_layers)
+    elif task == "addsub" or task in TRANSLATION_TASKS:
+        layers_label = _("layers (encoder and decoder each)")
+    else:
+        layers_label = _("layers")
+    n_layers = (m2 if lstm else m3).number_input(layers_label, 1, 8, defaults["n_layers"], 1, key=key("n_layers"))
     if not lstm:
         d_ff = m4.number_input(
             _("d_ff"), 8, 4096, defaults["d_ff"], 8, key=key("d_ff"), help=_("Hidden width of the feed-forward layer."),
@@ -326,6 +332,10 @@ else:
                                                  key="train_open_generate"):
             st.session_state["open_in_generate"] = record.checkpoint
             st.switch_page(PAGE_DIR / "generate.py")
+        if record.task in TRANSLATION_TASKS and a2.button(_("Open in Translate"), icon=":material/translate:",
+                                                          key="train_open_translate"):
+            st.session_state["open_in_translate"] = record.checkpoint
+            st.switch_page(PAGE_DIR / "translate.py")
         if getattr(record.config, "arch", "transformer") != "lstm" and a3.button(
             _("Open in Attention maps"), icon=":material/grid_view:", key="train_open_attention"
         ):

@@ -59,8 +59,8 @@ class CheckpointError(ValueError):
 class CheckpointMeta:
     """What ``config.json`` says about a checkpoint, plus its tokenizer (language models).
 
-    ``task``: "addsub", "wikitext2", "shakespeare" or "anna"; ``tokenizer_kind``: "word", "char",
-    "bpe" or None (AddSub's fixed 16-token vocabulary, ``task_info["vocab"]``); ``metrics``: the
+    ``task``: "addsub", "wikitext2", "shakespeare", "anna" or a translation task ("multi30k_en_de", …);
+    ``tokenizer_kind``: "word", "char", "bpe" (translation: one BPE shared by source and target) or None (AddSub's fixed 16-token vocabulary, ``task_info["vocab"]``); ``metrics``: the
     figures recorded when it was saved (validation metrics of the run); ``command``: the command
     line that made it; ``train_config``: the TrainConfig as a dict.
     """
@@ -92,13 +92,18 @@ class CheckpointMeta:
 
         AddSub: a course string ("BOS NEGATIVE 30 subtract NEGATIVE 34 EOS") or plain arithmetic
         ("-30 - -34") → the 9 input ids. Language models: the corpus's encoding (for WikiText-2 a
-        newline becomes ``<eos>``). Raises ValueError for text the vocabulary cannot express.
+        newline becomes ``<eos>``). Translation: the source sentence's pieces then ``<eos>``.
+        Raises ValueError for text the vocabulary cannot express.
         """
         if self.task == "addsub":
             from .tasks import addsub
 
             expression = text if text.strip().startswith("BOS") else addsub.parse_arithmetic(text)
             return addsub.encode_expression(expression)
+        if self.is_translation:
+            from .tasks import translation
+
+            return translation.encode_source(self._tokenizer(), translation.clean_text(text))
         return self._corpus().encode(text)
 
     def decode(self, ids) -> str:
@@ -107,6 +112,10 @@ class CheckpointMeta:
             from .tasks import addsub
 
             return addsub.decode_ids(ids)
+        if self.is_translation:
+            from .tasks import translation
+
+            return translation.detokenize(self._tokenizer(), ids)
         return self._corpus().decode(ids)
 
     def token_strings(self, ids) -> list[str]:
@@ -116,8 +125,22 @@ class CheckpointMeta:
         if self.task == "addsub":
             vocab = self.task_info["vocab"]
             return [vocab[i] for i in ids]
+        if self.is_translation:  # SentencePiece-style pieces: "▁" marks the start of a word
+            return [self.tokenizer.id_to_token(i) or "" for i in ids]
         return [self.tokenizer.decode([i], skip_special_tokens=False) if self.tokenizer_kind != "word"
                 else (self.tokenizer.id_to_token(i) or "") for i in ids]
+
+    @property
+    def is_translation(self) -> bool:
+        """True for the encoder-decoder translation tasks (Multi30k, Anki): text → source ids → target ids."""
+        from .config import TRANSLATION_TASKS
+
+        return self.task in TRANSLATION_TASKS
+
+    def _tokenizer(self):
+        if self.tokenizer is None:
+            raise CheckpointError(f"{self.path} has no {TOKENIZER_FILE}, so its text cannot be encoded")
+        return self.tokenizer
 
     def _corpus(self):
         from .tasks.lm import LMCorpus
@@ -311,7 +334,7 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
                 f"{model_config.vocab_size}: the tokenizer belongs to another model"
             )
     elif meta["task"] != "addsub":
-        raise CheckpointError(f"{folder} is a {meta['task']} language model but has no {TOKENIZER_FILE}")
+        raise CheckpointError(f"{folder} is a {meta['task']} model but has no {TOKENIZER_FILE}")
     return model, CheckpointMeta(
         path=folder,
         task=meta["task"],

@@ -1,10 +1,13 @@
 """Command line: ``python -m trainers train …`` and ``python -m trainers evaluate … --json``.
 
-    python -m trainers train --task addsub|wikitext2|shakespeare|anna [--preset tiny|small|…] [--arch transformer|lstm]
+    python -m trainers train --task addsub|wikitext2|shakespeare|anna|multi30k_en_de|multi30k_en_fr|anki_en_fr
+        [--preset tiny|small|…] [--arch transformer|lstm]
         [--max-time SECONDS] [--max-steps N] [--out DIR] [--data-dir DIR] [--device auto|cpu|cuda]
         [--seed N] [--lr LR] [--batch-size N] [--block-size N] [--tokenizer word|char|bpe]
         [--threads N] [--run-id NAME] [--save-dtype float32|float16] [--set FIELD=VALUE …] [--json]
     python -m trainers evaluate --checkpoint DIR [--data PATH] [--split valid|test|train] [--stride N] --json
+    python -m trainers evaluate --checkpoint DIR [--split test_2016_flickr|val|train]
+        [--decoding greedy|beam] [--beam-width 4] [--length-penalty 0.6] --json      (translation: BLEU)
     python -m trainers list [ROOT …]
 
 ``train`` prints progress on stderr and saves a checkpoint (default ``runs/<run_id>/checkpoint``; only
@@ -69,12 +72,20 @@ def _parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("evaluate", help="evaluate a checkpoint")
     evaluate.add_argument("--checkpoint", required=True, help="checkpoint folder")
     evaluate.add_argument("--data", default=None, help="AddSub: a JSON file; language models: the corpus folder")
-    evaluate.add_argument("--split", default=None, choices=("train", "valid", "test"))
+    evaluate.add_argument(
+        "--split", default=None, choices=("train", "valid", "test", "val", "test_2016_flickr"),
+        help="translation: test_2016_flickr (Multi30k's default; 'test' means it too), val or train",
+    )
     evaluate.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
     evaluate.add_argument(
         "--stride", type=int, default=None,
         help="language models: sliding windows starting every STRIDE tokens (default: non-overlapping windows)",
     )
+    evaluate.add_argument("--decoding", default="greedy", choices=("greedy", "beam"),
+                          help="translation: greedy or beam search (default greedy)")
+    evaluate.add_argument("--beam-width", type=int, default=4, help="translation: beams kept (default 4)")
+    evaluate.add_argument("--length-penalty", type=float, default=0.6,
+                          help="translation: α of the length penalty ((5+|Y|)/6)^α (default 0.6)")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
     listing = sub.add_parser("list", help="list checkpoints under folders (default assets and runs)")
@@ -226,9 +237,10 @@ def _evaluate(args) -> int:
 
             device = "cuda" if torch.cuda.is_available() else "cpu"
         result = evaluate_checkpoint(
-            args.checkpoint, data=args.data, split=args.split, device=device, stride=args.stride
+            args.checkpoint, data=args.data, split=args.split, device=device, stride=args.stride,
+            decoding=args.decoding, beam_width=args.beam_width, length_penalty=args.length_penalty,
         )
-    except (CheckpointError, FileNotFoundError, ValueError) as exc:
+    except (CheckpointError, FileNotFoundError, ValueError, RuntimeError) as exc:
         raise CLIError(str(exc)) from None
     if args.json:
         print(json.dumps(result))

@@ -23,6 +23,7 @@ __all__ = [
     "LM_TASKS",
     "PRESETS",
     "TASKS",
+    "TRANSLATION_TASKS",
     "ModelConfig",
     "Preset",
     "TrainConfig",
@@ -30,8 +31,10 @@ __all__ = [
     "preset_config",
 ]
 
-TASKS: tuple[str, ...] = ("addsub", "wikitext2", "shakespeare", "anna")
 LM_TASKS: tuple[str, ...] = ("wikitext2", "shakespeare", "anna")
+# Encoder-decoder translation (trainers.tasks.translation): Multi30k en→de / en→fr, Anki en→fr.
+TRANSLATION_TASKS: tuple[str, ...] = ("multi30k_en_de", "multi30k_en_fr", "anki_en_fr")
+TASKS: tuple[str, ...] = ("addsub", "wikitext2", "shakespeare", "anna", *TRANSLATION_TASKS)
 SCHEDULES: tuple[str, ...] = ("cosine", "inverse_sqrt", "constant")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 TOKENIZERS: tuple[str, ...] = ("word", "char", "bpe")
@@ -41,7 +44,10 @@ ARCHS: tuple[str, ...] = ("transformer", "lstm")  # the language models' archite
 
 
 def default_tokenizer(task: str) -> str | None:
-    """The tokenizer a task uses unless told otherwise: word for WikiText-2, char for the novels, None for AddSub."""
+    """The tokenizer a task uses unless told otherwise: word for WikiText-2, char for the novels, None for AddSub,
+    a shared BPE for translation."""
+    if task in TRANSLATION_TASKS:
+        return "bpe"
     return {"wikitext2": "word", "shakespeare": "char", "anna": "char"}.get(task)
 
 
@@ -66,6 +72,7 @@ class ModelConfig:
     norm_first: bool = True  # pre-norm (True) or the paper's post-norm (False)
     activation: str = "relu"  # "relu" or "gelu"
     tie_embeddings: bool = False  # share the output layer with the input embedding (Press & Wolf 2017)
+    share_embeddings: bool = False  # encoder-decoder: one token embedding for source and target (one vocabulary)
     adaptive_cutoffs: list[int] | None = None  # adaptive softmax cluster boundaries (WikiText-2), None = off
     adaptive_div_value: float = 4.0  # each adaptive tail cluster is this many times narrower
     max_len: int | None = None  # positions the model covers; default: the task's sequence length
@@ -74,7 +81,10 @@ class ModelConfig:
         if self.adaptive_cutoffs is not None:
             self.adaptive_cutoffs = list(self.adaptive_cutoffs)
         # Build a throw-away TransformerConfig to reuse its checks (and its sentences).
-        self.to_transformer_config(vocab_size=max(2, (self.adaptive_cutoffs or [1])[-1] + 1), max_len=1)
+        self.to_transformer_config(
+            vocab_size=max(2, (self.adaptive_cutoffs or [1])[-1] + 1), max_len=1,
+            arch="encoder-decoder" if self.share_embeddings else "decoder",
+        )
 
     def to_transformer_config(
         self,
@@ -97,6 +107,7 @@ class ModelConfig:
             norm_first=self.norm_first,
             activation=self.activation,
             tie_embeddings=self.tie_embeddings,
+            share_embeddings=self.share_embeddings,
             causal=True,
             pad_id=pad_id,
             src_vocab_size=src_vocab_size,
@@ -118,7 +129,7 @@ class TrainConfig:
     Raises ValueError (a plain sentence) for any out-of-range field.
     """
 
-    task: str = "addsub"  # "addsub", "wikitext2", "shakespeare" or "anna"
+    task: str = "addsub"  # "addsub", "wikitext2", "shakespeare", "anna" or a translation task (TRANSLATION_TASKS)
     model: ModelConfig = field(default_factory=ModelConfig)
     # "transformer" (the decoder-only LM / AddSub encoder-decoder) or "lstm" (trainers.lstm, language models only:
     # it uses the model's d_model, n_layers, dropout, tie_embeddings and adaptive softmax; the rest is ignored).
@@ -141,7 +152,7 @@ class TrainConfig:
     addsub_train_size: int = 15000  # how many generated expressions (course validation inputs excluded)
     # Language-model data.
     tokenizer: str | None = None  # "word" (WikiText-2), "char" (novels) or "bpe"; None = the task's default
-    bpe_vocab_size: int | None = None  # BPE vocabulary (default 8000 WikiText-2, 512 novels)
+    bpe_vocab_size: int | None = None  # BPE vocabulary (default 8000 WikiText-2, 512 novels, 6000 Multi30k, 4000 Anki)
     data_dir: str | None = None  # folder holding the corpus (default ../shared/data/…; env TC_DATA_DIR)
     # Limits and evaluation.
     max_steps: int | None = 1000  # optimiser steps (None = until max_time_s)
@@ -207,6 +218,10 @@ class TrainConfig:
             raise ValueError("WikiText-2 is offered with the 'word' or 'bpe' tokenizer, not 'char'")
         if self.task in ("shakespeare", "anna") and self.tokenizer == "word":
             raise ValueError(f"{self.task} is a character corpus: use the 'char' or 'bpe' tokenizer, not 'word'")
+        if self.task in TRANSLATION_TASKS and self.tokenizer not in (None, "bpe"):
+            raise ValueError(f"{self.task} uses a shared BPE tokenizer; tokenizer must be 'bpe' or None")
+        if self.model.share_embeddings and self.task not in TRANSLATION_TASKS:
+            raise ValueError("share_embeddings (one source/target embedding) is for the translation tasks only")
         _positive_int("bpe_vocab_size", self.bpe_vocab_size, allow_none=True)
         _positive_int("max_steps", self.max_steps, allow_none=True)
         if self.max_time_s is not None and not self.max_time_s > 0:
@@ -233,7 +248,7 @@ class TrainConfig:
     @property
     def batching(self) -> str | None:
         """LM batching actually used: contiguous BPTT for WikiText-2, random windows for the novels."""
-        if self.task == "addsub":
+        if self.task == "addsub" or self.task in TRANSLATION_TASKS:
             return None
         return self.lm_batching or ("bptt" if self.task == "wikitext2" else "random")
 
@@ -415,6 +430,65 @@ PRESETS: dict[str, dict[str, Preset]] = {
                 ),
                 lr=2e-3, warmup_steps=100, batch_size=32, block_size=128, max_steps=1500, max_time_s=None,
                 eval_every=500, eval_batches=20, save_dtype="float16",
+            ),
+        ),
+    },
+    # Translation (encoder-decoder, shared BPE, source/target/output embeddings one matrix: Vaswani et al. §3.4).
+    "anki_en_fr": {
+        "tiny": _preset(
+            "tiny",
+            "A 2+2-layer encoder-decoder (d_model 128) on short English→French pairs for 150 s: the loss falls from "
+            "ln 2,000 ≈ 7.6 and BLEU rises from 0; reached validation BLEU 21.6 (greedy) in 1,385 steps.",
+            "about 2.5 min on 2 CPU cores",
+            TrainConfig(
+                task="anki_en_fr",
+                model=ModelConfig(d_model=128, n_heads=4, n_layers=2, d_ff=256, dropout=0.1,
+                                  share_embeddings=True, tie_embeddings=True),
+                bpe_vocab_size=2000, lr=3e-3, warmup_steps=100, beta2=0.98, label_smoothing=0.1, batch_size=64,
+                max_steps=None, max_time_s=150, eval_every=100, eval_batches=2, threads=1, precision="auto",
+            ),
+        ),
+    },
+    "multi30k_en_de": {
+        "tiny": _preset(
+            "tiny",
+            "A 2+2-layer encoder-decoder (d_model 128) on Multi30k English→German for 2 minutes: the loss falls "
+            "and common captions come out right; reached validation BLEU 16.9 (greedy) in 580 steps.",
+            "about 2 min on 2 CPU cores",
+            TrainConfig(
+                task="multi30k_en_de",
+                model=ModelConfig(d_model=128, n_heads=4, n_layers=2, d_ff=256, dropout=0.1,
+                                  share_embeddings=True, tie_embeddings=True),
+                bpe_vocab_size=4000, lr=3e-3, warmup_steps=100, beta2=0.98, label_smoothing=0.1, batch_size=64,
+                max_steps=None, max_time_s=120, eval_every=100, eval_batches=2, threads=1, precision="auto",
+            ),
+        ),
+        "shipped": _preset(
+            "shipped",
+            "The model in assets/multi30k_en_de: 3 encoder + 2 decoder layers (d_model 256), shared 6,000-piece BPE, "
+            "one embedding matrix for source, target and output, 45 minutes of training.",
+            "about 45 min on 2 CPU cores, one thread",
+            TrainConfig(
+                task="multi30k_en_de",
+                model=ModelConfig(d_model=256, n_heads=8, n_layers=2, n_encoder_layers=3, d_ff=512, dropout=0.1,
+                                  share_embeddings=True, tie_embeddings=True),
+                bpe_vocab_size=6000, lr=1e-3, warmup_steps=400, beta2=0.98, label_smoothing=0.1, batch_size=128,
+                max_steps=None, max_time_s=2700, eval_every=400, eval_batches=4, precision="auto", threads=1,
+                save_dtype="float16",
+            ),
+        ),
+    },
+    "multi30k_en_fr": {
+        "tiny": _preset(
+            "tiny",
+            "A 2+2-layer encoder-decoder (d_model 128) on Multi30k English→French for 2 minutes.",
+            "about 2 min on 2 CPU cores",
+            TrainConfig(
+                task="multi30k_en_fr",
+                model=ModelConfig(d_model=128, n_heads=4, n_layers=2, d_ff=256, dropout=0.1,
+                                  share_embeddings=True, tie_embeddings=True),
+                bpe_vocab_size=4000, lr=3e-3, warmup_steps=100, beta2=0.98, label_smoothing=0.1, batch_size=64,
+                max_steps=None, max_time_s=120, eval_every=100, eval_batches=2, threads=1, precision="auto",
             ),
         ),
     },

@@ -9,6 +9,11 @@ AddSub: exact-match and per-token accuracy of greedy decoding (``evaluate_addsub
 Language models: loss in nats per token, perplexity and ``n_tokens`` on the ``valid`` (default) or
 ``test`` split, read from the task's default folder or ``data=FOLDER`` and encoded with the
 checkpoint's own tokenizer; plus perplexity per word (WikiText-2) or nats per character (novels).
+Translation (Multi30k en→de / en→fr, Anki en→fr): corpus ``bleu`` (0–100, sacreBLEU via torchmetrics, on
+detokenized text) of greedy (default) or beam-search decoding, and the teacher-forced ``loss``, on
+``split="test_2016_flickr"`` (Multi30k's default; "test" means it too), ``"val"``/``"valid"`` or
+``"train"``; Anki's default is its seeded ``"test"`` split. ``data=FOLDER`` reads Multi30k-style
+``<split>.<lang>`` files from another folder (Anki: another ``fra.txt``).
 """
 
 from __future__ import annotations
@@ -105,6 +110,9 @@ def evaluate_checkpoint(
     device: str = "cpu",
     batch_size: int = 32,
     stride: int | None = None,
+    decoding: str = "greedy",
+    beam_width: int = 4,
+    length_penalty: float = 0.6,
 ) -> dict:
     """Load a checkpoint and evaluate it; returns one flat dict of JSON-serialisable metrics.
 
@@ -112,10 +120,14 @@ def evaluate_checkpoint(
     token), ``perplexity``, ``n_tokens``, and ``word_perplexity`` (WikiText-2) or ``nats_per_char`` /
     ``bits_per_char`` (novels). Also ``task``, ``split``, ``checkpoint``. ``stride`` (language models):
     score with sliding windows that start every ``stride`` tokens (see ``evaluate_lm_split``); default
-    non-overlapping windows of the training block size.
+    non-overlapping windows of the training block size. Translation: ``bleu``, ``loss``, ``perplexity``,
+    ``n_sentences``, ``n_target_tokens``, ``decoding`` ("greedy" or "beam", with ``beam_width`` and
+    ``length_penalty``), ``language_pair`` and ``bleu_metric``.
     Raises CheckpointError, FileNotFoundError or ValueError with a sentence.
     """
     model, meta = load_checkpoint(path, device=device)
+    if meta.is_translation:
+        return _evaluate_translation(model, meta, path, data, split, decoding, beam_width, length_penalty)
     if meta.task == "addsub":
         pairs = addsub_pairs_for(meta, data, split)
         result = evaluate_addsub_pairs(model, pairs)
@@ -129,3 +141,23 @@ def evaluate_checkpoint(
             result["stride"] = stride
         result = lm_unit_metrics(result, ids.numel(), n_words, n_chars)
     return {"task": meta.task, "split": shown_split, "checkpoint": str(path), **result}
+
+
+def _evaluate_translation(model, meta: CheckpointMeta, path, data, split, decoding, beam_width, length_penalty) -> dict:
+    """BLEU and loss of a translation checkpoint on one split (see :func:`evaluate_checkpoint`)."""
+    from .tasks import translation
+    from .translate import evaluate_translation
+
+    corpus = translation.corpus_of(meta.task)
+    split = split or translation.DEFAULT_TEST_SPLIT[corpus]
+    if corpus == "multi30k" and split == "test":
+        split = "test_2016_flickr"
+    split = "val" if split == "valid" else split
+    sentences = translation.read_split(meta.task, split, data)
+    result = evaluate_translation(model, meta.tokenizer, sentences, decoding, beam_width, length_penalty)
+    _corpus, src, tgt = translation.LANGUAGES[meta.task]
+    return {
+        "task": meta.task, "split": split, "checkpoint": str(path), "language_pair": f"{src}-{tgt}",
+        **result,
+        "bleu_metric": "torchmetrics SacreBLEUScore (13a tokenisation, 4-gram, cased) on detokenized text, 0-100",
+    }

@@ -623,6 +623,12 @@ def make_task(config: TrainConfig, device: torch.device, rank: int = 0, world_si
     """The task adapter for ``config.task``. Raises FileNotFoundError when its data is missing."""
     if config.task == "addsub":
         return AddSubTask(config, device, rank, world_size)
+    from .config import TRANSLATION_TASKS
+
+    if config.task in TRANSLATION_TASKS:
+        from .translate import TranslationTask
+
+        return TranslationTask(config, device, rank, world_size)
     return LanguageModelTask(config, device, rank, world_size)
 
 
@@ -873,6 +879,8 @@ class Trainer:
             m = last_eval.metrics
             if "exact_match" in m:
                 text += f" Validation exact-match {m['exact_match']:.3f}, per-token accuracy {m['token_accuracy']:.3f}."
+            elif "bleu" in m:
+                text += f" Validation BLEU {m['bleu']:.1f} (greedy), loss {last_eval.val_loss:.3f}."
             elif "word_perplexity" in m:
                 text += f" Validation perplexity per word {m['word_perplexity']:.1f}."
             elif "nats_per_char" in m:

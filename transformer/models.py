@@ -44,6 +44,7 @@ class TransformerConfig:
     norm_first: bool = True  # True: pre-norm x + f(norm(x)); False: post-norm norm(x + f(x)) as the paper
     activation: str = "relu"  # feed-forward activation: "relu" or "gelu"
     tie_embeddings: bool = False  # share the output projection with the (target) input embedding
+    share_embeddings: bool = False  # encoder-decoder: source and target share one token embedding (one vocabulary)
     causal: bool = True  # decoder self-attention uses the causal mask (off lets an LM see the future)
     pad_id: int | None = None  # id of the padding token, masked out as a key when set
     src_vocab_size: int | None = None  # source vocabulary of an encoder-decoder (default: vocab_size)
@@ -77,6 +78,15 @@ class TransformerConfig:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ValueError(f"{name} must be a positive whole number or None, got {value!r}")
+        if self.share_embeddings:
+            if self.arch != "encoder-decoder":
+                raise ValueError("share_embeddings joins the source and target embeddings of an encoder-decoder; "
+                                 "a decoder-only model has one embedding already")
+            if self.src_vocab_size not in (None, self.vocab_size):
+                raise ValueError(
+                    f"share_embeddings needs one vocabulary for source and target, but src_vocab_size="
+                    f"{self.src_vocab_size} differs from vocab_size={self.vocab_size}"
+                )
         if self.pad_id is not None and not 0 <= self.pad_id < max(self.vocab_size, self.src_vocab_size or 0):
             raise ValueError(f"pad_id={self.pad_id} is not a token id of the vocabulary")
         if self.adaptive_cutoffs is not None:
@@ -165,7 +175,9 @@ class Seq2SeqTransformer(nn.Module):
     """Encoder-decoder Transformer (Vaswani et al. 2017, Figure 1), pre- or post-norm.
 
     forward(src (B, T_src), tgt (B, T_tgt)) → logits (B, T_tgt, V); the decoder reads ``tgt`` under the
-    causal mask (teacher forcing: feed tgt[:, :-1], predict tgt[:, 1:]).
+    causal mask (teacher forcing: feed tgt[:, :-1], predict tgt[:, 1:]). With ``share_embeddings`` the source
+    and target embeddings are one matrix, and with ``tie_embeddings`` too the output layer as well: the
+    three-way sharing of Vaswani et al. 2017 §3.4 over a shared (joint) BPE vocabulary.
     """
 
     def __init__(self, config: TransformerConfig) -> None:
@@ -187,6 +199,8 @@ class Seq2SeqTransformer(nn.Module):
         self.decoder_norm = LayerNorm(c.d_model) if c.norm_first else nn.Identity()
         self.lm_head = nn.Linear(c.d_model, c.vocab_size)
         self.apply(_init_linear)
+        if c.share_embeddings:  # Vaswani et al. 2017 §3.4: one matrix for both embeddings (shared BPE vocabulary)
+            self.src_embed.token.weight = self.tgt_embed.token.weight
         if c.tie_embeddings:
             self.lm_head.weight = self.tgt_embed.token.weight
 

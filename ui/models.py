@@ -1,9 +1,10 @@
-"""Trained models for the Generate and Attention-maps pages: find them, prompt them, sample, look at attention.
+"""Trained models for the Generate, Translate and Attention-maps pages: find them, prompt them, sample, translate,
+look at attention.
 
 A thin adapter between the pages and :mod:`trainers.checkpoint` / :mod:`transformer.sampling`. No
 Streamlit here (pages cache :func:`load_model` with ``st.cache_resource``) and no maths of its own:
 sampling is :func:`transformer.sampling.generate`, AddSub answers are :func:`trainers.trainer.addsub_answers`,
-attention weights come from ``model(..., return_attention=True)``. What it adds is what a page needs
+translations are :mod:`trainers.translate` (greedy and beam search of :mod:`transformer.decoding`), attention weights come from ``model(..., return_attention=True)``. What it adds is what a page needs
 around them: which checkpoints exist, what to do with an empty, unknown-word or too-long prompt (with a
 note to show), rows for the candidate charts, and the weights as CSV / NPZ files with the model's config
 and the input.
@@ -66,6 +67,9 @@ def task_label(task: str) -> str:
         "shakespeare": _("Tiny Shakespeare"),
         "anna": _("Anna Karenina"),
         "wikitext2": _("WikiText-2"),
+        "multi30k_en_de": _("Multi30k English→German"),
+        "multi30k_en_fr": _("Multi30k English→French"),
+        "anki_en_fr": _("Anki English→French"),
     }.get(task, task)
 
 
@@ -471,3 +475,145 @@ def attention_npz(maps: AttentionMaps) -> bytes:
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     return buffer.getvalue()
+
+
+# --------------------------------------------------------------------------------------------------
+# Translation
+# --------------------------------------------------------------------------------------------------
+TRANSLATION_TASKS: tuple[str, ...] = ("multi30k_en_de", "multi30k_en_fr", "anki_en_fr")
+
+
+def language_names(meta: CheckpointMeta) -> tuple[str, str]:
+    """(source, target) language names of a translation checkpoint, translated for the page."""
+    from trainers.tasks.translation import LANGUAGES
+
+    _corpus, src, tgt = LANGUAGES[meta.task]
+    names = {"en": _("English"), "de": _("German"), "fr": _("French")}
+    return names[src], names[tgt]
+
+
+@dataclass
+class PreparedSource:
+    """A source sentence as the encoder reads it (pieces + EOS), or the reason it cannot be translated.
+
+    ``error``: a sentence for ``st.error`` (empty text, too long); ``notes``: ("warning", text) for
+    characters the tokenizer lacks (they become ``<unk>``; the sentence is still translated).
+    """
+
+    text: str
+    ids: list[int] = field(default_factory=list)
+    error: str | None = None
+    notes: list[tuple[str, str]] = field(default_factory=list)
+
+
+def prepare_source(meta: CheckpointMeta, text: str | None) -> PreparedSource:
+    """Check and encode a sentence for a translation model.
+
+    - Empty or blank: an error asking for a sentence.
+    - Characters the shared BPE never saw in training: a warning naming them (they are read as ``<unk>``).
+    - More tokens than the model's context (``max_len``): an error giving both numbers.
+    """
+    from trainers.tasks import translation as tr
+
+    cleaned = tr.clean_text(text or "")
+    source, _target = language_names(meta)
+    if not cleaned:
+        return PreparedSource(cleaned, error=_("The sentence is empty: type a sentence in {language} to translate.")
+                              .format(language=source))
+    notes = []
+    missing = tr.unknown_characters(meta.tokenizer, cleaned)
+    if missing:
+        shown = " ".join(f"“{c}”" for c in missing[:20]) + (" …" if len(missing) > 20 else "")
+        notes.append(("warning", _("The tokenizer has never seen these characters, so the model reads each as "
+                                   "<unk> (unknown): {chars}.").format(chars=shown)))
+    ids = meta.encode(cleaned)
+    context = context_length(meta)
+    if len(ids) > context:
+        return PreparedSource(cleaned, ids, error=_(
+            "The sentence has {n} tokens (with the end-of-sentence token) but the model reads at most {context}: "
+            "shorten it.").format(n=len(ids), context=context), notes=notes)
+    return PreparedSource(cleaned, ids, notes=notes)
+
+
+@dataclass
+class TranslationResult:
+    """A translation and, for beam search, the n-best list it was chosen from (best first)."""
+
+    source_ids: list[int]
+    decoding: str  # "greedy" or "beam"
+    candidates: list  # trainers.translate.Candidate, best first (one for greedy)
+    beam_width: int | None = None
+    length_penalty: float | None = None
+
+    @property
+    def best(self):
+        return self.candidates[0]
+
+
+@torch.no_grad()
+def translate(model: nn.Module, meta: CheckpointMeta, source_ids: list[int], decoding: str = "greedy",
+              beam_width: int = 4, length_penalty: float = 0.6) -> TranslationResult:
+    """Translate one prepared source (ids incl. EOS) by greedy or beam search (:mod:`trainers.translate`).
+
+    Raises ValueError for an unknown decoding, RuntimeError when beam search is not available.
+    """
+    from trainers.translate import beam_candidates, greedy_candidate
+
+    with inference_threads():
+        if decoding == "greedy":
+            return TranslationResult(source_ids, "greedy", [greedy_candidate(model, meta.tokenizer, source_ids)])
+        if decoding != "beam":
+            raise ValueError(_("decoding must be greedy or beam, got {d!r}").format(d=decoding))
+        candidates = beam_candidates(model, meta.tokenizer, source_ids, int(beam_width), float(length_penalty))
+    return TranslationResult(source_ids, "beam", candidates, int(beam_width), float(length_penalty))
+
+
+def nbest_table(result: TranslationResult) -> pd.DataFrame:
+    """The n-best list as a table: rank, translation, score (log-probability ÷ length penalty), log-probability,
+    tokens, finished."""
+    return pd.DataFrame([
+        {
+            _("rank"): i + 1,
+            _("translation"): c.text,
+            _("score"): round(c.score, 4),
+            _("log-probability (nats)"): round(c.log_prob, 4),
+            _("tokens"): len(c.ids),
+            _("finished (ended with EOS)"): c.finished,
+        }
+        for i, c in enumerate(result.candidates)
+    ])
+
+
+@torch.no_grad()
+def translation_attention(model: nn.Module, meta: CheckpointMeta, source_ids: list[int], output_ids: list[int],
+                          text: str = "", max_tokens: int = MAX_HEATMAP_TOKENS) -> AttentionMaps:
+    """All attention weights of one teacher-forced pass over a source and its translation.
+
+    The decoder reads ``<bos>`` + the translation; its row *i* is the step that wrote output token *i*
+    (the last row wrote ``<eos>``), so cross-attention rows are labelled with the token being written and
+    its columns with the source pieces: the alignment. Decoder self-attention is labelled with what the
+    decoder reads. Maps longer than ``max_tokens`` a side show their first ``max_tokens`` tokens (with a note).
+    """
+    from trainers.tasks import translation as tr
+
+    decoder_in = [tr.BOS_ID] + list(output_ids)
+    written = list(output_ids) + [tr.EOS_ID]
+    with inference_threads():
+        _logits, record = model(torch.tensor([list(source_ids)]), torch.tensor([decoder_in]), return_attention=True)
+    src_tokens, in_tokens, out_tokens = (meta.token_strings(x) for x in (source_ids, decoder_in, written))
+    weights = {"encoder_self": _stack(record.encoder_self), "decoder_self": _stack(record.decoder_self),
+               "cross": _stack(record.cross)}
+    notes = []
+    if max(len(source_ids), len(decoder_in)) > max_tokens:
+        notes.append(("info", _("The heatmaps show the first {n} tokens of each side.").format(n=max_tokens)))
+        weights = {k: w[:, :, :max_tokens, :max_tokens] for k, w in weights.items()}
+        src_tokens, in_tokens, out_tokens = src_tokens[:max_tokens], in_tokens[:max_tokens], out_tokens[:max_tokens]
+    return AttentionMaps(
+        weights=weights,
+        query_tokens={"encoder_self": src_tokens, "decoder_self": in_tokens, "cross": out_tokens},
+        key_tokens={"encoder_self": src_tokens, "decoder_self": in_tokens, "cross": src_tokens},
+        input_text=text or meta.decode(source_ids),
+        config=meta.model_config.to_dict(),
+        checkpoint=str(meta.path),
+        notes=notes,
+    )

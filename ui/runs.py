@@ -51,6 +51,9 @@ def task_names() -> dict[str, str]:
         "shakespeare": _("Tiny Shakespeare (characters)"),
         "anna": _("Anna Karenina (characters)"),
         "wikitext2": _("WikiText-2 (words)"),
+        "anki_en_fr": _("Translation: Anki English→French (short sentences)"),
+        "multi30k_en_de": _("Translation: Multi30k English→German"),
+        "multi30k_en_fr": _("Translation: Multi30k English→French"),
     }
 
 
@@ -78,7 +81,13 @@ def data_problem(task: str) -> str | None:
     from trainers import data_paths
     from trainers.tasks.lm import WIKITEXT2_FILE_NAMES
 
-    if task == "addsub":
+    if task in ("multi30k_en_de", "multi30k_en_fr", "anki_en_fr"):
+        from trainers.tasks.translation import LANGUAGES, data_location
+
+        corpus, src, tgt = LANGUAGES[task]
+        location = data_location(task)
+        path = location / f"train.{tgt}" if corpus == "multi30k" else location
+    elif task == "addsub":
         path = data_paths.addsub_path()
     elif task == "shakespeare":
         path = data_paths.shakespeare_path()
@@ -253,7 +262,7 @@ def task_metrics(snapshot: dict) -> list[tuple[str, str]]:
     """The task's metrics from the latest evaluation as (name, formatted value), headline first; [] before one.
 
     AddSub: exact-match, then per-token accuracy; WikiText-2: perplexity per word; the novels: loss in nats
-    per character, then perplexity.
+    per character, then perplexity; translation: BLEU of greedy decoding (0–100), then perplexity.
     """
     last = snapshot.get("last_eval")
     if not last:
@@ -261,6 +270,8 @@ def task_metrics(snapshot: dict) -> list[tuple[str, str]]:
     m = last.get("metrics", {})
     if "exact_match" in m:
         return [(_("exact-match"), f"{m['exact_match']:.1%}"), (_("per-token accuracy"), f"{m['token_accuracy']:.1%}")]
+    if "bleu" in m:
+        return [(_("BLEU (greedy)"), f"{m['bleu']:.1f}"), (_("perplexity"), f"{m['perplexity']:.1f}")]
     if "word_perplexity" in m:
         return [(_("perplexity per word"), f"{m['word_perplexity']:.1f}")]
     if "nats_per_char" in m:

@@ -4,11 +4,14 @@
   (``AddSubDataset``, ``load_course_split``, ``generate_expressions``).
 - ``trainers.tasks.lm``: language modelling on WikiText-2 (words, as PyTorch's word_language_model),
   Tiny Shakespeare and Anna Karenina (characters, as nanoGPT), each also with BPE (``load_lm_corpus``).
+- ``trainers.tasks.translation``: Multi30k English→German / English→French and Anki English→French with a
+  shared BPE tokenizer (``load_translation_data``, ``read_split``).
 
 This file imports nothing, so listing the tasks costs nothing; import the submodule you need.
 """
 
 LM_TASKS: tuple[str, ...] = ("wikitext2", "shakespeare", "anna")
-TASKS: tuple[str, ...] = ("addsub", *LM_TASKS)
+TRANSLATION_TASKS: tuple[str, ...] = ("multi30k_en_de", "multi30k_en_fr", "anki_en_fr")
+TASKS: tuple[str, ...] = ("addsub", *LM_TASKS, *TRANSLATION_TASKS)
 
-__all__ = ["LM_TASKS", "TASKS"]
+__all__ = ["LM_TASKS", "TASKS", "TRANSLATION_TASKS"]
