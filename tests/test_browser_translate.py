@@ -25,7 +25,7 @@ def test_translate_with_the_shipped_model_and_see_the_alignment(app_url, page):
     chosen = page.locator('[data-testid="stSelectbox"] input').first.input_value()
     assert "Multi30k English→German (shipped)" in chosen
 
-    box = page.get_by_label("Your sentence (English)")
+    box = page.get_by_role("textbox", name="Your sentence (English)")
     box.fill(SENTENCE)
     box.press("Enter")
     page.get_by_text("Ein Mann", exact=False).first.wait_for(timeout=60_000)
@@ -47,7 +47,7 @@ def test_translate_with_the_shipped_model_and_see_the_alignment(app_url, page):
     screenshot(page, "translate.png")
 
     for bad, message in (("", "The sentence is empty"), ("A 狗 runs.", "“狗”")):
-        box = page.get_by_label("Your sentence (English)")
+        box = page.get_by_role("textbox", name="Your sentence (English)")
         box.fill(bad)
         box.press("Enter")
         page.get_by_text(message, exact=False).first.wait_for(timeout=30_000)

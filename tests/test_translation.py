@@ -28,6 +28,7 @@ from trainers.translate import (
     translate_sentences,
 )
 from transformer.models import TransformerConfig, build_model
+from ui.models import inference_threads
 
 MULTI30K = data_paths.multi30k_dir()
 needs_multi30k = pytest.mark.skipif(
@@ -177,7 +178,6 @@ def test_padding_changes_nothing_and_the_decoder_is_causal():
 # Learning: a tiny translator overfits eight pairs
 # ---------------------------------------------------------------------------------------------------------
 def test_tiny_translator_overfits_eight_pairs():
-    torch.set_num_threads(1)
     tokenizer = tiny_tokenizer()
     model = tiny_model(tokenizer, d_model=64)
     src = tr.pad_batch([tr.encode_source(tokenizer, s) for s, _ in PAIRS])
@@ -185,13 +185,14 @@ def test_tiny_translator_overfits_eight_pairs():
     loss_fn = TranslationLoss(model, label_smoothing=0.0)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     model.train()
-    for _step in range(300):
-        loss = loss_fn(src, tgt)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        if loss.item() < 0.01:
-            break
+    with inference_threads(1):  # tiny matrices: one thread is fastest (restored afterwards)
+        for _step in range(300):
+            loss = loss_fn(src, tgt)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            if loss.item() < 0.01:
+                break
     sources = [s for s, _ in PAIRS]
     assert translate_sentences(model, tokenizer, sources, batch_size=3) == [t for _, t in PAIRS]
     result = evaluate_translation(model, tokenizer, tr.TranslationSplit("train", sources, [[t] for _, t in PAIRS]))

@@ -2,8 +2,9 @@
 
 - :class:`TranslationTask`: the task adapter the :class:`~trainers.trainer.Trainer` trains (Multi30k
   en→de / en→fr, Anki en→fr; data and tokenizer in :mod:`trainers.tasks.translation`).
-- :func:`translate_sentences`: sentences in, translations out, by greedy or beam search
-  (:mod:`transformer.decoding`), batched and in the input order.
+- :func:`translate_sentences`: sentences in, translations out, by greedy (batched) or beam search
+  (:mod:`transformer.decoding`), in the input order; :func:`greedy_candidate` / :func:`beam_candidates`
+  give one sentence's translation(s) with log-probabilities and scores.
 - :func:`evaluate_translation`: teacher-forced loss (nats per target token) and corpus BLEU.
 
 BLEU (Papineni et al. 2002) is computed with torchmetrics' ``SacreBLEUScore`` (Post 2018's sacreBLEU:
@@ -22,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from transformer.decoding import beam_search, greedy_search
 from transformer.models import TransformerConfig, build_model
 
 from .config import TrainConfig
@@ -73,29 +75,11 @@ def _cut(tokens: Sequence[int]) -> list[int]:
     return out
 
 
-def _decoding_module():
-    """``transformer.decoding`` or None while it has not landed on this branch (greedy then uses
-    ``transformer.sampling.greedy_decode``, which gives the same tokens)."""
-    try:
-        from transformer import decoding
-    except ImportError:
-        return None
-    return decoding
-
-
 @torch.no_grad()
 def decode_batch(model: nn.Module, src: Tensor, max_new_tokens: int) -> list[list[int]]:
     """Greedy translations of a padded batch src (B, S): one id list per row, without BOS/EOS."""
-    decoding = _decoding_module()
-    if decoding is not None:
-        hyps = decoding.greedy_search(
-            model, src, bos_id=tr.BOS_ID, eos_id=tr.EOS_ID, max_new_tokens=max_new_tokens
-        )
-        return [_cut(h.tokens) for h in hyps]
-    from transformer.sampling import greedy_decode
-
-    out = greedy_decode(model, src, tr.BOS_ID, max_new_tokens, eos_id=tr.EOS_ID)  # (B, 1 + n)
-    return [_cut(row[1:].tolist()) for row in out]
+    hyps = greedy_search(model, src, bos_id=tr.BOS_ID, eos_id=tr.EOS_ID, max_new_tokens=max_new_tokens)
+    return [_cut(h.tokens) for h in hyps]
 
 
 @dataclass
@@ -162,21 +146,9 @@ def greedy_candidate(model: nn.Module, tokenizer, src_ids: Sequence[int]) -> Can
     device = next(model.parameters()).device
     src = torch.tensor([list(src_ids)], device=device)
     limit = max_new_tokens_for(model.config, src.shape[1])
-    decoding = _decoding_module()
-    if decoding is not None:
-        h = decoding.greedy_search(model, src, bos_id=tr.BOS_ID, eos_id=tr.EOS_ID, max_new_tokens=limit)[0]
-        ids = _cut(h.tokens)
-        return Candidate(ids, tr.detokenize(tokenizer, ids), float(h.log_prob), float(h.score), bool(h.finished))
-    from transformer.sampling import greedy_decode
-
-    out = greedy_decode(model, src, tr.BOS_ID, limit, eos_id=tr.EOS_ID)[0, 1:].tolist()
-    ids = _cut(out)
-    finished = len(ids) < len(out)
-    scored = ids + [tr.EOS_ID] if finished else ids
-    tgt = torch.tensor([[tr.BOS_ID] + scored], device=device)
-    log_probs = torch.log_softmax(model(src, tgt[:, :-1]).float(), dim=-1)[0]  # (T, V)
-    log_prob = float(log_probs.gather(-1, tgt[0, 1:, None]).sum())
-    return Candidate(ids, tr.detokenize(tokenizer, ids), log_prob, log_prob, finished)
+    h = greedy_search(model, src, bos_id=tr.BOS_ID, eos_id=tr.EOS_ID, max_new_tokens=limit)[0]
+    ids = _cut(h.tokens)
+    return Candidate(ids, tr.detokenize(tokenizer, ids), float(h.log_prob), float(h.score), bool(h.finished))
 
 
 @torch.no_grad()
@@ -185,14 +157,11 @@ def beam_candidates(
 ) -> list[Candidate]:
     """The n-best list of beam search for one source (ids incl. EOS), best first (``transformer.decoding``).
 
-    Raises RuntimeError when ``transformer.decoding`` is not available on this branch.
+    Raises ValueError for a beam width below 1 or a negative length penalty.
     """
-    decoding = _decoding_module()
-    if decoding is None:
-        raise RuntimeError("beam search needs transformer.decoding, which this installation lacks")
     device = next(model.parameters()).device
     src = torch.tensor([list(src_ids)], device=device)
-    hyps = decoding.beam_search(
+    hyps = beam_search(
         model, src, bos_id=tr.BOS_ID, eos_id=tr.EOS_ID, beam_width=beam_width, length_penalty=length_penalty,
         max_new_tokens=max_new_tokens_for(model.config, src.shape[1]),
     )

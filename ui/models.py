@@ -555,7 +555,7 @@ def translate(model: nn.Module, meta: CheckpointMeta, source_ids: list[int], dec
               beam_width: int = 4, length_penalty: float = 0.6) -> TranslationResult:
     """Translate one prepared source (ids incl. EOS) by greedy or beam search (:mod:`trainers.translate`).
 
-    Raises ValueError for an unknown decoding, RuntimeError when beam search is not available.
+    Raises ValueError for an unknown decoding or bad beam settings.
     """
     from trainers.translate import beam_candidates, greedy_candidate
 
