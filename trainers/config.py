@@ -437,9 +437,9 @@ PRESETS: dict[str, dict[str, Preset]] = {
     "anki_en_fr": {
         "tiny": _preset(
             "tiny",
-            "A 2+2-layer encoder-decoder (d_model 128) on short English→French pairs for 150 s: the loss falls from "
-            "ln 2,000 ≈ 7.6 and BLEU rises from 0; reached validation BLEU 21.6 (greedy) in 1,385 steps.",
-            "about 2.5 min on 2 CPU cores",
+            N_("A 2+2-layer encoder-decoder (d_model 128) on short English→French pairs for 150 s: the loss falls from "
+               "ln 2,000 ≈ 7.6 and BLEU rises from 0; reached validation BLEU 21.6 (greedy) in 1,385 steps."),
+            N_("about 2.5 min on 2 CPU cores"),
             TrainConfig(
                 task="anki_en_fr",
                 model=ModelConfig(d_model=128, n_heads=4, n_layers=2, d_ff=256, dropout=0.1,
@@ -452,9 +452,9 @@ PRESETS: dict[str, dict[str, Preset]] = {
     "multi30k_en_de": {
         "tiny": _preset(
             "tiny",
-            "A 2+2-layer encoder-decoder (d_model 128) on Multi30k English→German for 2 minutes: the loss falls "
-            "and common captions come out right; reached validation BLEU 16.9 (greedy) in 580 steps.",
-            "about 2 min on 2 CPU cores",
+            N_("A 2+2-layer encoder-decoder (d_model 128) on Multi30k English→German for 2 minutes: the loss falls "
+               "and common captions come out right; reached validation BLEU 16.9 (greedy) in 580 steps."),
+            N_("about 2 min on 2 CPU cores"),
             TrainConfig(
                 task="multi30k_en_de",
                 model=ModelConfig(d_model=128, n_heads=4, n_layers=2, d_ff=256, dropout=0.1,
@@ -465,9 +465,9 @@ PRESETS: dict[str, dict[str, Preset]] = {
         ),
         "shipped": _preset(
             "shipped",
-            "The model in assets/multi30k_en_de: 3 encoder + 2 decoder layers (d_model 256), shared 6,000-piece BPE, "
-            "one embedding matrix for source, target and output, 45 minutes of training.",
-            "about 45 min on 2 CPU cores, one thread",
+            N_("The model in assets/multi30k_en_de: 3 encoder + 2 decoder layers (d_model 256), shared 6,000-piece BPE, "
+               "one embedding matrix for source, target and output, 45 minutes of training."),
+            N_("about 45 min on 2 CPU cores, one thread"),
             TrainConfig(
                 task="multi30k_en_de",
                 model=ModelConfig(d_model=256, n_heads=8, n_layers=2, n_encoder_layers=3, d_ff=512, dropout=0.1,
@@ -481,8 +481,8 @@ PRESETS: dict[str, dict[str, Preset]] = {
     "multi30k_en_fr": {
         "tiny": _preset(
             "tiny",
-            "A 2+2-layer encoder-decoder (d_model 128) on Multi30k English→French for 2 minutes.",
-            "about 2 min on 2 CPU cores",
+            N_("A 2+2-layer encoder-decoder (d_model 128) on Multi30k English→French for 2 minutes."),
+            N_("about 2 min on 2 CPU cores"),
             TrainConfig(
                 task="multi30k_en_fr",
                 model=ModelConfig(d_model=128, n_heads=4, n_layers=2, d_ff=256, dropout=0.1,
