@@ -22,7 +22,7 @@ def test_translate_with_the_shipped_model_and_see_the_alignment(app_url, page):
         pytest.skip(f"the shipped English→German checkpoint is not there ({SHIPPED_EN_DE})")
     open_page(page, app_url, "Translate")
     page.get_by_role("heading", name="Translation (German)").wait_for(timeout=60_000)
-    chosen = page.locator('[data-testid="stSelectbox"] input').first.input_value()
+    chosen = page.locator('[data-testid="stMain"] [data-testid="stSelectbox"] input').first.input_value()
     assert "Multi30k English→German (shipped)" in chosen
 
     box = page.get_by_role("textbox", name="Your sentence (English)")
