@@ -289,3 +289,18 @@ def test_evaluate_cli_json_reports_bleu(tmp_path):
     with contextlib.redirect_stderr(err):
         assert cli_main(["evaluate", "--checkpoint", str(path), "--data", str(tmp_path / "nowhere"), "--json"]) == 2
     assert "Multi30k file test_2016_flickr.en" in err.getvalue()
+
+
+@needs_multi30k
+def test_shipped_en_de_checkpoint_reaches_bleu_25_on_test_2016_flickr():
+    """The shipped model (assets/multi30k_en_de; 35.1 greedy on all 1,000, see assets/README.md) on the first 250."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "assets" / "multi30k_en_de"
+    if not (path / "model.safetensors").is_file():
+        pytest.skip("assets/multi30k_en_de has not been trained yet")
+    model, meta = load_checkpoint(path)
+    test = tr.read_split("multi30k_en_de", "test_2016_flickr")
+    with inference_threads():
+        hypotheses = translate_sentences(model, meta.tokenizer, test.sources[:250])
+    assert corpus_bleu(hypotheses, test.references[:250]) >= 25.0
