@@ -10,7 +10,7 @@ from trainers.config import LM_TASKS, PRESETS, TRANSLATION_TASKS
 from trainers.job import TrainingJob
 from ui.i18n import _
 from ui.jobs import ACTIVE_STATUSES, job_slots, session_jobs
-from ui.live_charts import loss_curves_spec
+from ui.live_charts import X_AXES, loss_curves_spec
 from ui.models import arch_label
 from ui.page_state import train_runs
 from ui.runs import (
@@ -36,7 +36,7 @@ POLL_SECONDS = 1.0
 
 st.title(_("Train"))
 st.caption(
-    _("Train a small transformer on this computer and watch its loss fall. Pick a task and a size, change the "
+    _("Train a small model on this computer and watch its loss fall. Pick a task and a size, change the "
       "settings your homework asks about, press Start; the curves update every second while the run trains in "
       "the background. Runs stay on the chart, so you can compare settings.")
 )
@@ -288,8 +288,15 @@ def live_panel() -> None:
         ended = refresh() or ended
     chosen = [r for r in runs if r.label in shown]
     frame = loss_frame({r.label: r.last_snapshot for r in chosen})
+    x_axis = st.segmented_control(
+        _("x-axis"), X_AXES, default="step", key="train_x_axis",
+        format_func=lambda x: _("steps") if x == "step" else _("training time (s)"),
+        help=_("Training time puts runs with the same time budget side by side: an LSTM takes more, cheaper steps "
+               "than a transformer in the same seconds."),
+    ) or "step"
     st.vega_lite_chart(
-        loss_curves_spec(frame, title=_("Training and validation loss")), key="train_loss_chart", width="stretch"
+        loss_curves_spec(frame, title=_("Training and validation loss"), x=x_axis), key="train_loss_chart",
+        width="stretch",
     )
     st.dataframe(
         config_table(chosen), hide_index=True, key="train_config_table", width="stretch",

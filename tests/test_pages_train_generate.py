@@ -269,13 +269,26 @@ def test_build_train_config_applies_the_knobs():
 
 
 def test_loss_frame_buckets_long_curves():
-    snap = {"steps": [{"step": s, "train_loss": 10.0 - s / 1000} for s in range(1, 2001)],
-            "evals": [{"step": 1000, "val_loss": 9.0}, {"step": 2000, "val_loss": 8.5}]}
+    snap = {"steps": [{"step": s, "train_loss": 10.0 - s / 1000, "elapsed_s": s / 10} for s in range(1, 2001)],
+            "evals": [{"step": 1000, "val_loss": 9.0, "elapsed_s": 100.5}, {"step": 2000, "val_loss": 8.5}]}
     frame = ui_runs.loss_frame({"#1": snap}, max_points=400)
     train = frame[frame["curve"] == "train"]
     assert len(train) == 400
     assert train["step"].iloc[0] == pytest.approx(3.0)  # mean of steps 1..5
-    assert list(frame[frame["curve"] == "validation"]["loss"]) == [9.0, 8.5]
+    assert train["seconds"].iloc[0] == pytest.approx(0.3)  # mean of their times, 0.1 … 0.5 s
+    validation = frame[frame["curve"] == "validation"]
+    assert list(validation["loss"]) == [9.0, 8.5]
+    assert validation["seconds"].iloc[0] == 100.5 and np.isnan(validation["seconds"].iloc[1])
+
+
+def test_loss_chart_plots_steps_or_training_time():
+    from ui.live_charts import loss_curves_spec
+
+    frame = ui_runs.loss_frame({"#1": {"steps": [{"step": 1, "train_loss": 2.0, "elapsed_s": 0.4}], "evals": []}})
+    assert loss_curves_spec(frame)["layer"][0]["encoding"]["x"]["field"] == "step"
+    assert loss_curves_spec(frame, x="seconds")["layer"][0]["encoding"]["x"]["field"] == "seconds"
+    with pytest.raises(ValueError, match="x must be"):
+        loss_curves_spec(frame, x="epochs")
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -19,17 +19,27 @@ def _records(df: pd.DataFrame) -> alt.Data:
     return alt.Data(values=df.to_dict(orient="records"))
 
 
-def loss_curves_spec(df: pd.DataFrame, title: str = "", height: int = 380, log_y: bool = False) -> dict:
+X_AXES = ("step", "seconds")  # what a loss chart's x-axis can count
+
+
+def loss_curves_spec(
+    df: pd.DataFrame, title: str = "", height: int = 380, log_y: bool = False, x: str = "step"
+) -> dict:
     """Training (lines) and validation (lines with dots) loss of every run in ``df``, one colour per run.
 
-    ``df``: long form with columns run, step, curve, loss (:func:`ui.runs.loss_frame`).
+    ``df``: long form with columns run, step, seconds, curve, loss (:func:`ui.runs.loss_frame`). ``x``:
+    "step" (optimiser steps) or "seconds" (training time: runs with the same time budget end together,
+    which is how an LSTM and a transformer are compared). Raises ValueError for another ``x``.
     """
+    if x not in X_AXES:
+        raise ValueError(f"x must be one of {X_AXES}, got {x!r}")
     if df.empty:
-        df = pd.DataFrame({"run": [], "step": [], "curve": [], "loss": []})
+        df = pd.DataFrame({"run": [], "step": [], "seconds": [], "curve": [], "loss": []})
+    x_title = _("step") if x == "step" else _("training time (s)")
     validation = _("validation")
     y_scale = alt.Scale(type="log") if log_y else alt.Scale(zero=False)
     encoding = {
-        "x": alt.X("step:Q", title=_("step"), scale=alt.Scale(zero=False)),
+        "x": alt.X(f"{x}:Q", title=x_title, scale=alt.Scale(zero=False)),
         "y": alt.Y("loss:Q", title=_("loss (nats per token)"), scale=y_scale),
         "color": alt.Color("run:N", title=_("run"), legend=alt.Legend(orient="bottom", labelLimit=300)),
         "strokeDash": alt.StrokeDash(
@@ -40,6 +50,7 @@ def loss_curves_spec(df: pd.DataFrame, title: str = "", height: int = 380, log_y
             alt.Tooltip("run:N", title=_("run")),
             alt.Tooltip("curve:N", title=_("curve")),
             alt.Tooltip("step:Q", title=_("step"), format=".0f"),
+            alt.Tooltip("seconds:Q", title=_("training time (s)"), format=".1f"),
             alt.Tooltip("loss:Q", title=_("loss"), format=".4f"),
         ],
     }

@@ -239,23 +239,28 @@ def _bucket(steps: list[int], values: list[float], max_points: int) -> tuple[lis
 
 
 def loss_frame(snapshots: dict[str, dict], max_points: int = MAX_POINTS_PER_CURVE) -> pd.DataFrame:
-    """Long-form loss curves of several runs: columns run, step, curve ("train" / "validation"), loss.
+    """Long-form loss curves of several runs: columns run, step, seconds, curve ("train" / "validation"), loss.
 
-    ``snapshots`` maps a run's label to its ``TrainingJob.snapshot()``. Training losses of long runs are
-    averaged in buckets (at most about ``max_points`` per run); validation points are kept as they are.
+    ``snapshots`` maps a run's label to its ``TrainingJob.snapshot()``; ``seconds`` is the training time
+    (wall clock since the run started) at that step. Training losses of long runs are averaged in buckets
+    (at most about ``max_points`` per run); validation points are kept as they are.
     """
     rows: list[dict] = []
     train_name, val_name = _("train"), _("validation")
     for label, snap in snapshots.items():
-        steps = [s["step"] for s in snap.get("steps", [])]
-        losses = [s["train_loss"] for s in snap.get("steps", [])]
+        records = snap.get("steps", [])
+        steps = [s["step"] for s in records]
+        losses = [s["train_loss"] for s in records]
         xs, ys = _bucket(steps, losses, max_points)
-        rows.extend({"run": label, "step": x, "curve": train_name, "loss": y} for x, y in zip(xs, ys, strict=True))
+        seconds, _ys = _bucket([s.get("elapsed_s", float("nan")) for s in records], losses, max_points)
+        rows.extend({"run": label, "step": x, "seconds": t, "curve": train_name, "loss": y}
+                    for x, t, y in zip(xs, seconds, ys, strict=True))
         rows.extend(
-            {"run": label, "step": float(e["step"]), "curve": val_name, "loss": e["val_loss"]}
+            {"run": label, "step": float(e["step"]), "seconds": e.get("elapsed_s", float("nan")), "curve": val_name,
+             "loss": e["val_loss"]}
             for e in snap.get("evals", [])
         )
-    return pd.DataFrame(rows, columns=["run", "step", "curve", "loss"])
+    return pd.DataFrame(rows, columns=["run", "step", "seconds", "curve", "loss"])
 
 
 def task_metrics(snapshot: dict) -> list[tuple[str, str]]:
