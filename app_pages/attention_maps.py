@@ -19,7 +19,6 @@ from ui.models import (
     kind_names,
     language_names,
     lm_attention,
-    load_model,
     no_attention_sentence,
     prepare_prompt,
     prepare_source,
@@ -27,7 +26,7 @@ from ui.models import (
     translate,
     translation_attention,
 )
-from ui.page_state import preselect_checkpoint, session_checkpoints, show_notes
+from ui.page_state import cached_model, preselect_checkpoint, session_checkpoints, show_notes
 
 DEFAULT_EXPRESSION = "-30 - -34"
 DEFAULT_SENTENCE = "A little girl in a pink dress is climbing up the stairs."
@@ -37,11 +36,6 @@ DEFAULT_TEXTS = {
     "wikitext2": "The game was released in Japan in 2011 , and it received positive reviews .",
 }
 
-
-@st.cache_resource(show_spinner=_("Loading the model…"), max_entries=8)
-def cached_model(path: str, stamp: float):
-    """The checkpoint's model and meta, shared by all sessions (eval mode; only read under ``torch.no_grad``)."""
-    return load_model(path)
 
 
 def kind_help(causal: bool, translation: bool = False) -> dict[str, str]:

@@ -6,11 +6,11 @@ import html
 
 import streamlit as st
 
+from trainers.tasks import LM_TASKS, TRANSLATION_TASKS
 from ui.attention_view import show_head_maps
 from ui.i18n import _
 from ui.live_charts import candidates_spec
 from ui.models import (
-    TRANSLATION_TASKS,
     PreparedPrompt,
     SamplingSettings,
     candidate_rows,
@@ -19,7 +19,6 @@ from ui.models import (
     context_length,
     least_certain_step,
     lm_attention,
-    load_model,
     no_attention_sentence,
     prepare_prompt,
     sample,
@@ -27,19 +26,13 @@ from ui.models import (
     task_label,
     visible,
 )
-from ui.page_state import preselect_checkpoint, session_checkpoints, show_notes
+from ui.page_state import cached_model, preselect_checkpoint, session_checkpoints, show_notes
 
-LM_TASKS = ("shakespeare", "anna", "wikitext2")
 TEXT_STYLE = (
     "white-space: pre-wrap; font-family: 'Source Code Pro', monospace; font-size: 1.05rem; line-height: 1.5; "
     "padding: 0.8rem 1rem; border-radius: 0.5rem; background: #f6f7f9; border: 1px solid #e3e5e8;"
 )
 
-
-@st.cache_resource(show_spinner=_("Loading the model…"), max_entries=8)
-def cached_model(path: str, stamp: float):
-    """The checkpoint's model and meta, shared by all sessions (eval mode; only read under ``torch.no_grad``)."""
-    return load_model(path)
 
 
 def text_html(prompt: str, generated: str) -> str:

@@ -6,22 +6,21 @@ import html
 
 import streamlit as st
 
+from trainers.tasks import TRANSLATION_TASKS
 from ui.attention_view import show_head_maps
 from ui.i18n import _
 from ui.models import (
-    TRANSLATION_TASKS,
     checkpoint_choices,
     checkpoint_stamp,
     context_length,
     language_names,
-    load_model,
     nbest_table,
     prepare_source,
     task_label,
     translate,
     translation_attention,
 )
-from ui.page_state import preselect_checkpoint, session_checkpoints, show_notes
+from ui.page_state import cached_model, preselect_checkpoint, session_checkpoints, shared_model, show_notes
 
 DEFAULT_SENTENCE = "A little girl in a pink dress is climbing up the stairs."
 TEXT_STYLE = (
@@ -30,17 +29,12 @@ TEXT_STYLE = (
 )
 
 
-@st.cache_resource(show_spinner=_("Loading the model…"), max_entries=8)
-def cached_model(path: str, stamp: float):
-    """The checkpoint's model and meta, shared by all sessions (eval mode; only read under ``torch.no_grad``)."""
-    return load_model(path)
-
 
 @st.cache_data(show_spinner=_("Translating…"), max_entries=64)
 def cached_translation(path: str, stamp: float, source_ids: tuple[int, ...], decoding: str, beam_width: int,
                        length_penalty: float):
     """The translation of one prepared source under one decoding setting (same inputs, same answer)."""
-    model, meta = cached_model(path, stamp)
+    model, meta = shared_model(path, stamp)
     return translate(model, meta, list(source_ids), decoding, beam_width, length_penalty)
 
 

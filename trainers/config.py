@@ -16,6 +16,7 @@ import copy
 import math
 from dataclasses import asdict, dataclass, field, fields, replace
 
+from trainers.tasks import LM_TASKS, TASKS, TRANSLATION_TASKS  # the one list of tasks (imports nothing)
 from transformer.models import TransformerConfig
 
 __all__ = [
@@ -31,10 +32,6 @@ __all__ = [
     "preset_config",
 ]
 
-LM_TASKS: tuple[str, ...] = ("wikitext2", "shakespeare", "anna")
-# Encoder-decoder translation (trainers.tasks.translation): Multi30k en→de / en→fr, Anki en→fr.
-TRANSLATION_TASKS: tuple[str, ...] = ("multi30k_en_de", "multi30k_en_fr", "anki_en_fr")
-TASKS: tuple[str, ...] = ("addsub", "wikitext2", "shakespeare", "anna", *TRANSLATION_TASKS)
 SCHEDULES: tuple[str, ...] = ("cosine", "inverse_sqrt", "constant")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 TOKENIZERS: tuple[str, ...] = ("word", "char", "bpe")

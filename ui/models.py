@@ -480,7 +480,6 @@ def attention_npz(maps: AttentionMaps) -> bytes:
 # --------------------------------------------------------------------------------------------------
 # Translation
 # --------------------------------------------------------------------------------------------------
-TRANSLATION_TASKS: tuple[str, ...] = ("multi30k_en_de", "multi30k_en_fr", "anki_en_fr")
 
 
 def language_names(meta: CheckpointMeta) -> tuple[str, str]:

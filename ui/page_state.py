@@ -1,4 +1,4 @@
-"""Small session helpers the Train, Generate and Attention-maps pages share.
+"""Small session helpers the Train, Generate, Translate and Attention-maps pages share.
 
 The Train page keeps its runs in ``st.session_state["train_runs"]`` (a list of :class:`ui.runs.RunRecord`);
 the other two pages offer the saved ones in their checkpoint pickers. Session state survives a
@@ -8,6 +8,9 @@ reconnect of the same tab, so a run's record (and its saved checkpoint) is never
 from __future__ import annotations
 
 import streamlit as st
+
+from ui.i18n import _
+from ui.models import load_model
 
 RUNS_KEY = "train_runs"
 
@@ -42,3 +45,20 @@ def preselect_checkpoint(paths: list[str], state_key: str, open_key: str, defaul
         st.session_state[state_key] = wanted
     if st.session_state.get(state_key) not in paths:
         st.session_state[state_key] = default if default in paths else paths[0]
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def shared_model(path: str, stamp: float):
+    """A checkpoint's (model, meta), loaded once per server for every page and session.
+
+    ``stamp`` (:func:`ui.models.checkpoint_stamp`) changes when the folder is rewritten, so a re-saved run
+    is loaded again. The model is in eval mode and only read under ``torch.no_grad``.
+    Raises what :func:`ui.models.load_model` raises (ValueError, OSError).
+    """
+    return load_model(path)
+
+
+def cached_model(path: str, stamp: float):
+    """:func:`shared_model` under a "Loading the model…" spinner in the session's language."""
+    with st.spinner(_("Loading the model…")):
+        return shared_model(path, stamp)

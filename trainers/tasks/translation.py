@@ -43,8 +43,8 @@ from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers
 from tokenizers.trainers import BpeTrainer
 
 from trainers import data_paths
+from trainers.tasks import TRANSLATION_TASKS
 
-TRANSLATION_TASKS: tuple[str, ...] = ("multi30k_en_de", "multi30k_en_fr", "anki_en_fr")
 # task → (corpus, source language, target language)
 LANGUAGES: dict[str, tuple[str, str, str]] = {
     "multi30k_en_de": ("multi30k", "en", "de"),
