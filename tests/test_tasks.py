@@ -229,6 +229,33 @@ def test_importing_the_package_is_light():
     assert result.stdout.strip() == "[]"
 
 
+def test_addsub_split_without_the_course_file_is_generated_and_held_out(tmp_path):
+    missing = tmp_path / "two_digit_op.json"
+    split = addsub.make_split("generated", 3000, seed=1, path=missing)
+    assert (split.train_source, split.valid_source, split.note) == ("generated", "generated", None)
+    assert split.valid == addsub.generated_valid_pairs() and len(split.valid) == 500
+    assert len(split.train) == 3000 and not {i for i, _ in split.train} & {i for i, _ in split.valid}
+    for inp, out in split.valid[:50]:  # every pair is right: the answer is the arithmetic of the input
+        words = inp.split()
+        a = int(words[2]) * (-1 if words[1] == "NEGATIVE" else 1)
+        b = int(words[5]) * (-1 if words[4] == "NEGATIVE" else 1)
+        assert addsub.format_answer(out) == (a + b if words[3] == "add" else a - b)
+    asked_course = addsub.make_split("course", 3000, seed=1, path=missing)  # falls back, and says so
+    assert asked_course.train == split.train and "two_digit_op.json" in asked_course.note
+    with pytest.raises(ValueError, match="'course' or 'generated'"):
+        addsub.make_split("both", 10, seed=0, path=missing)
+
+
+def test_addsub_split_with_the_course_file_validates_on_the_course_500():
+    _need(data_paths.addsub_path())
+    course_train, course_valid = addsub.load_course_split()
+    course = addsub.make_split("course", 3000, seed=1)
+    assert (course.train, course.valid, course.note) == (course_train, course_valid, None)
+    generated = addsub.make_split("generated", 3000, seed=1)
+    assert generated.valid == course_valid and generated.valid_source == "course"
+    assert not {i for i, _ in generated.train} & {i for i, _ in course_valid}
+
+
 def test_data_paths(tmp_path, monkeypatch):
     assert (data_paths.repo_root() / "trainers" / "data_paths.py").is_file()
     monkeypatch.delenv("TC_SHARED_DATA", raising=False)
@@ -237,6 +264,11 @@ def test_data_paths(tmp_path, monkeypatch):
     assert data_paths.shared_data_dir() == data_paths.repo_root().parent / "shared" / "data"
     monkeypatch.setenv("TC_SHARED_DATA", str(tmp_path))
     assert data_paths.wikitext2_dir() == tmp_path / "wikitext-2"
+    # No Tiny Shakespeare in the shared folder: the copy shipped in assets/data (same bytes as the course's).
+    shipped = data_paths.repo_root() / "assets" / "data" / "tinyshakespeare" / "input.txt"
+    assert data_paths.shakespeare_path() == shipped and shipped.stat().st_size == 1_115_394
+    (tmp_path / "tinyshakespeare").mkdir()
+    (tmp_path / "tinyshakespeare" / "input.txt").write_text("To be\n", encoding="utf-8")
     assert data_paths.shakespeare_path() == tmp_path / "tinyshakespeare" / "input.txt"
     assert data_paths.addsub_path() == tmp_path / "eecs598-addsub" / "two_digit_op.json"
     monkeypatch.setenv("TC_DATA_DIR", str(tmp_path / "wt"))

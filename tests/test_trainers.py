@@ -178,7 +178,6 @@ def test_a_diverging_run_fails_and_names_the_learning_rate():
 # --------------------------------------------------------------------------------------------------
 # The background job
 # --------------------------------------------------------------------------------------------------
-@needs_addsub
 def test_stop_halts_a_running_job_within_a_second():
     job = TrainingJob(preset_config("addsub", "tiny", max_steps=10**6, tensorboard=False, eval_every=200))
     job.start()
@@ -216,10 +215,7 @@ def test_snapshot_of_a_finished_job_has_history_summary_and_model(tmp_path):
     job.start()
     assert job.join(timeout=60)
     snap = job.snapshot()
-    if not HAS_ADDSUB:  # without the course file the job fails with the data message
-        assert snap["status"] == "failed" and "two_digit_op.json" in snap["message"]
-        return
-    assert snap["status"] == "finished", snap["message"]
+    assert snap["status"] == "finished", snap["message"]  # with or without the course file (generated data)
     assert [e["step"] for e in snap["evals"]] == [10, 20, 30]
     assert snap["summary"]["steps"] == 30 and snap["progress"] == 1.0
     assert set(snap["last_step"]) >= {"step", "train_loss", "lr", "tokens_per_s", "elapsed_s"}
@@ -334,8 +330,7 @@ def test_loading_never_unpickles():
 # --------------------------------------------------------------------------------------------------
 # CLI
 # --------------------------------------------------------------------------------------------------
-@needs_addsub
-def test_cli_trains_and_evaluate_prints_one_json_object(tmp_path):
+def test_cli_trains_and_evaluate_prints_one_json_object(tmp_path):  # with or without the course file
     out = tmp_path / "ck"
     train = subprocess.run(
         [sys.executable, "-m", "trainers", "train", "--task", "addsub", "--preset", "tiny", "--max-steps", "10",
@@ -451,6 +446,8 @@ def test_shipped_presets_reproduce_the_recorded_training_config(name):
         return old != value
 
     differing = {k for k, v in preset.items() if differs(k, v)}
+    if name != "addsub":  # AddSub's data fields are not part of another task's recipe
+        differing -= {"addsub_source", "addsub_train_size"}
     assert differing <= {"threads", "run_id", "checkpoint_dir", "preset"}  # run-specific, not the recipe
 
 

@@ -145,8 +145,10 @@ class TrainConfig:
     block_size: int = 64  # language models: tokens per sequence (BPTT length / context window)
     lm_batching: str | None = None  # "bptt" (contiguous, PyTorch example) or "random" (nanoGPT windows); None = task default
     # AddSub data.
-    addsub_source: str = "course"  # "course": the 4,500 course training expressions; "generated": fresh ones
-    addsub_train_size: int = 15000  # how many generated expressions (course validation inputs excluded)
+    # "generated": addsub_train_size fresh expressions (validation inputs excluded; works with no course file);
+    # "course": the course file's 4,500 training expressions (generated instead when the file is absent).
+    addsub_source: str = "generated"
+    addsub_train_size: int = 15000  # how many generated expressions
     # Language-model data.
     tokenizer: str | None = None  # "word" (WikiText-2), "char" (novels) or "bpe"; None = the task's default
     bpe_vocab_size: int | None = None  # BPE vocabulary (default 8000 WikiText-2, 512 novels, 6000 Multi30k, 4000 Anki)
@@ -310,7 +312,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
                 task="addsub",
                 model=ModelConfig(d_model=128, n_heads=4, n_layers=2, d_ff=256, dropout=0.0, norm_first=False),
                 lr=3e-3, warmup_steps=100, batch_size=128, max_steps=None, max_time_s=60,
-                eval_every=100, eval_batches=None, weight_decay=0.01,
+                eval_every=100, eval_batches=None, weight_decay=0.01, addsub_source="course",
             ),
         ),
         "shipped": _preset(

@@ -50,10 +50,22 @@ def wikitext2_dir(data_dir: str | os.PathLike | None = None) -> Path:
     return Path(env).expanduser() if env else shared_data_dir() / "wikitext-2"
 
 
+def shipped_data_dir() -> Path:
+    """The small public-domain corpora that ship with the app: ``<repo>/assets/data`` (see its README)."""
+    return repo_root() / "assets" / "data"
+
+
 def shakespeare_path(data_dir: str | os.PathLike | None = None) -> Path:
-    """Tiny Shakespeare ``input.txt`` (karpathy/char-rnn): in ``data_dir`` if given, else the shared folder."""
-    folder = Path(data_dir).expanduser() if data_dir is not None else shared_data_dir() / "tinyshakespeare"
-    return folder / "input.txt"
+    """Tiny Shakespeare ``input.txt`` (karpathy/char-rnn).
+
+    ``data_dir`` if given; else the shared folder's copy; else the copy shipped in
+    ``assets/data/tinyshakespeare`` (the same bytes), so the character model trains offline on a
+    fresh clone.
+    """
+    if data_dir is not None:
+        return Path(data_dir).expanduser() / "input.txt"
+    shared = shared_data_dir() / "tinyshakespeare" / "input.txt"
+    return shared if shared.is_file() else shipped_data_dir() / "tinyshakespeare" / "input.txt"
 
 
 def anna_karenina_path(data_dir: str | os.PathLike | None = None) -> Path:

@@ -1,7 +1,8 @@
 """Evaluate a saved checkpoint on its task's data: the figures ``python -m trainers evaluate`` prints.
 
 AddSub: exact-match and per-token accuracy of greedy decoding (``evaluate_addsub_pairs``) on
-  - ``split="valid"`` (default): the course's 500 validation expressions;
+  - ``split="valid"`` (default): the course's 500 validation expressions (or, for a checkpoint trained
+    without the course file, the 500 generated ones it was validated on: ``addsub.generated_valid_pairs``);
   - ``split="train"``: the expressions the checkpoint was trained on (regenerated from its record);
   - ``split="test"``: fresh expressions: every one of the 19,602 expressions of the whole operand range
     (−49…49, add and subtract) whose input the model never saw in training;
@@ -52,6 +53,8 @@ def addsub_pairs_for(meta: CheckpointMeta, data: str | os.PathLike | None, split
                     f"'out_expression' of equal length): {exc}"
                 ) from None
         course_train, course_valid = addsub.load_course_split(path)
+    elif meta.task_info.get("valid_source", "course") == "generated":  # trained without the course file
+        course_train, course_valid = None, addsub.generated_valid_pairs()
     else:
         course_train, course_valid = addsub.load_course_split()
     split = split or "valid"
@@ -71,7 +74,7 @@ def _addsub_training_pairs(meta, course_train, course_valid) -> list[tuple[str, 
 
     info = meta.task_info
     if info.get("train_source", "course") == "course":
-        return course_train
+        return course_train if course_train is not None else addsub.load_course_split()[0]
     exclude = {inp for inp, _ in course_valid}
     return addsub.generate_expressions(int(info["train_size"]), int(info["train_seed"]), exclude=exclude)
 

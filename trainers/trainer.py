@@ -305,8 +305,9 @@ class AddSubTask:
     """AddSub (EECS 498 A5) on an encoder-decoder, trained with teacher forcing.
 
     Training data: the course's 4,500 training expressions (``addsub_source="course"``) or
-    ``addsub_train_size`` fresh expressions from the whole range, course validation inputs excluded
-    (``"generated"``). Validation: the course's 500 validation expressions. Headline metric:
+    ``addsub_train_size`` fresh expressions from the whole range, validation inputs excluded
+    (``"generated"``). Validation: the course's 500 validation expressions. Without the course file
+    both are generated (``addsub.make_split``; ``data_note`` says so). Headline metric:
     exact-match of greedy decoding; per-token accuracy is reported beside it, named as such.
     """
 
@@ -323,23 +324,25 @@ class AddSubTask:
     ) -> None:
         """``train_pairs``/``valid_pairs`` (course strings) replace the configured data when given.
 
-        Raises FileNotFoundError when the course file is needed and missing.
+        Without the course file the data is generated (see ``addsub.make_split``), so nothing is missing.
         """
         from torch.utils.data import DistributedSampler
 
         from .tasks import addsub
 
         self.config, self.device, self.rank, self.world_size = config, device, rank, world_size
+        self.train_source, self.valid_source, self.data_note = config.addsub_source, "given", None
         if train_pairs is None or valid_pairs is None:
-            course_train, course_valid = addsub.load_course_split()
-        self.valid_pairs = list(valid_pairs) if valid_pairs is not None else course_valid
+            split = addsub.make_split(config.addsub_source, config.addsub_train_size, config.seed)
+            self.train_source, self.valid_source, self.data_note = split.train_source, split.valid_source, split.note
+        self.valid_pairs = list(valid_pairs) if valid_pairs is not None else split.valid
         if train_pairs is not None:
             self.train_pairs = list(train_pairs)
-        elif config.addsub_source == "course":
-            self.train_pairs = course_train
-        else:
+        elif valid_pairs is not None and split.train_source == "generated":  # keep the given validation out
             exclude = {inp for inp, _ in self.valid_pairs}
             self.train_pairs = addsub.generate_expressions(config.addsub_train_size, config.seed, exclude=exclude)
+        else:
+            self.train_pairs = split.train
         self.train = addsub.AddSubDataset(self.train_pairs)
         if len(self.train) < config.batch_size * world_size:
             raise ValueError(
@@ -396,9 +399,10 @@ class AddSubTask:
             "eos_id": addsub.EOS_ID,
             "src_len": addsub.SRC_LEN,
             "tgt_len": addsub.TGT_LEN,
-            "train_source": self.config.addsub_source,
+            "train_source": self.train_source,
             "train_size": len(self.train),
             "train_seed": self.config.seed,
+            "valid_source": self.valid_source,
         }
 
 

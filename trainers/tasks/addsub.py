@@ -20,7 +20,9 @@ import json
 import os
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -267,6 +269,74 @@ def generate_expressions(n: int, seed: int, exclude: Iterable[str] = frozenset()
         raise ValueError(f"asked for {n} expressions, but only {len(pool)} distinct ones remain after the exclusions.")
     chosen = np.random.default_rng(seed).choice(len(pool), size=n, replace=False)
     return [pool[i] for i in chosen]
+
+
+# Without the course file, validation is 500 generated expressions drawn with this seed (the course's
+# size), and training never sees their inputs. Fixed, so every run and every evaluation agree on it.
+GENERATED_VALID_SEED = 598
+VALID_SOURCES = ("course", "generated")
+
+
+def generated_valid_pairs() -> list[tuple[str, str]]:
+    """The 500 held-out expressions used when the course file is absent (seed ``GENERATED_VALID_SEED``)."""
+    return generate_expressions(COURSE_N_VALID, GENERATED_VALID_SEED)
+
+
+def valid_pairs_for(source: str, path: str | os.PathLike | None = None) -> list[tuple[str, str]]:
+    """Validation pairs by where they come from: ``"course"`` (the file's 500) or ``"generated"``.
+
+    Raises:
+        FileNotFoundError: ``"course"`` while the course file is absent.
+        ValueError: an unknown ``source``.
+    """
+    if source == "course":
+        return load_course_split(path)[1]
+    if source == "generated":
+        return generated_valid_pairs()
+    raise ValueError(f"the AddSub validation source is 'course' or 'generated', not {source!r}")
+
+
+@dataclass(frozen=True)
+class AddSubSplit:
+    """The pairs one run trains and validates on, and where each came from (saved with a checkpoint)."""
+
+    train: list[tuple[str, str]]
+    valid: list[tuple[str, str]]
+    train_source: str  # "course" (the file's 4,500) or "generated"
+    valid_source: str  # "course" (the file's 500) or "generated" (``generated_valid_pairs``)
+    note: str | None = None  # set when the course file was asked for but is absent
+
+
+def make_split(source: str, train_size: int, seed: int, path: str | os.PathLike | None = None) -> AddSubSplit:
+    """The data of an AddSub run, from the course file when it is there and generated otherwise.
+
+    - Course file present: validation is the course's 500 expressions (the course's split); training is
+      the course's 4,500 (``source="course"``) or ``train_size`` generated expressions whose inputs are
+      not among the validation inputs (``source="generated"``).
+    - Course file absent: validation is :func:`generated_valid_pairs` and training ``train_size``
+      generated expressions excluding them, whatever ``source`` asked for; ``note`` then says so.
+
+    Raises:
+        ValueError: an unknown ``source``; a ``train_size`` larger than the expressions left.
+    """
+    if source not in ("course", "generated"):
+        raise ValueError(f"addsub_source must be 'course' or 'generated', got {source!r}")
+    file = path if path is not None else data_paths.addsub_path()
+    note = None
+    if Path(file).is_file():
+        course_train, valid = load_course_split(file)
+        valid_source = "course"
+        if source == "course":
+            return AddSubSplit(course_train, valid, "course", valid_source)
+    else:
+        valid, valid_source = generated_valid_pairs(), "generated"
+        if source == "course":
+            note = (
+                f"The course file two_digit_op.json is not at {file}: training on {train_size:,} generated "
+                f"expressions and validating on {COURSE_N_VALID} generated ones instead."
+            )
+    train = generate_expressions(train_size, seed, exclude={inp for inp, _ in valid})
+    return AddSubSplit(train, valid, "generated", valid_source, note)
 
 
 class AddSubDataset(Dataset):
