@@ -17,7 +17,7 @@ from ui.charts import dim_labels, show_matrix
 from ui.i18n import _
 from ui.inputs import matrix_view
 from ui.text import unique_labels
-from ui.tokenizing import KINDS, build_tokenizers, encode_pieces, load_corpus
+from ui.tokenizing import KINDS, encode_pieces, load_tokenizers
 
 K = "tok_"  # widget key prefix of this page
 MAX_CHIPS = 200  # token chips shown
@@ -28,7 +28,7 @@ CHIP_COLORS = ["#dbeafe", "#dcfce7", "#fef9c3", "#fce7f3", "#e0e7ff", "#ffedd5",
 
 @st.cache_resource(show_spinner=_("Training the tokenizers on the corpus…"))
 def _tokenizers():
-    return build_tokenizers(load_corpus())
+    return load_tokenizers()  # the shipped ones (assets/tokenizers) when they match the corpus, else trained now
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -12,12 +12,12 @@ from ui.i18n import _
 from ui.jobs import ACTIVE_STATUSES, job_slots, session_jobs
 from ui.live_charts import X_AXES, loss_curves_spec
 from ui.models import arch_label
-from ui.page_state import train_runs
+from ui.page_state import cached_data_status, train_runs
 from ui.runs import (
     RunRecord,
     build_train_config,
     config_table,
-    data_problem,
+    data_message,
     eta_seconds,
     format_seconds,
     knob_defaults,
@@ -74,9 +74,22 @@ if task in LM_TASKS:
               "weights. It has no heads, feed-forward layer or positional encoding; d_model is both its "
               "embedding and hidden size.")
         )
-problem = data_problem(task)
-if problem:
-    st.warning(problem, icon=":material/folder_off:")
+# Is the task's data here, downloadable, or waiting for a folder? Said before Start, never discovered after.
+data_dir = None
+if task != "addsub":
+    with st.expander(_("Data folder (optional)"), expanded=bool(st.session_state.get(f"train_data_dir_{task}"))):
+        data_dir = st.text_input(
+            _("A folder that holds this task's files"), key=f"train_data_dir_{task}",
+            placeholder=_("e.g. ~/Downloads/wikitext-2"),
+            help=_("Leave empty to use the course data folder (../shared/data, or TC_SHARED_DATA), the copy that "
+                   "ships with the app, or a download from the Hugging Face Hub when online."),
+        ).strip() or None
+data_state, data_text = data_message(cached_data_status(task, data_dir))
+{"ready": st.success, "download": st.info, "folder": st.warning}[data_state](
+    data_text,
+    icon={"ready": ":material/check_circle:", "download": ":material/download:",
+          "folder": ":material/folder_off:"}[data_state],
+)
 
 defaults = knob_defaults(task, preset)
 
@@ -199,7 +212,7 @@ active = [r for r in runs if r.last_snapshot.get("status") in ACTIVE_STATUSES]
 b1, b2 = st.columns([1, 4], vertical_alignment="center")
 start = b1.button(
     _("Start training"), type="primary", icon=":material/play_arrow:", key="train_start",
-    disabled=bool(active) or (problem is not None and task != "wikitext2"),
+    disabled=bool(active) or data_state == "folder",
 )
 b2.caption(
     _("Training slots on this server: {used} of {cap} in use · each run uses {threads} CPU thread(s).").format(
@@ -211,7 +224,7 @@ b2.caption(
 if start:
     run_id = new_run_id(task)
     try:
-        config = build_train_config(task, preset, knobs, run_id)
+        config = build_train_config(task, preset, knobs, run_id, data_dir=data_dir)
     except ValueError as exc:
         st.error(_("These settings cannot be trained: {error}").format(error=exc), icon=":material/error:")
     else:

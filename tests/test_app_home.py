@@ -13,6 +13,18 @@ def test_home_renders_with_the_learning_path():
     text = " ".join(m.value for m in at.markdown)
     for step in ("Attention, step by step", "Multi-head attention", "Train", "Generate", "Cost of attention"):
         assert step in text
+    assert "as they are added" not in text  # no placeholder lines
+
+
+def test_home_learning_path_follows_the_sidebar():
+    import re
+
+    from app import PAGES
+
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=30).run()
+    steps = [m.value for m in at.markdown if re.match(r"^\d+\. \*\*", m.value)]
+    titles = [re.match(r"^\d+\. \*\*(.+?)\*\*", step).group(1) for step in steps]
+    assert titles == [title for _, title, _, section in PAGES if section != "Start"]  # Translate included
 
 
 @pytest.mark.browser

@@ -9,6 +9,10 @@
     python -m trainers evaluate --checkpoint DIR [--split test_2016_flickr|val|train]
         [--decoding greedy|beam] [--beam-width 4] [--length-penalty 0.6] --json      (translation: BLEU)
     python -m trainers list [ROOT …]
+    python -m trainers data [--task TASK] [--data-dir DIR] [--json]
+
+``data`` says, for each task, whether its data is ready, downloadable from the Hugging Face Hub (with its
+size) or needs a folder (and which files it must hold), as the Train page does before Start.
 
 ``train`` prints progress on stderr and saves a checkpoint (default ``runs/<run_id>/checkpoint``; only
 rank 0 under ``torchrun --nproc_per_node=N -m trainers train …``, which trains with
@@ -49,7 +53,10 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--max-time", type=float, default=None, help="wall-clock budget in seconds")
     train.add_argument("--max-steps", type=int, default=None, help="optimiser steps")
     train.add_argument("--out", default=None, help="checkpoint folder (default runs/<run_id>/checkpoint)")
-    train.add_argument("--data-dir", default=None, help="folder holding the corpus (language models)")
+    train.add_argument(
+        "--data-dir", default=None,
+        help="folder holding the task's files (language models and translation; see `python -m trainers data`)",
+    )
     train.add_argument("--device", default=None, choices=("auto", "cpu", "cuda"))
     train.add_argument("--seed", type=int, default=None)
     train.add_argument("--lr", type=float, default=None, help="peak learning rate")
@@ -68,6 +75,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--json", action="store_true", help="print the run summary as one JSON object on stdout")
     train.add_argument("--quiet", action="store_true", help="no progress lines")
+
+    data = sub.add_parser("data", help="is each task's data here, downloadable, or waiting for a folder?")
+    data.add_argument("--task", default=None, choices=TASKS)
+    data.add_argument("--data-dir", default=None, help="a folder to check for --task's files")
+    data.add_argument("--json", action="store_true", help="print JSON (one object with --task, else a list)")
 
     evaluate = sub.add_parser("evaluate", help="evaluate a checkpoint")
     evaluate.add_argument("--checkpoint", required=True, help="checkpoint folder")
@@ -194,6 +206,8 @@ def _train(args) -> int:
         if not quiet:
             print(f"run {trainer.run_id}: {config.task}, {config.arch}, preset {config.preset}, device {trainer.device}",
                   file=sys.stderr, flush=True)
+            if getattr(trainer.task, "data_note", None):
+                print(f"note: {trainer.task.data_note}", file=sys.stderr, flush=True)
         summary = trainer.fit()
     except (FileNotFoundError, ValueError) as exc:
         raise CLIError(str(exc)) from None
@@ -260,6 +274,29 @@ def _list(args) -> int:
     return 0
 
 
+def _data(args) -> int:
+    from .config import TASKS
+    from .data_status import data_status
+
+    rows = []
+    for task in [args.task] if args.task else TASKS:
+        status = data_status(task, args.data_dir if args.task else None)
+        rows.append({"task": task, "state": status.state, "source": status.source, "location": str(status.location),
+                     "hub_id": status.hub_id, "download_mb": status.download_mb, "reason": status.reason,
+                     "expected": list(status.expected)})
+    if args.json:
+        print(json.dumps(rows if not args.task else rows[0]))
+        return 0
+    for row in rows:
+        line = f"{row['task']:<15} {row['state']:<9} {row['source']:<10} {row['location']}"
+        if row["state"] == "download":
+            line += f"  (Start downloads {row['hub_id']}, {row['download_mb']:.1f} MB)"
+        elif row["state"] == "folder":
+            line += f"  (needs {', '.join(row['expected'])}: pass --data-dir or set TC_SHARED_DATA)"
+        print(line)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status (0 ok, 1 a run that failed, 2 an error reported on stderr)."""
     args = _parser().parse_args(argv)
@@ -269,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
             return _train(args)
         if args.command == "evaluate":
             return _evaluate(args)
+        if args.command == "data":
+            return _data(args)
         return _list(args)
     except CLIError as exc:
         print(f"error: {exc}", file=sys.stderr)

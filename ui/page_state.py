@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from trainers.data_status import data_status
 from ui.i18n import _
 from ui.models import load_model
 
@@ -62,3 +63,9 @@ def cached_model(path: str, stamp: float):
     """:func:`shared_model` under a "Loading the model…" spinner in the session's language."""
     with st.spinner(_("Loading the model…")):
         return shared_model(path, stamp)
+
+
+@st.cache_data(show_spinner=False, ttl=30, max_entries=64)
+def cached_data_status(task: str, data_dir: str | None):
+    """``trainers.data_status.data_status`` for the Train page, kept 30 s (it may ask the Hub, up to ~3 s)."""
+    return data_status(task, data_dir)

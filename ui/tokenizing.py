@@ -7,16 +7,21 @@
 - **BPE**: byte-level BPE (Sennrich et al. 2016, GPT-2's byte alphabet), 1,000 tokens, built with
   :func:`trainers.tasks.lm.build_bpe_tokenizer`: every text encodes, Chinese and emoji as UTF-8 bytes.
 
-The corpus is the first ~300 KB of Tiny Shakespeare from the shared course data
-(``<repo>/../shared/data``, env ``TC_SHARED_DATA``, via :mod:`trainers.data_paths`), or, where that is
-absent, the small built-in :data:`BUILTIN_SAMPLE`. No Streamlit here: the page caches
-:func:`build_tokenizers` with ``st.cache_resource``.
+The corpus is the first ~300 KB of Tiny Shakespeare (the shared course data, else the copy shipped in
+``assets/data``, via :mod:`trainers.data_paths`), or, where neither is readable, the small built-in
+:data:`BUILTIN_SAMPLE`. Training the three takes a fraction of a second to several seconds on a busy
+laptop, so the tokenizers trained on that corpus ship in ``assets/tokenizers/`` (remade with
+``python -m ui.tokenizing``) and :func:`load_tokenizers` reads them when they match the corpus.
+No Streamlit here: the page caches :func:`load_tokenizers` with ``st.cache_resource``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 from tokenizers import Regex, Tokenizer, models, pre_tokenizers
 from tokenizers.trainers import WordLevelTrainer
@@ -25,6 +30,7 @@ from trainers import data_paths
 from trainers.tasks.lm import build_bpe_tokenizer
 
 __all__ = [
+    "SHIPPED_DIR",
     "BUILTIN_SAMPLE",
     "KINDS",
     "UNK",
@@ -34,9 +40,12 @@ __all__ = [
     "build_tokenizers",
     "encode_pieces",
     "load_corpus",
+    "load_tokenizers",
+    "save_tokenizers",
 ]
 
 UNK = "[UNK]"
+SHIPPED_DIR = data_paths.repo_root() / "assets" / "tokenizers"  # the three, trained on the default corpus
 KINDS = ("character", "word", "BPE")
 CORPUS_BYTES = 300_000
 WORD_VOCAB_SIZE = 5000
@@ -101,6 +110,34 @@ def build_tokenizers(corpus: Corpus) -> TokenizerSet:
     return TokenizerSet({"character": char, "word": word, "BPE": bpe}, corpus)
 
 
+def _fingerprint(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def save_tokenizers(tokenizers: TokenizerSet, folder: Path = SHIPPED_DIR) -> None:
+    """Write the three tokenizers (``character.json``, ``word.json``, ``BPE.json``) and the corpus fingerprint."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for kind, tokenizer in tokenizers.tokenizers.items():
+        (folder / f"{kind}.json").write_text(tokenizer.to_str(), encoding="utf-8")
+    manifest = {"corpus_sha256": _fingerprint(tokenizers.corpus.text), "corpus_chars": len(tokenizers.corpus.text),
+                "made_by": "python -m ui.tokenizing"}
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+
+
+def load_tokenizers(corpus: Corpus | None = None, folder: Path = SHIPPED_DIR) -> TokenizerSet:
+    """The three tokenizers for ``corpus`` (default :func:`load_corpus`): read from ``folder`` when they were
+    trained on exactly this text (the manifest's SHA-256), else trained now with :func:`build_tokenizers`."""
+    corpus = corpus or load_corpus()
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        if manifest.get("corpus_sha256") == _fingerprint(corpus.text):
+            loaded = {kind: Tokenizer.from_file(str(folder / f"{kind}.json")) for kind in KINDS}
+            return TokenizerSet(loaded, corpus)
+    except Exception:  # missing or unreadable files (OSError, JSON or tokenizers errors): train them instead
+        pass
+    return build_tokenizers(corpus)
+
+
 @cache
 def _byte_decoder() -> dict[str, int]:
     """GPT-2's byte-level alphabet, reversed: the printable character standing for each byte → the byte."""
@@ -147,3 +184,9 @@ def encode_pieces(tokenizers: TokenizerSet, kind: str, text: str, max_tokens: in
     if max_tokens is not None:
         triples = triples[:max_tokens]
     return [Piece(tok, _readable(tok, kind), i, tok == UNK, text[a:b]) for tok, i, (a, b) in triples]
+
+
+if __name__ == "__main__":  # python -m ui.tokenizing: remake assets/tokenizers from the default corpus
+    made = build_tokenizers(load_corpus())
+    save_tokenizers(made)
+    print(f"wrote {SHIPPED_DIR} from {made.corpus.source} ({len(made.corpus.text):,} characters)")

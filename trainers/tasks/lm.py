@@ -25,19 +25,17 @@ from __future__ import annotations
 
 import math
 import os
-import socket
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from urllib.parse import urlparse
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 from tokenizers.trainers import BpeTrainer, WordLevelTrainer
 
 from trainers import data_paths
+from trainers.hub import hub_unavailable_reason
 from trainers.tasks import LM_TASKS
 
 UNITS: tuple[str, ...] = ("word", "char", "bpe")
@@ -49,7 +47,6 @@ TRAIN_FRACTION = 0.9  # nanoGPT: first 90% of the characters train, the rest val
 
 WIKITEXT2_HUB_ID = "Salesforce/wikitext"
 WIKITEXT2_HUB_CONFIG = "wikitext-2-v1"
-HUB_PROBE_TIMEOUT_S = 3.0
 # The two file layouts accepted for a local WikiText-2 folder: PyTorch's example, and the official zip.
 WIKITEXT2_FILE_NAMES: tuple[dict[str, str], ...] = (
     {"train": "train.txt", "valid": "valid.txt", "test": "test.txt"},
@@ -65,41 +62,6 @@ class DataUnavailableError(FileNotFoundError):
 # --------------------------------------------------------------------------------------------
 # WikiText-2
 # --------------------------------------------------------------------------------------------
-
-
-def _env_flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().upper() in {"1", "ON", "YES", "TRUE"}
-
-
-def _connection_error(host: str, port: int, timeout: float) -> str | None:
-    """Try a TCP connection; ``None`` if it opened within ``timeout`` seconds, else why not.
-
-    The attempt runs in a daemon thread so that a stalled name lookup cannot outlast ``timeout``.
-    """
-    outcome: list[str | None] = []
-
-    def probe() -> None:
-        try:
-            with socket.create_connection((host, port), timeout=timeout):
-                outcome.append(None)
-        except OSError as exc:
-            outcome.append(f"connecting to {host}:{port} failed ({exc})")
-
-    thread = threading.Thread(target=probe, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    return outcome[0] if outcome else f"{host}:{port} did not answer within {timeout:g} s"
-
-
-def _hub_unavailable_reason() -> str | None:
-    """Why the Hub cannot be used right now, or ``None`` if it answered a quick probe."""
-    for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
-        if _env_flag(var):
-            return f"offline mode is on ({var}={os.environ[var]})"
-    endpoint = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
-    host = endpoint.hostname or "huggingface.co"
-    port = endpoint.port or (80 if endpoint.scheme == "http" else 443)
-    return _connection_error(host, port, HUB_PROBE_TIMEOUT_S)
 
 
 def _local_wikitext2_files(folder: Path) -> dict[str, Path] | None:
@@ -164,7 +126,7 @@ def read_wikitext2(data_dir: str | os.PathLike | None = None) -> dict[str, tuple
         "Put the three files of PyTorch's word_language_model/data/wikitext-2 in a folder and pass it "
         f"with --data-dir, or set {data_paths.ENV_DATA_DIR} to it."
     )
-    reason = _hub_unavailable_reason()
+    reason = hub_unavailable_reason()
     if reason is None:
         try:
             return dict(_read_wikitext2_hub())

@@ -43,6 +43,7 @@ from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers
 from tokenizers.trainers import BpeTrainer
 
 from trainers import data_paths
+from trainers.hub import hub_unavailable_reason
 from trainers.tasks import TRANSLATION_TASKS
 
 # task → (corpus, source language, target language)
@@ -135,6 +136,52 @@ def _multi30k_split(folder: str, split: str, src: str, tgt: str) -> TranslationS
     return TranslationSplit(split, sources, references)
 
 
+# Multi30k on the Hugging Face Hub, used when the shared folder lacks it and the Hub answers: the
+# dataset's splits (train / validation / test = test_2016_flickr) hold one caption pair per row.
+MULTI30K_HUB: dict[str, tuple[str, float]] = {"multi30k_en_de": ("bentrevett/multi30k", 4.9)}  # id, download MB
+_MULTI30K_HUB_SPLIT = {"train": "train", "val": "validation", "test_2016_flickr": "test"}
+
+
+@lru_cache(maxsize=4)
+def _multi30k_hub_rows(task: str) -> dict[str, tuple[tuple[str, str], ...]]:
+    import datasets  # deferred: importing datasets takes about half a second
+
+    _, src, tgt = LANGUAGES[task]
+    dataset = datasets.load_dataset(MULTI30K_HUB[task][0])
+    return {
+        split: tuple(zip(dataset[hub_split][src], dataset[hub_split][tgt], strict=True))
+        for split, hub_split in _MULTI30K_HUB_SPLIT.items()
+    }
+
+
+def _multi30k_hub_split(task: str, split: str, folder: Path) -> TranslationSplit:
+    """``split`` of ``task`` from the Hub (``MULTI30K_HUB``), after a probe of a few seconds.
+
+    Raises:
+        FileNotFoundError: the Hub cannot be used; the message names the local folder to fill instead.
+    """
+    hub_id = MULTI30K_HUB[task][0]
+    reason = hub_unavailable_reason()
+    if reason is None:
+        try:
+            rows = _multi30k_hub_rows(task)[split]
+        except Exception as exc:  # any Hub or network failure becomes the same actionable message
+            reason = f"loading {hub_id} failed: {exc}"
+    if reason is not None:
+        raise FileNotFoundError(
+            f"Multi30k is not in {folder} and {hub_id} cannot be downloaded from the Hugging Face Hub: {reason}. "
+            f"Put Multi30k's train/val/test_2016_flickr .en/.de files in {folder} "
+            f"(or set {data_paths.ENV_SHARED_DATA} to the folder holding multi30k/)."
+        )
+    sources, references = [], []
+    for s, t in rows:
+        s, t = clean_text(s), clean_text(t)
+        if s and t:
+            sources.append(s)
+            references.append([t])
+    return TranslationSplit(split, sources, references)
+
+
 @lru_cache(maxsize=2)
 def _anki_splits(path: str, n_held_out: int, seed: int) -> dict[str, TranslationSplit]:
     file = data_paths.require(path, "the Anki English-French file fra.txt", env_var=data_paths.ENV_SHARED_DATA)
@@ -174,6 +221,8 @@ def read_split(task: str, split: str, data_dir: str | os.PathLike | None = None)
         raise ValueError(f"{task} has the splits {', '.join(SPLITS[corpus])}, not {split!r}")
     location = data_location(task, data_dir)
     if corpus == "multi30k":
+        if data_dir is None and task in MULTI30K_HUB and not (location / f"{split}.{tgt}").is_file():
+            return _multi30k_hub_split(task, split, location)
         return _multi30k_split(str(location), split, src, tgt)
     return _anki_splits(str(location), ANKI_HELD_OUT, ANKI_SPLIT_SEED)[split]
 
