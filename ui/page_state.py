@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from trainers import data_paths
 from trainers.data_status import data_status
 from ui.i18n import _
 from ui.models import load_model
@@ -65,7 +66,11 @@ def cached_model(path: str, stamp: float):
         return shared_model(path, stamp)
 
 
-@st.cache_data(show_spinner=False, ttl=30, max_entries=64)
 def cached_data_status(task: str, data_dir: str | None):
     """``trainers.data_status.data_status`` for the Train page, kept 30 s (it may ask the Hub, up to ~3 s)."""
+    return _data_status(task, data_dir, str(data_paths.shared_data_dir()))
+
+
+@st.cache_data(show_spinner=False, ttl=30, max_entries=64)
+def _data_status(task: str, data_dir: str | None, _shared: str):  # the shared folder is part of the key
     return data_status(task, data_dir)
