@@ -5,9 +5,16 @@ Each page lives in ``app_pages/`` (not ``pages/``: Streamlit would treat that fo
 
 from __future__ import annotations
 
+import importlib
+import threading
+
 import streamlit as st
 
 from ui.i18n import N_, _, language_switch
+
+# What the Explore and Train pages import (about 2 s on a laptop): loaded once in the background while the
+# first page shows, so that the first visit to any of them is not spent importing.
+WARM_MODULES = ("torch", "pandas", "altair", "ui.charts", "transformer.models", "trainers.trainer")
 
 # (module file, title, Material icon, section). Order = the learning path of DESIGN.md. Titles and sections
 # are marked with N_() for the catalogs and translated when the navigation is built.
@@ -33,8 +40,19 @@ def build_navigation() -> st.navigation:
     return st.navigation(sections)
 
 
+@st.cache_resource(show_spinner=False)
+def warm_imports() -> threading.Thread:
+    """Import :data:`WARM_MODULES` in a daemon thread, once per server process."""
+    thread = threading.Thread(
+        target=lambda: [importlib.import_module(name) for name in WARM_MODULES], name="warm-imports", daemon=True
+    )
+    thread.start()
+    return thread
+
+
 def main() -> None:
     st.set_page_config(page_title="Transformer Classroom", page_icon=":material/school:", layout="wide")
+    warm_imports()
     language_switch()  # before anything is translated; drawn on every page, so the choice holds across pages
     build_navigation().run()
 
