@@ -54,8 +54,10 @@ def kind_help(causal: bool, translation: bool = False) -> dict[str, str]:
                           "future, so the upper triangle is 0.") if causal else
         _("This model was trained without the causal mask: each token (row) may look at later tokens too, "
           "including the one it has to predict."),
-        "cross": _("Each token the decoder has written (row) looks at the input expression (columns): this is "
-                   "where the model reads the numbers it adds."),
+        "cross": _("Each decoder input (row: BOS, then the answer's sign and digits so far; each row is the step "
+                   "that predicts the next answer token) looks at the input expression (columns): this is where "
+                   "the model reads the numbers it adds. Queries come from the decoder, keys and values from the "
+                   "encoder's output."),
     }
 
 

@@ -16,6 +16,7 @@ import streamlit as st
 from transformer import attention as core_attention
 from transformer.explain import (
     compare_loop_versions,
+    even_spread_entropy,
     scaling_sweep,
     sentence_attention,
     udl_12_1_attention,
@@ -85,7 +86,8 @@ st.latex(
     r"\mathrm{Attention}(Q, K, V) = \mathrm{softmax}\!\left(\frac{QK^\top}{\sqrt{d_k}} + M\right) V,"
     r"\qquad Q = XW_Q,\; K = XW_K,\; V = XW_V"
 )
-st.caption(_("M is 0 where a query may attend to a key and −∞ where the mask forbids it (Vaswani et al. 2017, eq. 1)."))
+st.caption(_("M is 0 where a query may attend to a key and −∞ where the mask forbids it. Eq. 1 of Vaswani et al. "
+             "2017 has no M; the paper masks by setting the forbidden scores to −∞ in §3.2.3."))
 
 mode = st.segmented_control(
     _("Example"),
@@ -186,9 +188,10 @@ def sentence_mode() -> None:
     st.subheader(_("⑤ Scaling by √d_k"))
     st.latex(r"\frac{QK^\top}{\sqrt{d_k}} = \frac{QK^\top}{\sqrt{" + str(d_k) + "}}")
     st.markdown(
-        _("A dot product of d_k random terms grows like √d_k, so for wide heads the scores get large and the "
-          "softmax puts almost all the weight on one key (its gradient then vanishes). Dividing by √d_k keeps "
-          "the scores near unit size whatever d_k is.")
+        _("A dot product of d_k random terms with mean 0 and variance 1 has variance d_k, so its standard "
+          "deviation is √d_k (the paper's footnote 4): for wide heads the scores get large and the softmax puts "
+          "almost all the weight on one key (its gradient then vanishes). Dividing by √d_k brings the variance "
+          "back to 1 whatever d_k is.")
     )
     left, right = st.columns([1.2, 1])
     with left:
@@ -202,6 +205,7 @@ def sentence_mode() -> None:
                         "sinusoidal" if positional else None)
         on, off = (res, other) if scale else (other, res)
         (max_on, ent_on), (max_off, ent_off) = weight_stats(on.trace.weights), weight_stats(off.trace.weights)
+        even_entropy = float(even_spread_entropy(tr.mask, T, T).mean())
         st.markdown(
             _("**What scaling does on this sentence** (d_k = {k}; mean over the {T} rows of the weights)").format(
                 k=d_k, T=T)
@@ -210,10 +214,12 @@ def sentence_mode() -> None:
             + "| " + _("largest weight") + f" | {max_on:.3f} | {max_off:.3f} |\n"
             + "| " + _("entropy (nats)") + f" | {ent_on:.3f} | {ent_off:.3f} |\n"
         )
-        st.caption(_("Entropy 0 means all the weight on one key; ln T = {u:.3f} means spread evenly. The charts "
-                     "below repeat this for random unit-variance queries and keys over T = {T} keys as d_k grows "
-                     "(you are at d_k = {k}): without scaling, the softmax saturates.").format(
-                         u=float(np.log(T)), T=T, k=d_k))
+        st.caption(_("Entropy 0 means all the weight on one key; a row spread evenly over the n keys it may see "
+                     "has entropy ln n: ln T without a mask, ln(i + 1) for row i under the causal mask, fewer keys "
+                     "under the padding mask. Spread evenly, this page's rows would average {u:.3f} nats. The "
+                     "charts below repeat this for random unit-variance queries and keys over T = {T} keys as d_k "
+                     "grows (you are at d_k = {k}): without scaling, the softmax saturates.").format(
+                         u=even_entropy, T=T, k=d_k))
     scaled_label, unscaled_label = _("Q Kᵀ / √d_k (scaled)"), _("Q Kᵀ (unscaled)")
     st.vega_lite_chart(
         hconcat_specs(
@@ -230,8 +236,8 @@ def sentence_mode() -> None:
     st.subheader(_("⑥ The mask"))
     explanation = {
         "none": _("No mask: every query may attend to every key (an encoder's self-attention)."),
-        "causal": _("Causal mask: token i may attend only to tokens 0 … i, never to later ones (a decoder "
-                    "predicting the next word must not peek). Forbidden scores become −∞ (grey)."),
+        "causal": _("Causal mask: token i may attend to itself and earlier tokens (j ≤ i), never to later ones "
+                    "(a decoder predicting the next word must not peek). Forbidden scores become −∞ (grey)."),
         "padding": _("Key padding mask: the {n} [PAD] tokens only fill a batch to equal length, so no query may "
                      "attend to them: their columns become −∞ (grey).").format(n=n_pad),
     }[mask]
@@ -293,8 +299,9 @@ def textbook_mode() -> None:
     st.markdown(
         _("The worked example of *Understanding Deep Learning* notebook 12.1 (the ML HW10 colab, part 1): N = 3 "
           "inputs of D = 4 numbers (`np.random.seed(3)`), weights Ω and biases β drawn with `np.random.seed(0)`, "
-          "and **no** √D scaling (the book's eq. 12.10; scaling comes in notebook 12.2). Computed here by this "
-          "project's `trace_attention`.")
+          "and **no** √D scaling: the matrix form of the book's eqs. 12.6–12.8. Scaled attention, “as in "
+          "equation 12.9”, is notebook 12.1's own last exercise. Computed here by this project's "
+          "`trace_attention`.")
     )
     st.info(
         _("**Columns in the book, rows here.** The book stores each input as a *column*: X is D × N = 4 × 3, "

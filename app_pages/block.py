@@ -70,11 +70,23 @@ with f1:
     st.latex(r"x + \mathrm{Dropout}\big(\mathrm{Sublayer}(\mathrm{LayerNorm}(x))\big)")
 with f2:
     st.markdown(("**▶ " if not norm_first else "") + _("Post-norm") + ("**" if not norm_first else "") + " — "
-                + _("Vaswani et al. 2017, §5.4"))
+                + _("Vaswani et al. 2017, §3.1 (dropout: §5.4)"))
     st.latex(r"\mathrm{LayerNorm}\big(x + \mathrm{Dropout}(\mathrm{Sublayer}(x))\big)")
 st.latex(r"\mathrm{LayerNorm}(x) = \gamma \odot \frac{x - \mu}{\sqrt{\sigma^2 + \epsilon}} + \beta, \qquad "
          r"\mu, \sigma^2 \text{ over the } d_{\mathrm{model}} \text{ features of one token}")
 st.caption(_("Dropout is off here (evaluation mode), so the numbers are exactly reproducible."))
+with st.expander(_("Why the residual stream and the layer norm")):
+    st.markdown(
+        _("**The residual stream.** Each sub-layer only adds a correction to x, so the identity path x → x + … "
+          "runs from the embedding to the output unchanged. Its derivative is 1, so gradients reach the first "
+          "layers even through a deep stack.\n\n"
+          "**Pre-norm needs a final layer norm.** In pre-norm the sum x + Sublayer(LayerNorm(x)) itself is "
+          "never normalised, and it grows as blocks add to it; so the stack ends with one more LayerNorm before "
+          "the output layer (this project's models do that; post-norm already ends on one).\n\n"
+          "**LayerNorm normalises one token.** μ and σ² are taken over the d_model features of a single token "
+          "vector, so every token is normalised on its own, the same in training and at inference, whatever "
+          "the batch. BatchNorm, in contrast, normalises each feature across the examples of a batch.")
+    )
 
 try:
     enc_stages, dec_stages = _blocks(tuple(tokens), d_model, n_heads, d_ff, norm_first, seed)

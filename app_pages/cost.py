@@ -29,13 +29,18 @@ st.title(_("Cost of attention"))
 st.markdown(
     _(
         "Every token attends to every token, so one attention layer computes a T × T matrix of scores for each "
-        "head: doubling the sequence length T makes four times as many scores. Time and memory therefore grow "
-        "like T² — the reason long contexts are expensive. Seed 004 measured it in class: 63.1 ms at T = 256 and "
-        "254 ms at T = 512, **4.0× the time for 2× the length**. Measure it yourself on this machine below."
+        "head: doubling the sequence length T makes four times as many scores. The scores and the weighted sum of "
+        "the values therefore take time like T²·d_model, while the Q, K, V and output projections take time like "
+        "T·d_model², only linear in T: once T is well above d_model the T² part dominates — the reason long "
+        "contexts are expensive. Memory grows like T² only on the explicit path, which stores the T × T weights; "
+        "a fused kernel never stores them, and its memory grows more slowly. Seed 004 measured the time in class: "
+        "63.1 ms at T = 256 and 254 ms at T = 512, **4.0× the time for 2× the length**. Measure it yourself on "
+        "this machine below."
     )
 )
-st.latex(r"\text{time} \propto T^2\, d_{\mathrm{model}}, \qquad \text{weights memory} = B \cdot H \cdot T^2 \cdot 4\ \text{bytes}"
-         r"\qquad\Rightarrow\qquad \log \text{time} \approx 2 \log T + c")
+st.latex(r"\text{time per layer} = O(T^2\, d_{\mathrm{model}} + T\, d_{\mathrm{model}}^2), \qquad "
+         r"\text{weights memory} = B \cdot H \cdot T^2 \cdot 4\ \text{bytes}"
+         r"\qquad\Rightarrow\qquad \log \text{time} \approx 2 \log T + c \quad (T \gg d_{\mathrm{model}})")
 
 with st.container(border=True):
     c1, c2 = st.columns([2, 1.3])
@@ -47,7 +52,9 @@ with st.container(border=True):
     batch = c3.slider(_("batch B"), 1, 8, 4, key=K + "batch")
     d_model = c4.select_slider(_("d_model"), [32, 64, 128], value=64, key=K + "d_model")
     n_heads = c5.select_slider(_("heads H"), [1, 2, 4, 8], value=4, key=K + "n_heads")
-    repeats = c6.slider(_("repeats (median)"), 1, 9, 5, key=K + "repeats")
+    repeats = c6.slider(_("repeats (fastest kept)"), 1, 9, 5, key=K + "repeats",
+                        help=_("Each length is timed this many times and the minimum is kept: slower runs measure "
+                               "other programs on the machine."))
     measure = st.button(_("Measure on this machine"), type="primary", icon=":material/timer:", key=K + "measure")
 
 if measure:
@@ -68,7 +75,8 @@ if result is None:
             icon=":material/timer:")
 else:
     rows = result["rows"]
-    st.caption(_("Measured with B = {B}, d_model = {d}, H = {H}: median of the repeats, after one warm-up.").format(
+    st.caption(_("Measured with B = {B}, d_model = {d}, H = {H}: the minimum (fastest) of the repeats, after one "
+                 "warm-up.").format(
         B=result["batch"], d=result["d_model"], H=result["n_heads"]))
     measured_lengths = sorted({r.T for r in rows})
     times = pd.DataFrame([{"T": r.T, "ms": r.seconds * 1000, "path": _(PATH_NAMES[r.path])} for r in rows])
@@ -112,10 +120,12 @@ else:
     seed_ratio = SEED_004_MS[512] / SEED_004_MS[256]
     st.markdown(
         _("A slope of **2** means time ∝ T²: doubling T multiplies the time by 2² = **4**. Seed 004: "
-          "{b:.0f} ms / {a:.1f} ms = **{r:.2f}×** for 2× length. At small T fixed costs (the Q, K, V projections, "
-          "Python overhead) dominate and flatten the curve, so the slope over the longest lengths is the honest one. "
-          "A slope above 2 means more than the arithmetic grows: allocating and filling the large weights tensor "
-          "costs memory traffic too. On a busy machine the numbers wobble — measure again.").format(
+          "{b:.0f} ms / {a:.1f} ms = **{r:.2f}×** for 2× length. A layer costs O(T²·d_model + T·d_model²): at "
+          "small T the Q, K, V and output projections (linear in T) and Python's overhead dominate and flatten "
+          "the curve, so the slope over the longest lengths is the honest one. A slope above 2 does not come from "
+          "memory traffic as such — writing and reading a T × T tensor also grows as T². It comes from each "
+          "element costing more once the B·H·T²·4 bytes of weights no longer fit in the processor's cache. On a "
+          "busy machine the numbers wobble — measure again.").format(
             a=SEED_004_MS[256], b=SEED_004_MS[512], r=seed_ratio)
     )
     with st.expander(_("The measurements")):

@@ -56,7 +56,8 @@ def settings_widgets(prefix: str, vocab_size: int, defaults: SamplingSettings, c
     )
     top_p = container.slider(
         _("Top-p (1 = off)"), 0.05, 1.0, defaults.top_p or 1.0, 0.05, key=f"{prefix}_top_p",
-        help=_("Nucleus sampling: keep the smallest set of most probable tokens whose probabilities add up to p."),
+        help=_("Nucleus sampling: keep the smallest set of most probable tokens whose probabilities reach at least "
+               "p (the most probable token is always kept), then renormalise."),
     )
     return SamplingSettings(temperature, int(top_k) or None, None if top_p >= 1.0 else float(top_p))
 
@@ -155,6 +156,18 @@ else:
         )
     )
 
+if not is_lstm:
+    with st.expander(_("Why each new token is cheap: the KV cache")):
+        st.markdown(
+            _("Each layer keeps the keys and values of every token it has already read (the KV cache). For a new "
+              "token the model computes only that token's query, key and value, appends the key and value to the "
+              "cache, and compares the query with the T cached keys: O(T) work per layer, instead of recomputing "
+              "all T × T scores. The context holds {ctx} tokens. Once the text is longer, the window slides by one "
+              "token per step: every token's position changes, so the cached keys and values (computed with the "
+              "old positions) no longer fit, and the cache is rebuilt from the whole window. From then on every "
+              "new token costs a full pass over {ctx} tokens.").format(ctx=context_length(meta))
+        )
+
 left, right = st.columns([3, 2], gap="large")
 prompt_text = left.text_area(
     _("Prompt"), value="ROMEO:" if meta.task == "shakespeare" else "", height=120, key="gen_prompt",
@@ -233,7 +246,7 @@ if stored and stored["checkpoint"] == path:
         st.caption(_("Heatmaps are for setting A's text."))
     if meta.model_config.causal:
         title = _("Masked self-attention, layer {layer}: each row is a query token, each column a key it may look "
-                  "at (only earlier tokens)").format(layer=layer)
+                  "at (itself and earlier tokens, j ≤ i)").format(layer=layer)
     else:
         title = _("Self-attention without the causal mask, layer {layer}: each row may look at every token, even "
                   "later ones").format(layer=layer)

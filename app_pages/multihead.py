@@ -42,15 +42,32 @@ st.title(_("Multi-head attention"))
 st.markdown(
     _(
         "One attention head gives each token one weighted mix of the others. **Multi-head attention** runs H "
-        "heads side by side, each on its own slice of d_k = d_model / H dimensions with its own W_Q, W_K, W_V, "
-        "so different heads can look for different things. Their outputs are concatenated back to d_model "
-        "dimensions and mixed by W_O. Everything below is computed live by this project's `MultiHeadAttention`."
+        "heads side by side. Every head reads the whole d_model-wide input X — X is not cut into slices — and "
+        "projects it with its own W_Q, W_K, W_V (each d_model × d_k) to queries, keys and values of only "
+        "d_k = d_model / H dimensions, so different heads can look for different things. Their outputs are "
+        "concatenated back to d_model dimensions and mixed by W_O. Everything below is computed live by this "
+        "project's `MultiHeadAttention`."
     )
 )
 st.latex(
     r"\mathrm{MultiHead}(X) = \mathrm{Concat}(\mathrm{head}_1, \dots, \mathrm{head}_H)\,W_O, \qquad "
     r"\mathrm{head}_h = \mathrm{softmax}\!\left(\frac{Q_h K_h^\top}{\sqrt{d_k}}\right) V_h, \qquad d_k = \frac{d_{\mathrm{model}}}{H}"
 )
+
+with st.expander(_("Why several heads, and what they cost")):
+    st.markdown(
+        _("One head gives each token a single weighted average of the values: if a token needs two things at "
+          "once (say its subject and the word before it), one softmax row has to split its weight between them "
+          "and blurs both. H heads give each token H separate averages, each with its own queries and keys. "
+          "They cost no more than one head of full width (Vaswani et al. 2017, §3.2.2): H heads of d_k = "
+          "d_model / H together have the same W_Q, W_K, W_V, W_O sizes and about the same arithmetic as one "
+          "head of d_model dimensions.")
+    )
+    st.markdown(
+        _("Per block, the weights are 4·d_model² for attention (W_Q, W_K, W_V, W_O) plus 2·d_model·d_ff for "
+          "the feed-forward layer, whatever H is. Biases and layer norms add 9·d_model + d_ff more in this "
+          "project's encoder block (a decoder block's cross-attention adds 4·d_model² + 6·d_model).")
+    )
 
 with st.container(border=True):
     c_text, c_seed = st.columns([4, 1])

@@ -70,7 +70,10 @@ st.markdown(
         "each token stands."
     )
 )
-st.latex(r"\mathbf{x}_t = E[\mathrm{id}_t] + \mathrm{PE}(t), \qquad E \in \mathbb{R}^{V \times d_{\mathrm{model}}}")
+st.latex(r"\mathbf{x}_t = \sqrt{d_{\mathrm{model}}}\, E[\mathrm{id}_t] + \mathrm{PE}(t), \qquad "
+         r"E \in \mathbb{R}^{V \times d_{\mathrm{model}}}")
+st.caption(_("The models of this project multiply each embedding row by √d_model before adding the positional "
+             "encoding, as the paper does (Vaswani et al. §3.4). The tables below show E and PE on their own."))
 
 # --------------------------------------------------------------------------------------------------
 st.header(_("① Text → tokens → ids"))
@@ -170,8 +173,10 @@ st.latex(formula)
 st.caption({
     "sinusoidal": _("Vaswani et al. §3.5: each pair of dimensions is a sine/cosine of a different wavelength, from "
                     "2π to 10000·2π, so every position gets a unique pattern and nearby positions look alike."),
-    "simple": _("The course's first attempt (EECS 498 A5): every dimension of position n holds n/K. Simple, but "
-                "two neighbours differ by only 1/K, which vanishes for long sequences."),
+    "simple": _("The course's first attempt (EECS 498 A5): every dimension of position n holds n/K. A5 takes K = "
+                "the input's length, as this page does (K = the length slider); the models trained here take K = "
+                "max_len, their longest sequence, so a position's value does not depend on the input's length. "
+                "Simple, but two neighbours differ by only 1/K, which vanishes for long sequences."),
     "learned": _("A table of position vectors trained like the embeddings (GPT). Shown here at its random "
                  "initialisation N(0, 0.02²): it carries no pattern until the model is trained."),
 }[pe_kind])
@@ -187,8 +192,9 @@ show_matrix(table, positions, dim_labels(pe_d), title=_("Positional encoding (po
             annotate=False)
 st.markdown(
     _("**Position-to-position similarity**: the dot product of the encodings of positions p and q. For the "
-      "sinusoidal encoding it depends only on the distance p − q, and falls off with it: nearby positions "
-      "look alike.")
+      "sinusoidal encoding it depends only on the distance p − q and is largest at distance 0. It tends to fall "
+      "as the distance grows, but not steadily: it ripples, so some far-apart pairs look more alike than some "
+      "closer ones.")
 )
 show_matrix(sim, positions, positions, title=_("PE · PEᵀ (cosine)") if cosine else _("PE · PEᵀ"),
             key=K + "sim", table=table_view, x_title=_("position"), y_title=_("position"), max_width=800,

@@ -143,7 +143,9 @@ with st.expander(_("Model and training settings (the homework knobs)"), expanded
     p1, p2, p3, p4 = st.columns(4)
     label_smoothing = p1.slider(
         _("label smoothing"), 0.0, 0.5, float(defaults["label_smoothing"]), 0.05, key=key("smoothing"),
-        help=_("Spread this much probability over the wrong tokens in the target (the paper used 0.1)."),
+        help=_("Mix ε of a uniform distribution into the target: (1 − ε) · one-hot + ε / V, as PyTorch's "
+               "label_smoothing does, so each wrong token gets ε / V and all of them together ε (V − 1) / V (the "
+               "paper used ε = 0.1)."),
     )
     positional_options = ["sinusoidal", "simple", "learned"]
     positional, norm_first, causal = defaults["positional"], defaults["norm_first"], True
@@ -151,7 +153,7 @@ with st.expander(_("Model and training settings (the homework knobs)"), expanded
         positional = p2.selectbox(
             _("positional encoding"), positional_options, index=positional_options.index(defaults["positional"]),
             key=key("positional"),
-            format_func=lambda p: {"sinusoidal": _("sinusoidal (the paper)"), "simple": _("simple n/K (the course)"),
+            format_func=lambda p: {"sinusoidal": _("sinusoidal (the paper)"), "simple": _("simple n/K, K = max_len (the course)"),
                                    "learned": _("learned")}[p],
         )
         norm_first = p3.radio(
@@ -161,7 +163,8 @@ with st.expander(_("Model and training settings (the homework knobs)"), expanded
     if task in LM_TASKS and not lstm:
         causal = p4.toggle(
             _("causal mask"), value=True, key=key("causal"),
-            help=_("Each position may attend only to earlier ones. Off = the model can see the next token."),
+            help=_("Each position may attend to itself and earlier positions (j ≤ i), never to later ones. Off = the "
+                   "model can see the next token."),
         )
     l1, l2, l3 = st.columns([1, 1, 2])
     max_steps = l1.number_input(
@@ -176,12 +179,21 @@ with st.expander(_("Model and training settings (the homework knobs)"), expanded
               "(e.g. 30 s), train one, switch the architecture, train the other: both get the same time budget, "
               "and their curves share the chart.")
         )
+    if task == "addsub" or task in TRANSLATION_TASKS:
+        st.caption(
+            _("Teacher forcing: in training the decoder reads the true target shifted right, tgt[:, :-1] (<bos> "
+              "y₁ … yₙ₋₁), and at every position at once predicts the next token, tgt[:, 1:] (y₁ … <eos>); the "
+              "causal mask keeps each position from seeing its answer. Greedy and beam search cannot do that: they "
+              "feed the model its own earlier outputs, which it never read in training, so one wrong token can "
+              "derail the rest (exposure bias).")
+        )
     if not causal:
         st.warning(
-            _("Without the causal mask every position can look at the token it has to predict. The training loss "
-              "falls much faster and lower than with the mask (after a few hundred steps it approaches 0): the "
-              "model learns to copy the answer, not to predict it, and its samples get worse. Try it, then compare "
-              "the samples on the Generate page."),
+            _("Without the causal mask every position can look at the token it has to predict, so the model learns "
+              "to copy it instead of predicting it. The validation loss falls with the training loss (validation "
+              "text shows the model the future too), so neither curve exposes the cheat. Only sampling does: on the "
+              "Generate page there is no next token to copy, and the text gets worse. The difference needs a few "
+              "hundred steps (about 300 or more); at the tiny preset's 100 steps there is nothing to see yet."),
             icon=":material/visibility:",
         )
 
@@ -290,7 +302,12 @@ def live_panel() -> None:
     columns = st.columns(4 + len(metrics))
     columns[0].metric(_("step"), f"{last_step.get('step', 0):,}")
     columns[1].metric(_("tokens/s"), f"{last_step.get('tokens_per_s', 0):,.0f}")
-    columns[2].metric(_("training loss"), f"{last_step['train_loss']:.3f}" if last_step else "—")
+    smoothing = getattr(current.config, "label_smoothing", 0.0)
+    columns[2].metric(
+        _("training loss"), f"{last_step['train_loss']:.3f}" if last_step else "—",
+        help=_("Smoothed cross-entropy (label smoothing ε = {e:g}); the validation loss is the plain "
+               "cross-entropy.").format(e=smoothing) if smoothing > 0 else None,
+    )
     columns[3].metric(_("validation loss"), f"{last_eval['val_loss']:.3f}" if last_eval else "—")
     for column, (name, value) in zip(columns[4:], metrics, strict=True):
         column.metric(name, value)
@@ -311,6 +328,15 @@ def live_panel() -> None:
         loss_curves_spec(frame, title=_("Training and validation loss"), x=x_axis), key="train_loss_chart",
         width="stretch",
     )
+    smoothed = [r.label for r in chosen if getattr(r.config, "label_smoothing", 0.0) > 0]
+    if smoothed:
+        st.caption(
+            _("With label smoothing ({runs}) the two curves measure different things: the training curve is the "
+              "smoothed cross-entropy the optimiser minimises, higher than the plain cross-entropy of the same "
+              "predictions once the model beats a uniform guess; the validation curve is the plain cross-entropy "
+              "(negative log-likelihood) of the right tokens. So validation can sit below training without "
+              "anything being wrong.").format(runs=", ".join(smoothed))
+        )
     st.dataframe(
         config_table(chosen), hide_index=True, key="train_config_table", width="stretch",
         column_config={_("metric"): st.column_config.TextColumn(width="medium")},

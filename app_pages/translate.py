@@ -94,8 +94,9 @@ beam_width = c2.slider(
 )
 length_penalty = c3.slider(
     _("Length penalty α"), 0.0, 2.0, 0.6, 0.1, key="tr_length_penalty", disabled=decoding != "beam",
-    help=_("Beam search ranks finished translations by log-probability ÷ ((5 + length) / 6)^α (Wu et al. 2016). "
-           "0 = raw log-probability, which favours short translations; larger α favours longer ones."),
+    help=_("Beam search ranks finished translations by log-probability ÷ ((5 + length) / 6)^α (Wu et al. 2016), "
+           "where the length counts the end-of-sentence token <eos>. 0 = raw log-probability, which favours short "
+           "translations; larger α favours longer ones."),
 )
 
 source = prepare_source(meta, text)
@@ -117,8 +118,9 @@ if decoding == "greedy":
 else:
     st.caption(
         _("beam search, width {k}, length penalty α = {a:g} · {n} tokens · log-probability {lp:.2f} nats · "
-          "score {s:.3f}").format(k=result.beam_width, a=result.length_penalty, n=len(best.ids), lp=best.log_prob,
-                                  s=best.score)
+          "score {s:.3f} = {lp:.2f} ÷ ((5 + {L}) / 6)^{a:g}, where the length {L} counts <eos> too").format(
+            k=result.beam_width, a=result.length_penalty, n=len(best.ids), lp=best.log_prob, s=best.score,
+            L=best.length)
     )
     st.markdown("**" + _("The n-best list (best first)") + "**")
     st.dataframe(nbest_table(result), hide_index=True, key="tr_nbest", width="stretch")
@@ -127,6 +129,14 @@ if not best.finished:
                icon=":material/warning:")
 
 st.subheader(_("Alignment: cross-attention"))
+with st.expander(_("How cross-attention works")):
+    st.markdown(
+        _("In cross-attention the queries come from the decoder (one per target position) and the keys and "
+          "values from the encoder's output, the memory (one per source token). So its weights form a "
+          "T_tgt × T_src matrix — the heatmaps below — and each target position reads a weighted mix of the "
+          "source. Its only mask is the source's padding mask. The decoder's own self-attention uses the causal "
+          "mask AND the target's padding mask: position i may look at positions j ≤ i that are not padding.")
+    )
 st.caption(
     _("Each row is a token of the translation, at the step that wrote it; each column a token of your sentence "
       "(“▁” marks the start of a word; <eos> ends the sentence). A bright cell: while writing that target token, "

@@ -238,7 +238,7 @@ def test_language_model_run_without_causal_mask_then_generate(env):
         snap = at.session_state["train_runs"][-1].last_snapshot
         assert snap["status"] == "finished" and len(snap["steps"]) == 30
         metrics = dict(ui_runs.task_metrics(snap))
-        assert set(metrics) == {"nats per character", "perplexity"}
+        assert set(metrics) == {"nats per character", "bits per character", "perplexity per character"}
         at.button(key="train_save").click().run()
         record = at.session_state["train_runs"][-1]
         _model, meta = load_checkpoint(record.checkpoint)

@@ -84,13 +84,18 @@ def decode_batch(model: nn.Module, src: Tensor, max_new_tokens: int) -> list[lis
 
 @dataclass
 class Candidate:
-    """One translation: its ids (no BOS/EOS), text, summed log-probability (nats), score and whether it ended."""
+    """One translation: its ids (no BOS/EOS), text, summed log-probability (nats), score and whether it ended.
+
+    ``length``: the number of tokens the score's length penalty counts — the ids plus EOS when ``finished``
+    (``score = log_prob / transformer.decoding.length_penalty(length, α)``).
+    """
 
     ids: list[int]
     text: str
     log_prob: float
     score: float
     finished: bool
+    length: int
 
 
 @torch.no_grad()
@@ -148,7 +153,8 @@ def greedy_candidate(model: nn.Module, tokenizer, src_ids: Sequence[int]) -> Can
     limit = max_new_tokens_for(model.config, src.shape[1])
     h = greedy_search(model, src, bos_id=tr.BOS_ID, eos_id=tr.EOS_ID, max_new_tokens=limit)[0]
     ids = _cut(h.tokens)
-    return Candidate(ids, tr.detokenize(tokenizer, ids), float(h.log_prob), float(h.score), bool(h.finished))
+    return Candidate(ids, tr.detokenize(tokenizer, ids), float(h.log_prob), float(h.score), bool(h.finished),
+                     len(h.tokens))
 
 
 @torch.no_grad()
@@ -168,7 +174,8 @@ def beam_candidates(
     out = []
     for h in hyps:
         ids = _cut(h.tokens)
-        out.append(Candidate(ids, tr.detokenize(tokenizer, ids), float(h.log_prob), float(h.score), bool(h.finished)))
+        out.append(Candidate(ids, tr.detokenize(tokenizer, ids), float(h.log_prob), float(h.score), bool(h.finished),
+                             len(h.tokens)))
     return out
 
 

@@ -53,10 +53,12 @@ __all__ = [
     "TextbookMultiHead",
     "TokenEmbedding",
     "attention_entropy",
+    "block_parameter_count",
     "build_mask",
     "compare_loop_versions",
     "embed_tokens",
     "embedding_lookup",
+    "even_spread_entropy",
     "layer_norm_stats",
     "norm_inputs",
     "tensor_summary",
@@ -222,7 +224,7 @@ def sentence_attention(
     scale: bool = True,
     positional: str | None = "sinusoidal",
 ) -> SentenceAttention:
-    """Self-attention of one random head over a sentence (Vaswani et al. eq. 1), every step kept.
+    """Self-attention of one random head over a sentence (Vaswani et al. eq. 1; the mask as §3.2.3), every step kept.
 
     The sentence gets ``n_pad`` [PAD] tokens appended (they matter with mask="padding"), is embedded by
     :func:`embed_tokens`, and projected by W_Q, W_K, W_V = :func:`random_projection` (d_v = d_k), seeds
@@ -248,6 +250,21 @@ def attention_entropy(weights: Tensor) -> Tensor:
     """
     logs = torch.where(weights > 0, weights.log(), torch.zeros_like(weights))
     return -(weights * logs).sum(dim=-1)
+
+
+def even_spread_entropy(mask: Tensor | None, T_q: int, T_k: int) -> Tensor:
+    """The largest entropy each query row can have, in nats: ln(number of keys it may attend to), (T_q,).
+
+    A row that spreads its weight evenly over its n allowed keys has entropy ln n: ln T_k without a mask,
+    ln(i + 1) for row i under a causal mask (it sees keys 0 … i), ln(T_k − padding) under a key padding
+    mask. ``mask``: bool broadcastable to (T_q, T_k), True = may attend, or None. A row with no allowed
+    key gets 0.
+    """
+    if T_q < 1 or T_k < 1:
+        raise ValueError(f"T_q and T_k must be at least 1, got {T_q} and {T_k}")
+    allowed = torch.ones(T_q, T_k, dtype=torch.bool) if mask is None else mask.to(torch.bool).expand(T_q, T_k)
+    counts = allowed.sum(dim=-1).to(torch.float64)  # (T_q,)
+    return torch.where(counts > 0, counts.clamp(min=1).log(), torch.zeros_like(counts))
 
 
 def weight_stats(weights: Tensor) -> tuple[float, float]:
@@ -481,6 +498,23 @@ def sentence_multihead(
     x = emb.x[None]  # (1, T, d_model)
     m = build_mask(mask, x.shape[1])
     return SentenceMultiHead(list(tokens), emb, mha, trace_multihead(mha, x, m))
+
+
+def block_parameter_count(d_model: int, d_ff: int, cross_attention: bool = False) -> dict[str, int]:
+    """Parameters of one :class:`~transformer.blocks.EncoderBlock` (or a ``DecoderBlock``), by kind.
+
+    ``weights``: 4·d² per attention (W_Q, W_K, W_V, W_O) + 2·d·d_ff (the feed-forward layer's W_1, W_2);
+    ``biases``: 4·d per attention + d_ff + d; ``layer_norm``: γ and β (2·d) per layer norm (two, or three
+    with cross-attention). ``total`` = their sum = ``sum(p.numel() for p in block.parameters())`` (tested).
+    The number of heads does not appear: H heads of d_model / H cost what one full-width head costs.
+    """
+    if d_model < 1 or d_ff < 1:
+        raise ValueError(f"d_model and d_ff must be positive, got {d_model} and {d_ff}")
+    n_attention = 2 if cross_attention else 1
+    weights = n_attention * 4 * d_model * d_model + 2 * d_model * d_ff
+    biases = n_attention * 4 * d_model + d_ff + d_model
+    layer_norm = (n_attention + 1) * 2 * d_model
+    return {"weights": weights, "biases": biases, "layer_norm": layer_norm, "total": weights + biases + layer_norm}
 
 
 # --------------------------------------------------------------------------------------------------

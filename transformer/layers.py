@@ -74,7 +74,7 @@ class Residual(nn.Module):
     """A residual connection around a sub-layer, with its layer norm placed before or after.
 
     pre-norm  (``norm_first=True``, seed 000 and GPT-2):  x + dropout(sublayer(norm(x)))
-    post-norm (``norm_first=False``, Vaswani et al. §5.4): norm(x + dropout(sublayer(x)))
+    post-norm (``norm_first=False``, Vaswani et al. §3.1; dropout §5.4): norm(x + dropout(sublayer(x)))
     x (B, T, d_model); ``sublayer`` maps (B, T, d_model) → (B, T, d_model).
     """
 

@@ -1,8 +1,8 @@
 """Self-attention exactly as Understanding Deep Learning ch. 12 writes it (NumPy, column convention).
 
-In the book each input x_n is a column of X (D × N), so Q = β_q 1ᵀ + Ω_q X (eq. 12.9) and the attention
+In the book each input x_n is a column of X (D × N), so Q = β_q 1ᵀ + Ω_q X and the attention
 weights are softmax over the *columns* of Kᵀ Q (each column sums to 1); X′ = V · Softmax[Kᵀ Q]
-(eq. 12.9/12.10). The row convention of :mod:`transformer.attention` is its transpose.
+(the matrix form, eqs. 12.6–12.8; scaled by √D_q in eq. 12.9). The row convention of :mod:`transformer.attention` is its transpose.
 These functions back the "textbook example" mode: they reproduce the numbers of the ML HW10 notebooks
 (seed 001), which are the book's notebooks 12.1 and 12.2.
 """
@@ -39,7 +39,7 @@ def self_attention(
     beta_k: np.ndarray,
     scaled: bool = False,
 ) -> np.ndarray:
-    """Sa[X] = V[X] · Softmax[K[X]ᵀ Q[X]] (UDL eq. 12.10); with ``scaled``, Kᵀ Q / √D_q (eq. 12.11).
+    """Sa[X] = V[X] · Softmax[K[X]ᵀ Q[X]] (UDL eqs. 12.6–12.8); with ``scaled``, Kᵀ Q / √D_q (eq. 12.9).
 
     X (D, N): N inputs as columns; omega_* (D_a, D); beta_* (D_a, 1). Returns X′ (D_a, N).
     """

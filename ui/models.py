@@ -569,7 +569,7 @@ def translate(model: nn.Module, meta: CheckpointMeta, source_ids: list[int], dec
 
 def nbest_table(result: TranslationResult) -> pd.DataFrame:
     """The n-best list as a table: rank, translation, score (log-probability ÷ length penalty), log-probability,
-    tokens, finished."""
+    tokens, the length the penalty counts (tokens + <eos> when finished), finished."""
     return pd.DataFrame([
         {
             _("rank"): i + 1,
@@ -577,6 +577,7 @@ def nbest_table(result: TranslationResult) -> pd.DataFrame:
             _("score"): round(c.score, 4),
             _("log-probability (nats)"): round(c.log_prob, 4),
             _("tokens"): len(c.ids),
+            _("length in the penalty (with <eos>)"): c.length,
             _("finished (ended with EOS)"): c.finished,
         }
         for i, c in enumerate(result.candidates)

@@ -9,6 +9,7 @@ tables for altair and for ``st.dataframe``.
 from __future__ import annotations
 
 import io
+import math
 import os
 import uuid
 import zipfile
@@ -284,7 +285,9 @@ def task_metrics(snapshot: dict) -> list[tuple[str, str]]:
     """The task's metrics from the latest evaluation as (name, formatted value), headline first; [] before one.
 
     AddSub: exact-match, then per-token accuracy; WikiText-2: perplexity per word; the novels: loss in nats
-    per character, then perplexity; translation: BLEU of greedy decoding (0–100), then perplexity.
+    per character, bits per character and perplexity per character (exp of the nats per character, whatever
+    the tokenizer); translation: BLEU of greedy decoding (0–100), then perplexity per target BPE token.
+    Every name says its unit.
     """
     last = snapshot.get("last_eval")
     if not last:
@@ -293,13 +296,16 @@ def task_metrics(snapshot: dict) -> list[tuple[str, str]]:
     if "exact_match" in m:
         return [(_("exact-match"), f"{m['exact_match']:.1%}"), (_("per-token accuracy"), f"{m['token_accuracy']:.1%}")]
     if "bleu" in m:
-        return [(_("BLEU (greedy)"), f"{m['bleu']:.1f}"), (_("perplexity"), f"{m['perplexity']:.1f}")]
+        return [(_("BLEU (greedy)"), f"{m['bleu']:.1f}"),
+                (_("perplexity per BPE token"), f"{m['perplexity']:.1f}")]
     if "word_perplexity" in m:
         return [(_("perplexity per word"), f"{m['word_perplexity']:.1f}")]
     if "nats_per_char" in m:
-        return [(_("nats per character"), f"{m['nats_per_char']:.3f}"), (_("perplexity"), f"{m['perplexity']:.2f}")]
+        bits = m.get("bits_per_char", m["nats_per_char"] / math.log(2))
+        return [(_("nats per character"), f"{m['nats_per_char']:.3f}"), (_("bits per character"), f"{bits:.3f}"),
+                (_("perplexity per character"), f"{math.exp(min(m['nats_per_char'], 700.0)):.2f}")]
     if "perplexity" in m:
-        return [(_("perplexity"), f"{m['perplexity']:.2f}")]
+        return [(_("perplexity per token"), f"{m['perplexity']:.2f}")]
     return [(_("validation loss"), f"{last['val_loss']:.3f}")]
 
 
