@@ -96,7 +96,7 @@ def test_train_page_default_addsub_and_tiny_shakespeare_runs_finish(no_data):
         assert snap["evals"][-1]["metrics"]["n"] == addsub.COURSE_N_VALID  # the 500 generated held-out ones
 
         at.selectbox(key="train_task").set_value("shakespeare").run()
-        assert any("ships with the app" in s.value for s in at.success)
+        assert any("ships with the app" in s.value for s in at.success), [m.value for m in (*at.success, *at.warning, *at.info, *at.error)]
         at.number_input(key="train_steps_shakespeare_tiny").set_value(40).run()
         at.button(key="train_start").click().run()
         poll(at, lambda a: last_status(a) not in ACTIVE_STATUSES)

@@ -72,5 +72,5 @@ def cached_data_status(task: str, data_dir: str | None):
 
 
 @st.cache_data(show_spinner=False, ttl=30, max_entries=64)
-def _data_status(task: str, data_dir: str | None, _shared: str):  # the shared folder is part of the key
+def _data_status(task: str, data_dir: str | None, shared: str):  # the shared folder is part of the key
     return data_status(task, data_dir)
