@@ -22,6 +22,7 @@ from pathlib import Path
 from torch import nn
 
 from .config import TrainConfig
+from .data_status import data_status
 from .trainer import Callbacks, EvalInfo, RunSummary, StepInfo, Trainer
 
 __all__ = ["JOB_STATUSES", "TrainingJob"]
@@ -258,8 +259,13 @@ class TrainingJob:
             if self._stop_event.is_set():
                 self._set("stopped", "Stopped before it started.")
                 return
+            data = data_status(self.config.task, self.config.data_dir, probe_hub=False)
+            loading = "Loading the data and building the model…"
+            if data.state != "ready" and data.hub_id:  # the task's loader downloads it (or says why it cannot)
+                loading = (f"Downloading {data.hub_id} ({data.download_mb:.1f} MB) from the Hugging Face Hub unless "
+                           "it is cached, then building the model…")
             with self._lock:
-                self._status, self._message = "running", "Loading the data and building the model…"
+                self._status, self._message = "running", loading
                 self._started_at = time.perf_counter()
             trainer = Trainer(
                 self.config,
