@@ -116,7 +116,7 @@ def test_step_by_step_slider_rerenders_fast(app_url, page):
     assert statistics.median(ten) < 3000 and statistics.median(sixteen) < 3000
 
     page.get_by_role("radio", name="causal").click()
-    page.get_by_text("Causal mask: token i may attend only to tokens 0").wait_for(timeout=15_000)
+    page.get_by_text("Causal mask: token i may attend to itself and earlier tokens (j ≤ i)").wait_for(timeout=15_000)
     _wait_for_charts(page)
     assert_no_exception_box(page)
     page.locator('[data-testid="stTextInputRootElement"] input').first.fill("我愛注意力 👍🏽")
