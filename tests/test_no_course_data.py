@@ -166,3 +166,17 @@ def test_offline_the_hub_answer_is_a_message_within_seconds(no_data):
     with pytest.raises(FileNotFoundError, match="bentrevett/multi30k cannot be downloaded.*offline mode is on"):
         translation.read_split("multi30k_en_de", "train")
     assert time.perf_counter() - start < 5
+
+
+def test_messages_name_places_as_a_student_sees_them(no_data):
+    from pathlib import Path
+
+    from ui.runs import data_message, display_path
+
+    assert display_path(REPO / "assets" / "data" / "tinyshakespeare" / "input.txt") == "assets/data/tinyshakespeare/input.txt"
+    assert display_path(REPO.parent / "shared" / "data" / "wikitext-2") == "../shared/data/wikitext-2"
+    assert display_path(Path("/srv/course/wikitext-2")) == "/srv/course/wikitext-2"  # a folder named elsewhere
+    level, text = data_message(data_status("shakespeare"))
+    assert level == "ready" and "(assets/data/tinyshakespeare/input.txt)" in text
+    level, text = data_message(data_status("wikitext2"))
+    assert level == "folder" and "train.txt, valid.txt, test.txt" in text and "7.4 MB" in text

@@ -110,12 +110,14 @@ def data_message(status: DataStatus) -> tuple[str, str]:
 
 
 def display_path(path: Path) -> str:
-    """``path`` relative to the project (``assets/data/…``) or to the shared data folder's parent, else as is."""
-    for base in (data_paths.repo_root(), data_paths.shared_data_dir().parent.parent):
-        try:
-            return str(Path(path).resolve().relative_to(base.resolve()))
-        except ValueError:
-            continue
+    """``path`` as a student reads it beside the project: ``assets/data/…`` inside it, ``../shared/data/…`` next to
+    it, else as given (a folder the user named elsewhere). Server paths outside the project are not rewritten."""
+    root = data_paths.repo_root().resolve()
+    resolved = Path(path).expanduser().resolve()
+    if resolved.is_relative_to(root):
+        return str(resolved.relative_to(root))
+    if resolved.is_relative_to(root.parent):
+        return str(Path("..") / resolved.relative_to(root.parent))
     return str(path)
 
 
