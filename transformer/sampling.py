@@ -170,8 +170,8 @@ def generate(
 
     Past ``max_len`` tokens the context window slides by ``stride`` tokens at a time (default
     ``max_len // 2``; :func:`context_start` says exactly which tokens the model reads): the cache is rebuilt
-    from the last ``max_len − stride`` tokens in one batched forward pass, and decoding carries on from it
-    for ``stride`` tokens. Rebuilding once per token (``stride=1``) made every token past the window cost
+    from the new window's ``max_len − stride + 1`` tokens in one batched forward pass, and decoding carries
+    on from it for ``stride`` tokens. Rebuilding once per token (``stride=1``) made every token past the window cost
     a whole-window forward pass (≈ 6× a cached step for the shipped Shakespeare model); with half-window
     strides the rebuild costs about one extra position per token, so the cost per token stays flat. The
     window's first token always sits at position 0, so the positional encoding (sinusoidal, learned or
