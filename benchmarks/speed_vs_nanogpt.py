@@ -7,8 +7,8 @@ The recipe is nanoGPT's CPU example for Tiny Shakespeare by character (its READM
 macbook"): 4 layers, d_model 128, 4 heads, context 64, batch 12, 2,000 iterations, no dropout. nanoGPT's
 figures are quoted, not measured here: they are the measurements of issue 15 ("Speed: training 1.5×
 faster, sampling without the context-window cliff"), taken on the course's 2-core machine with one thread
-(`torch.set_num_threads(1)`), bf16 autocast off as in the recipe, and nanoGPT's 2,000-iteration
-validation loss, 1.886 nats per character. No nanoGPT code is part of this project.
+each, and nanoGPT's 2,000-iteration validation loss, 1.886 nats per character (its sampling figure is for
+200 tokens). No nanoGPT code is part of this project.
 
 Ours, measured live with one thread (``--threads``) in this process:
 - the step time of the recipe's model (bf16 autocast, as ``precision="auto"`` picks on an AVX-512 CPU)
