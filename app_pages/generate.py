@@ -7,6 +7,7 @@ import html
 import streamlit as st
 
 from trainers.tasks import LM_TASKS, TRANSLATION_TASKS
+from transformer.sampling import default_stride
 from ui.attention_view import show_head_maps
 from ui.i18n import _
 from ui.live_charts import candidates_spec
@@ -162,10 +163,14 @@ if not is_lstm:
             _("Each layer keeps the keys and values of every token it has already read (the KV cache). For a new "
               "token the model computes only that token's query, key and value, appends the key and value to the "
               "cache, and compares the query with the T cached keys: O(T) work per layer, instead of recomputing "
-              "all T × T scores. The context holds {ctx} tokens. Once the text is longer, the window slides by one "
-              "token per step: every token's position changes, so the cached keys and values (computed with the "
-              "old positions) no longer fit, and the cache is rebuilt from the whole window. From then on every "
-              "new token costs a full pass over {ctx} tokens.").format(ctx=context_length(meta))
+              "all T × T scores. The context holds {ctx} tokens. Once the text is longer, the window jumps forward "
+              "by half its length, {stride} tokens at a time: its first token must sit at position 0, as in "
+              "training, so every token's position changes and the cached keys and values (computed at the old "
+              "positions) no longer fit. The cache is rebuilt from the tokens still in the window in one batched "
+              "pass, once every {stride} tokens, and decoding carries on from it. So past the window the model reads "
+              "the last {shortest} to {ctx} tokens, and a new token costs about what one inside the window costs."
+              ).format(ctx=context_length(meta), stride=default_stride(context_length(meta)),
+                       shortest=context_length(meta) - default_stride(context_length(meta)) + 1)
         )
 
 left, right = st.columns([3, 2], gap="large")

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import REPO
-from tests.test_pages_train_generate import make_lm_checkpoint, page_file
+from tests.test_pages_train_generate import LM_CONTEXT, make_lm_checkpoint, page_file
 from tests.test_pages_translation import make_translation_checkpoint
 from tests.test_translation import PAIRS
 from transformer import cost as core_cost
@@ -117,9 +117,14 @@ def test_top_p_help_states_the_at_least_p_rule(tmp_path, monkeypatch):
     help_text = widget_help(at, "slider", "gen_a_top_p")
     assert "smallest set" in help_text and "at least p" in help_text and "add up to" not in help_text
     assert "always kept" in help_text
-    # The KV cache explanation says what the sampler does past the window: the cache is rebuilt.
+    # The KV cache explanation says what the sampler does past the window: how many tokens the model reads is
+    # what transformer.sampling.context_start gives for every length past the window.
+    from transformer.sampling import context_start, default_stride
+
     assert any("KV cache" in e.label for e in at.expander)
-    assert any("cache is rebuilt from the whole window" in t for t in texts(at))
+    ctx = LM_CONTEXT
+    read = {n - context_start(n, ctx, default_stride(ctx)) for n in range(ctx + 1, 4 * ctx)}
+    assert any(f"reads the last {min(read)} to {max(read)} tokens" in t for t in texts(at)), sorted(read)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ __all__ = [
     "IncrementalLM",
     "StepRecord",
     "context_start",
+    "default_stride",
     "filter_log_probs",
     "generate",
     "greedy_decode",
@@ -146,6 +147,11 @@ def context_start(length: int, max_len: int, stride: int) -> int:
     return stride * -(-(length - max_len) // stride)  # ceil((length - max_len) / stride) strides
 
 
+def default_stride(max_len: int) -> int:
+    """How far the context window jumps past ``max_len`` tokens unless told otherwise: half the window (≥ 1)."""
+    return max(1, max_len // 2)
+
+
 @torch.no_grad()
 def generate(
     model: DecoderOnlyLM | IncrementalLM,
@@ -189,7 +195,7 @@ def generate(
     device = next(model.parameters()).device
     generator = torch.Generator().manual_seed(seed) if seed is not None else None
     max_len = model.config.max_len
-    stride = max(1, max_len // 2) if stride is None else stride
+    stride = default_stride(max_len) if stride is None else stride
     context_start(1, max_len, stride)  # validates the stride before any work
     cache = model.new_cache() if use_cache else None
     fed = 0  # how many tokens of the current window the cache already holds
