@@ -176,3 +176,42 @@ def test_weights_path_equals_fast_path():
     assert none is None and w.shape == (3, 4, 9, 9)
     assert_close(fast, slow)
     assert math.isclose(float(w.detach().sum()), 3 * 4 * 9, rel_tol=1e-5)
+
+
+def test_fused_qkv_projection_equals_three_separate_products():
+    torch.manual_seed(0)
+    mha = MultiHeadAttention(32, 4).eval()
+    x = torch.randn(3, 9, 32)
+    q, k, v = mha.qkv_projection(x).split(32, dim=-1)
+    for got, linear in ((q, mha.w_q), (k, mha.w_k), (v, mha.w_v)):
+        assert_close(got, linear(x))
+    fused, _ = mha(x, mask=causal_mask(9))
+    mha.fuse_qkv = False
+    separate, _ = mha(x, mask=causal_mask(9))
+    assert_close(fused, separate)
+    memory = torch.randn(3, 4, 32)  # cross-attention never takes the fused path (keys come from elsewhere)
+    mha.fuse_qkv = True
+    out, _ = mha(x, memory, memory)
+    ref = torch.softmax(mha.split_heads(mha.w_q(x)) @ mha.split_heads(mha.w_k(memory)).transpose(-2, -1) / 8**0.5, -1)
+    assert_close(out, mha.w_o(mha.merge_heads(ref @ mha.split_heads(mha.w_v(memory)))))
+
+
+def test_under_cpu_autocast_attention_runs_in_float32_between_bfloat16_projections():
+    torch.manual_seed(0)
+    mha = MultiHeadAttention(32, 4).eval()
+    x = torch.randn(2, 9, 32)
+    mask = causal_mask(9)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out, _ = mha(x, mask=mask)
+        q, k, v = (mha.split_heads(t) for t in mha.qkv_projection(x).split(32, dim=-1))  # bfloat16
+        assert q.dtype == torch.bfloat16
+    # expected: the bfloat16 projections, attention in float32 (our own eq. 1), the output projection in bfloat16
+    attended, _ = scaled_dot_product_attention(q.float(), k.float(), v.float(), mask=mask)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        expected = mha.w_o(mha.merge_heads(attended))
+    assert out.dtype == torch.bfloat16
+    assert_close(out, expected)
+    mha.float32_under_autocast = ()  # autocast's own dtype: bfloat16 attention, a different rounding
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        in_bf16, _ = mha(x, mask=mask)
+    assert_close(in_bf16.float(), out.float(), atol=0.05, rtol=0.05)

@@ -35,6 +35,34 @@ def test_layernorm_equals_nn_layernorm():
     assert_close(y.var(-1, unbiased=False), torch.ones(3, 5), atol=1e-3, rtol=0)
 
 
+def test_fused_layernorm_equals_the_hand_written_one_and_nn_layernorm_with_gradients():
+    torch.manual_seed(0)
+    ours, theirs = LayerNorm(16), nn.LayerNorm(16)
+    with torch.no_grad():
+        ours.gamma.copy_(torch.randn(16))
+        ours.beta.copy_(torch.randn(16))
+        theirs.weight.copy_(ours.gamma)
+        theirs.bias.copy_(ours.beta)
+    assert LayerNorm.fused  # forward takes the fused path by default
+    x = (torch.randn(3, 5, 16) * 4 + 2).requires_grad_()
+    upstream = torch.randn(3, 5, 16)
+    results = []
+    for run in (ours.forward, ours.by_hand, theirs):
+        x.grad, ours.gamma.grad, ours.beta.grad, theirs.weight.grad, theirs.bias.grad = (None,) * 5
+        y = run(x)
+        y.backward(upstream)
+        gamma_grad = theirs.weight.grad if run is theirs else ours.gamma.grad
+        beta_grad = theirs.bias.grad if run is theirs else ours.beta.grad
+        results.append((y.detach(), x.grad.clone(), gamma_grad.clone(), beta_grad.clone()))
+    for other in results[1:]:
+        for a, b in zip(results[0], other, strict=True):
+            assert_close(a, b)
+    ours.fused = False  # one instance switched to the hand-written version
+    assert_close(ours(x), ours.by_hand(x))
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # float32 inputs stay float32 in either version
+        assert ours(x).dtype == torch.float32 and LayerNorm(16)(x).dtype == torch.float32
+
+
 def test_feedforward_shapes_and_values():
     ff = FeedForward(8, 32, activation="relu").eval()
     x = torch.randn(2, 5, 8)

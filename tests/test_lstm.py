@@ -22,7 +22,7 @@ from trainers.lstm import LSTMConfig, LSTMLanguageModel, LSTMState, lstm_config_
 from trainers.tasks.lm import build_char_tokenizer
 from trainers.trainer import Callbacks, Trainer, evaluate_lm_split, lm_nll
 from transformer.models import AdaptiveInput, TransformerConfig
-from transformer.sampling import filter_log_probs, generate
+from transformer.sampling import context_start, filter_log_probs, generate
 from ui import runs as ui_runs
 from ui.jobs import ACTIVE_STATUSES
 from ui.models import no_attention_sentence
@@ -216,8 +216,8 @@ def test_sampling_from_an_lstm_is_seeded_and_follows_the_same_rules():
     assert draw(seed=5) == first and draw(seed=6) != first
     assert draw(seed=5, use_cache=False) == first  # the recurrent state gives the window's logits
     ids, greedy = list(prompt), []
-    for _ in range(20):  # greedy by hand: arg-max of the last position over the last max_len tokens
-        token = int(model(torch.tensor([ids[-6:]]))[0, -1].argmax())
+    for _ in range(20):  # greedy by hand: arg-max of the last position over the window context_start names
+        token = int(model(torch.tensor([ids[context_start(len(ids), 6, 3):]]))[0, -1].argmax())
         ids.append(token)
         greedy.append(token)
     assert draw(temperature=0.0) == greedy == draw(top_k=1, seed=3)

@@ -9,7 +9,7 @@ import torch
 from torch.testing import assert_close
 
 from transformer.models import DecoderOnlyLM, Seq2SeqTransformer, TransformerConfig, build_model
-from transformer.sampling import filter_log_probs, generate, greedy_decode, sample_next
+from transformer.sampling import context_start, filter_log_probs, generate, greedy_decode, sample_next
 from transformer.textbook import multihead_scaled_self_attention, self_attention, udl_example_12_1, udl_example_12_2
 
 
@@ -165,6 +165,60 @@ def test_generate_slides_past_max_len():
     cached = [r.token_id for r in generate(model, [1] * 6, 10, temperature=0)]
     uncached = [r.token_id for r in generate(model, [1] * 6, 10, temperature=0, use_cache=False)]
     assert len(cached) == 10 and cached == uncached
+
+
+def test_context_start_slides_by_whole_strides():
+    # max_len 8, stride 4: all tokens up to 8, then windows of 5…8 tokens starting at 4, 8, 12, …
+    starts = [context_start(n, 8, 4) for n in range(1, 22)]
+    assert starts == [0] * 8 + [4] * 4 + [8] * 4 + [12] * 4 + [16]
+    assert all(5 <= n - context_start(n, 8, 4) <= 8 for n in range(9, 100))
+    assert [context_start(n, 8, 1) for n in (8, 9, 20)] == [0, 1, 12]  # stride 1: exactly the last max_len
+    for bad in (0, 9):
+        with pytest.raises(ValueError, match="stride"):
+            context_start(10, 8, bad)
+    with pytest.raises(ValueError, match="stride"):
+        list(generate(DecoderOnlyLM(small(max_len=8)), [1], 2, stride=9))
+
+
+@pytest.mark.parametrize("positional", ["sinusoidal", "learned", "simple"])
+@pytest.mark.parametrize("stride", [None, 1, 3, 8])
+def test_sliding_window_equals_full_recomputation_of_the_documented_context(positional, stride):
+    torch.manual_seed(0)
+    model = DecoderOnlyLM(small(max_len=8, positional=positional)).eval()
+    prompt = [3, 1, 4, 1, 5]
+    steps = list(generate(model, prompt, 30, temperature=0.9, seed=2, stride=stride, n_candidates=3))
+    ids = list(prompt)
+    for record in steps:
+        start = context_start(len(ids), 8, stride or 4)
+        assert record.context == len(ids) - start
+        with torch.no_grad():  # the window from scratch, its first token at position 0
+            logits = model(torch.tensor([ids[start:]]))[0, -1]
+        assert record.model_prob == pytest.approx(float(torch.softmax(logits, -1)[record.token_id]), rel=1e-5)
+        assert [c[0] for c in record.candidates] == torch.topk(logits, 3).indices.tolist()
+        ids.append(record.token_id)
+    uncached = [r.token_id for r in generate(model, prompt, 30, temperature=0.9, seed=2, stride=stride,
+                                             use_cache=False)]
+    assert uncached == ids[len(prompt):]
+
+
+def test_past_the_window_the_cost_per_token_stays_flat():
+    """Counted, not timed: positions the model reads per new token, inside and past the window."""
+    model = DecoderOnlyLM(small(max_len=16)).eval()
+    fed: list[int] = []
+    forward = model.forward
+
+    def counting_forward(input_ids, *args, **kwargs):
+        fed.append(input_ids.shape[1])
+        return forward(input_ids, *args, **kwargs)
+
+    model.forward = counting_forward
+    list(generate(model, [1], 16 * 8, temperature=0))  # the default stride: half a window
+    past = fed[16:]
+    assert fed[:16] == [1] * 16  # inside the window: one new position per token
+    assert len(past) == 16 * 7 and sum(past) / len(past) <= 2.0  # past it: 1 + (max_len − stride) / stride
+    fed.clear()
+    list(generate(model, [1], 16 * 8, temperature=0, stride=1))
+    assert fed[16:] == [16] * (16 * 7)  # the old rebuild for every token: a whole window each
 
 
 def test_greedy_decode_starts_with_bos_and_has_the_right_length():

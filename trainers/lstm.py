@@ -160,8 +160,9 @@ class LSTMLanguageModel(nn.Module):
     def new_cache(self) -> LSTMState:
         """An empty recurrent state for incremental decoding (``transformer.sampling.generate``'s protocol).
 
-        When the text outgrows ``config.max_len``, ``generate`` starts a new cache and feeds the last
-        ``max_len`` tokens again, so the LSTM reads at most the context it was trained on, from a zero state.
+        When the text outgrows ``config.max_len``, ``generate`` slides its window (``transformer.sampling.
+        context_start``), starts a new cache and feeds the window's tokens again, so the LSTM reads at most
+        the context it was trained on, from a zero state.
         """
         return LSTMState()
 

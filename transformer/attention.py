@@ -267,8 +267,17 @@ class MultiHeadAttention(nn.Module):
     head_i = Attention(Q W_Q^i, K W_K^i, V W_V^i), with d_k = d_v = d_model / n_heads. The h
     projections are stored as one (d_model → d_model) linear layer each for Q, K and V, whose
     output is split into heads: (B, T, d_model) → (B, H, T, d_k).
+
+    Precision: under ``torch.autocast`` the fast path runs attention itself (the fused
+    ``F.scaled_dot_product_attention``) in float32 on the devices named in ``float32_under_autocast``,
+    while the projections stay in autocast's bfloat16. On a CPU the bfloat16 flash-attention backward
+    cost four times its float32 version (Shakespeare, 4 layers, d_model 128, one thread: 29 % of a step),
+    and float32 everywhere was slower than bfloat16 projections. Set it to () to keep autocast's dtype.
     Raises ValueError when d_model is not divisible by n_heads.
     """
+
+    float32_under_autocast: tuple[str, ...] = ("cpu",)  # device types whose fast path runs in float32 under autocast
+    fuse_qkv: bool = True  # self-attention computes Q, K, V with one stacked matrix product (qkv_projection)
 
     def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0, bias: bool = True) -> None:
         super().__init__()
@@ -287,6 +296,16 @@ class MultiHeadAttention(nn.Module):
         self.w_k = nn.Linear(d_model, d_model, bias=bias)
         self.w_v = nn.Linear(d_model, d_model, bias=bias)
         self.w_o = nn.Linear(d_model, d_model, bias=bias)
+
+    def qkv_projection(self, x: Tensor) -> Tensor:
+        """[X W_Q, X W_K, X W_V] as one matrix product: x (B, T, d_model) → (B, T, 3·d_model).
+
+        The three weights are stacked for the call (the parameters stay w_q, w_k, w_v); equal to the three
+        separate products up to float rounding.
+        """
+        weight = torch.cat([self.w_q.weight, self.w_k.weight, self.w_v.weight])  # (3·d_model, d_model)
+        bias = None if self.w_q.bias is None else torch.cat([self.w_q.bias, self.w_k.bias, self.w_v.bias])
+        return F.linear(x, weight, bias)  # (B, T, 3·d_model)
 
     def split_heads(self, x: Tensor) -> Tensor:
         """(B, T, d_model) → (B, H, T, d_k)."""
@@ -316,9 +335,13 @@ class MultiHeadAttention(nn.Module):
         """
         key = query if key is None else key
         value = key if value is None else value
-        q = self.split_heads(self.w_q(query))  # (B, H, T_q, d_k)
-        k = self.split_heads(self.w_k(key))  # (B, H, T_k, d_k)
-        v = self.split_heads(self.w_v(value))  # (B, H, T_k, d_k)
+        if self.fuse_qkv and key is query and value is query:  # self-attention: one (d_model → 3·d_model) product
+            q, k, v = self.qkv_projection(query).split(self.d_model, dim=-1)  # 3 × (B, T, d_model)
+        else:
+            q, k, v = self.w_q(query), self.w_k(key), self.w_v(value)
+        q = self.split_heads(q)  # (B, H, T_q, d_k)
+        k = self.split_heads(k)  # (B, H, T_k, d_k)
+        v = self.split_heads(v)  # (B, H, T_k, d_k)
         if cache is not None:
             if cache.k is not None:
                 k = torch.cat([cache.k, k], dim=-2)  # (B, H, T_past + T_k, d_k)
@@ -328,7 +351,12 @@ class MultiHeadAttention(nn.Module):
         if need_weights:
             out, weights = scaled_dot_product_attention(q, k, v, mask=mask, dropout_p=dropout_p)
         else:
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
+            if torch.is_autocast_enabled(q.device.type) and q.device.type in self.float32_under_autocast:
+                with torch.autocast(q.device.type, enabled=False):
+                    out = F.scaled_dot_product_attention(q.float(), k.float(), v.float(), attn_mask=mask,
+                                                         dropout_p=dropout_p)
+            else:
+                out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
             if mask is not None:
                 # Same contract as ours: a query with every key masked outputs zeros.
                 out = out.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)

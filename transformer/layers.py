@@ -35,7 +35,15 @@ class LayerNorm(nn.Module):
 
     μ and σ² are the mean and the *biased* variance (divide by d_model, as ``nn.LayerNorm``) of each
     position's features; ε sits inside the square root. x (…, d_model) → (…, d_model).
+
+    :meth:`by_hand` is the formula written out (the teaching version). ``forward`` computes the same with
+    ``torch.nn.functional.layer_norm`` (one fused kernel, forward and backward) when ``fused`` is True: the
+    hand-written ``var`` alone was 7–9 % of a Shakespeare training step on one CPU thread. Tests hold both
+    equal to each other and to ``nn.LayerNorm``. Set ``fused = False`` (on the class or one instance) to
+    train with the hand-written version.
     """
+
+    fused: bool = True  # forward via F.layer_norm (same numbers, faster); False = by_hand
 
     def __init__(self, d_model: int, eps: float = 1e-5) -> None:
         super().__init__()
@@ -43,10 +51,16 @@ class LayerNorm(nn.Module):
         self.gamma = nn.Parameter(torch.ones(d_model))  # scale, γ
         self.beta = nn.Parameter(torch.zeros(d_model))  # shift, β
 
-    def forward(self, x: Tensor) -> Tensor:
+    def by_hand(self, x: Tensor) -> Tensor:
+        """The formula step by step: mean, biased variance, normalise, scale and shift."""
         mean = x.mean(dim=-1, keepdim=True)  # (…, 1)
         var = x.var(dim=-1, keepdim=True, unbiased=False)  # (…, 1), biased variance
         return self.gamma * (x - mean) / torch.sqrt(var + self.eps) + self.beta
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.fused:
+            return self.by_hand(x)
+        return F.layer_norm(x, self.gamma.shape, self.gamma, self.beta, self.eps)  # (…, d_model)
 
 
 class FeedForward(nn.Module):
