@@ -1,7 +1,7 @@
 """Multi-head attention: split into heads, attend per head, concatenate, W_O — and UDL 12.2's two heads.
 
-Widgets only: ``transformer.explain.sentence_multihead`` runs ``transformer.attention.MultiHeadAttention``
-step by step (``trace_multihead``); ``transformer.explain.udl_12_2_multihead`` runs the book's example
+Widgets only: ``ui.lessons.sentence_multihead`` runs ``transformer.attention.MultiHeadAttention``
+step by step (``trace_multihead``); ``ui.lessons.udl_12_2_multihead`` runs the book's example
 through the same module.
 """
 
@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from transformer.explain import sentence_multihead, udl_12_2_multihead
 from ui.charts import dim_labels, show_heads, show_matrix
 from ui.i18n import _
 from ui.inputs import matrix_view, sentence_input
+from ui.lessons import sentence_multihead, udl_12_2_multihead
 from ui.text import unique_labels
 
 K = "mha_"  # widget key prefix of this page

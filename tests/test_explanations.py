@@ -26,9 +26,9 @@ from transformer import cost as core_cost
 from transformer.attention import causal_mask
 from transformer.blocks import DecoderBlock, EncoderBlock
 from transformer.decoding import length_penalty
-from transformer.explain import attention_entropy, block_parameter_count, build_mask, even_spread_entropy
 from transformer.sampling import filter_log_probs
 from ui import runs as ui_runs
+from ui.lessons import attention_entropy, block_parameter_count, build_mask, even_spread_entropy
 
 STATISTICS = {"minimum": min, "median": statistics.median, "mean": statistics.fmean}
 
