@@ -75,8 +75,8 @@ if result is None:
             icon=":material/timer:")
 else:
     rows = result["rows"]
-    st.caption(_("Measured with B = {B}, d_model = {d}, H = {H}: the minimum (fastest) of the repeats, after one "
-                 "warm-up.").format(
+    st.caption(_("Measured with B = {B}, d_model = {d}, H = {H}: the minimum (fastest) of the repeats, each timed "
+                 "by torch.utils.benchmark.Timer after two warm-up calls.").format(
         B=result["batch"], d=result["d_model"], H=result["n_heads"]))
     measured_lengths = sorted({r.T for r in rows})
     times = pd.DataFrame([{"T": r.T, "ms": r.seconds * 1000, "path": _(PATH_NAMES[r.path])} for r in rows])
