@@ -5,8 +5,10 @@ import math
 import numpy as np
 import pytest
 import torch
+from streamlit.testing.v1 import AppTest
 from torch.testing import assert_close
 
+from tests.conftest import REPO
 from transformer.attention import causal_mask, scaled_dot_product_attention
 from transformer.blocks import EncoderBlock
 from transformer.cost import CostRow
@@ -242,6 +244,17 @@ def test_cost_summary_min_length_and_reference_line():
 
 
 def test_list_of_heads_difference_is_float_rounding():
-    res = sentence_multihead(["a", "b", "c", "a"], d_model=8, n_heads=2, seed=3, mask="causal")
-    assert list_of_heads_difference(res.module, res.embedding.x[None], causal_mask(4)) < 1e-6
-    assert list_of_heads_difference(res.module, res.embedding.x[None]) < 1e-6
+    for mask in ("none", "causal"):
+        res = sentence_multihead(["a", "b", "c", "a"], d_model=8, n_heads=2, seed=3, mask=mask)
+        assert (res.mask is None) == (mask == "none")
+        assert list_of_heads_difference(res) < 1e-6
+
+
+def test_multihead_page_shows_the_list_of_heads_equal_to_the_fused_module():
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60).run()
+    at.switch_page("app_pages/multihead.py").run()
+    at.segmented_control(key="mha_mask").set_value("causal").run()
+    assert not at.exception
+    assert any("class ListOfHeadsMultiHeadAttention" in c.value for c in at.code)
+    agree = [s.value for s in at.success if "list-of-heads" in s.value]
+    assert len(agree) == 1 and float(agree[0].split("within ")[1].rstrip(".")) <= 1e-6, agree

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+from torch import Tensor
 
 from transformer.attention import ListOfHeadsMultiHeadAttention, MultiHeadAttention
 from transformer.trace import MultiHeadTrace, trace_multihead
@@ -29,6 +30,7 @@ class SentenceMultiHead:
     embedding: TokenEmbedding
     module: MultiHeadAttention  # in eval mode; w_o.weight is (d_model, d_model)
     trace: MultiHeadTrace  # B = 1
+    mask: Tensor | None = None  # (T, T) bool, True = may attend, or None
 
 
 def sentence_multihead(
@@ -53,16 +55,18 @@ def sentence_multihead(
     emb = embed_tokens(tokens, d_model, seed, positional)
     x = emb.x[None]  # (1, T, d_model)
     m = build_mask(mask, x.shape[1])
-    return SentenceMultiHead(list(tokens), emb, mha, trace_multihead(mha, x, m))
+    return SentenceMultiHead(list(tokens), emb, mha, trace_multihead(mha, x, m), m)
 
 
 @torch.no_grad()
-def list_of_heads_difference(mha: MultiHeadAttention, x: torch.Tensor, mask: torch.Tensor | None = None) -> float:
-    """max |fused output − list-of-heads output| on x (B, T, d_model), mask bool (T, T), True = may attend.
+def list_of_heads_difference(res: SentenceMultiHead) -> float:
+    """max |fused output − list-of-heads output| on the sentence of ``res`` (a :func:`sentence_multihead` result).
 
-    The list of heads is :meth:`ListOfHeadsMultiHeadAttention.from_fused` ``(mha)``: the course's
-    ``nn.ModuleList`` of ``SelfAttention`` heads with the fused module's weights copied in. ≈1e-7 in float32.
+    The list of heads is :meth:`ListOfHeadsMultiHeadAttention.from_fused` ``(res.module)``: the course's
+    ``nn.ModuleList`` of ``SelfAttention`` heads with the fused module's weights copied in, under the same mask.
+    Float rounding only: about 1e-7 in float32.
     """
-    fused, _ = mha(x, mask=mask)  # (B, T, d_model)
-    heads = ListOfHeadsMultiHeadAttention.from_fused(mha)(x, x, x, mask)  # (B, T, d_model)
-    return float((fused - heads).abs().max()) if fused.numel() else 0.0
+    x = res.embedding.x[None]  # (1, T, d_model)
+    fused, _ = res.module(x, mask=res.mask)  # (1, T, d_model)
+    heads = ListOfHeadsMultiHeadAttention.from_fused(res.module)(x, x, x, res.mask)  # (1, T, d_model)
+    return float((fused - heads).abs().max())
