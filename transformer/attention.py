@@ -257,7 +257,8 @@ class MultiHeadAttention(nn.Module):
 
     head_i = Attention(Q W_Q^i, K W_K^i, V W_V^i), with d_k = d_v = d_model / n_heads. The h
     projections are stored as one (d_model → d_model) linear layer each for Q, K and V, whose
-    output is split into heads: (B, T, d_model) → (B, H, T, d_k).
+    output is split into heads: (B, T, d_model) → (B, H, T, d_k). The course writes the same function as a
+    list of :class:`SelfAttention` heads: :class:`ListOfHeadsMultiHeadAttention` (equal, tested).
 
     Precision: under ``torch.autocast`` the fast path runs attention itself (the fused
     ``F.scaled_dot_product_attention``) in float32 on the devices named in ``float32_under_autocast``,
