@@ -1,8 +1,8 @@
 """Attention, step by step: X → W_Q, W_K, W_V → Q, K, V → QKᵀ → ÷√d_k → mask → softmax → output.
 
-Widgets only; every number comes from ``transformer.explain.sentence_attention`` (which calls
-``transformer.attention.trace_self_attention``), ``transformer.explain.udl_12_1_attention`` and
-``transformer.explain.compare_loop_versions``.
+Widgets only; every number comes from ``ui.lessons.sentence_attention`` (which calls
+``transformer.trace.trace_self_attention``), ``ui.lessons.udl_12_1_attention`` and
+``ui.lessons.compare_loop_versions``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,10 @@ import pandas as pd
 import streamlit as st
 
 from transformer import attention as core_attention
-from transformer.explain import (
+from ui.charts import dim_labels, download_panel, hconcat_specs, line_chart_spec, show_matrices, show_matrix
+from ui.i18n import _
+from ui.inputs import matrix_view, sentence_input
+from ui.lessons import (
     compare_loop_versions,
     even_spread_entropy,
     scaling_sweep,
@@ -22,9 +25,6 @@ from transformer.explain import (
     udl_12_1_attention,
     weight_stats,
 )
-from ui.charts import dim_labels, download_panel, hconcat_specs, line_chart_spec, show_matrices, show_matrix
-from ui.i18n import _
-from ui.inputs import matrix_view, sentence_input
 from ui.text import unique_labels
 
 K = "steps_"  # widget key prefix of this page
@@ -274,9 +274,9 @@ def sentence_mode() -> None:
         tabs[0].code(inspect.getsource(core_attention.scaled_dot_product_two_loop_single), language="python")
         tabs[1].code(inspect.getsource(core_attention.scaled_dot_product_two_loop_batch), language="python")
         tabs[2].code(
-            inspect.getsource(core_attention.scaled_dot_product_attention)
+            inspect.getsource(core_attention.scaled_dot_product_no_loop_batch)
             + "\n\n"
-            + inspect.getsource(core_attention._attention_steps),
+            + inspect.getsource(core_attention.scaled_dot_product_attention),
             language="python",
         )
         cmp = _loops(*args)

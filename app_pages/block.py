@@ -1,8 +1,8 @@
 """Inside a block: residual + layer norm (pre-norm vs post-norm), feed-forward, encoder and decoder blocks,
 and the shape trace of a whole encoder-decoder (seed 000's ``model.py`` check, ending at (2, 5, 10)).
 
-Widgets only: ``transformer.explain.sentence_blocks`` runs ``transformer.blocks.EncoderBlock`` and
-``DecoderBlock`` stage by stage; ``transformer.explain.seq2seq_shape_trace`` runs
+Widgets only: ``ui.lessons.sentence_blocks`` runs ``transformer.blocks.EncoderBlock`` and
+``DecoderBlock`` stage by stage; ``ui.lessons.seq2seq_shape_trace`` runs
 ``transformer.models.Seq2SeqTransformer.trace_shapes``.
 """
 
@@ -11,11 +11,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from transformer.explain import layer_norm_stats, norm_inputs, sentence_blocks, seq2seq_shape_trace, tensor_summary
 from ui.charts import dim_labels, line_chart_spec, show_matrix
 from ui.diagrams import block_dot
 from ui.i18n import _
 from ui.inputs import matrix_view, sentence_input
+from ui.lessons import layer_norm_stats, norm_inputs, sentence_blocks, seq2seq_shape_trace, tensor_summary
 from ui.text import unique_labels
 
 K = "blk_"  # widget key prefix of this page

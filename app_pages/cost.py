@@ -1,6 +1,6 @@
 """Cost of attention: time and the memory of the T×T weights against sequence length, measured live.
 
-Widgets only: ``transformer.cost.measure_attention_cost`` times the paths; ``transformer.explain``
+Widgets only: ``transformer.cost.measure_attention_cost`` times the paths; ``ui.lessons``
 fits the log-log slope (``summarize_cost``) and draws the T² guide (``power_law_reference``).
 The measurement runs only when the button is pressed, one length at a time with a progress bar, and
 its results stay in the session, so the rest of the page stays responsive.
@@ -12,9 +12,9 @@ import pandas as pd
 import streamlit as st
 
 from transformer.cost import PATHS, attention_weights_bytes, measure_attention_cost
-from transformer.explain import SEED_004_MS, power_law_reference, summarize_cost
 from ui.charts import line_chart_spec
 from ui.i18n import N_, _
+from ui.lessons import SEED_004_MS, power_law_reference, summarize_cost
 
 K = "cost_"  # widget key prefix of this page
 LENGTH_CHOICES = [16, 32, 64, 128, 256, 512, 768, 1024]  # capped at 1024 so a run takes seconds, not minutes
@@ -75,8 +75,8 @@ if result is None:
             icon=":material/timer:")
 else:
     rows = result["rows"]
-    st.caption(_("Measured with B = {B}, d_model = {d}, H = {H}: the minimum (fastest) of the repeats, after one "
-                 "warm-up.").format(
+    st.caption(_("Measured with B = {B}, d_model = {d}, H = {H}: the minimum (fastest) of the repeats, each timed "
+                 "by torch.utils.benchmark.Timer after two warm-up calls.").format(
         B=result["batch"], d=result["d_model"], H=result["n_heads"]))
     measured_lengths = sorted({r.T for r in rows})
     times = pd.DataFrame([{"T": r.T, "ms": r.seconds * 1000, "path": _(PATH_NAMES[r.path])} for r in rows])

@@ -1,20 +1,23 @@
 """Multi-head attention: split into heads, attend per head, concatenate, W_O — and UDL 12.2's two heads.
 
-Widgets only: ``transformer.explain.sentence_multihead`` runs ``transformer.attention.MultiHeadAttention``
-step by step (``trace_multihead``); ``transformer.explain.udl_12_2_multihead`` runs the book's example
-through the same module.
+Widgets only: ``ui.lessons.sentence_multihead`` runs ``transformer.attention.MultiHeadAttention``
+step by step (``trace_multihead``); ``ui.lessons.list_of_heads_difference`` compares it with the course's
+list-of-heads form; ``ui.lessons.udl_12_2_multihead`` runs the book's example through the same module.
 """
 
 from __future__ import annotations
+
+import inspect
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from transformer.explain import sentence_multihead, udl_12_2_multihead
+from transformer.attention import ListOfHeadsMultiHeadAttention
 from ui.charts import dim_labels, show_heads, show_matrix
 from ui.i18n import _
 from ui.inputs import matrix_view, sentence_input
+from ui.lessons import list_of_heads_difference, sentence_multihead, udl_12_2_multihead
 from ui.text import unique_labels
 
 K = "mha_"  # widget key prefix of this page
@@ -23,6 +26,11 @@ K = "mha_"  # widget key prefix of this page
 @st.cache_data(show_spinner=False, max_entries=64)
 def _multihead(tokens: tuple[str, ...], d_model: int, n_heads: int, seed: int, mask: str):
     return sentence_multihead(list(tokens), d_model, n_heads, seed, mask).trace
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _list_of_heads(tokens: tuple[str, ...], d_model: int, n_heads: int, seed: int, mask: str) -> float:
+    return list_of_heads_difference(sentence_multihead(list(tokens), d_model, n_heads, seed, mask))
 
 
 @st.cache_data(show_spinner=False)
@@ -151,6 +159,17 @@ if tr is not None:
     with c2:
         show_matrix(_np(tr.output[0]), labels, dim_labels(d_model), title=_("Output = Concat · W_O"),
                     key=K + "output", table=table, x_title=_("dimension"), y_title=_("token"), max_width=500)
+
+    with st.expander(_("The course's form: a list of SelfAttention heads (EECS 498 A5, Fudan Lab3)")):
+        st.markdown(
+            _("Homework builds multi-head attention as an `nn.ModuleList` of H `SelfAttention(d_model, d_k, d_k)` "
+              "heads whose outputs are concatenated and mixed by W_O. The `MultiHeadAttention` above stores the H "
+              "heads' W_Q as one d_model × d_model matrix and splits its output instead. Copy head h's d_k rows of "
+              "W_Q, W_K and W_V into the h-th `SelfAttention` and the two give the same output on this sentence.")
+        )
+        st.code(inspect.getsource(ListOfHeadsMultiHeadAttention), language="python")
+        st.success(_("The fused and the list-of-heads outputs agree to within {w:.1e}.").format(
+            w=_list_of_heads(tuple(tokens), d_model, n_heads, seed, mask)), icon=":material/check:")
 
 # --------------------------------------------------------------------------------------------------
 st.header(_("Textbook example: UDL 12.2, two heads"))

@@ -1,7 +1,7 @@
 """Tokens & embeddings: text → tokens → ids → embedding rows, and the positional encodings added to them.
 
 Widgets only: the tokenizers are ``ui.tokenizing`` (Hugging Face ``tokenizers``), the numbers come from
-``transformer.explain`` (``embedding_lookup``, ``positional_table``, ``position_similarity``).
+``ui.lessons`` (``embedding_lookup``, ``positional_table``, ``position_similarity``).
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from transformer.explain import embedding_lookup, position_similarity, positional_table
 from ui.charts import dim_labels, show_matrix
 from ui.i18n import _
 from ui.inputs import matrix_view
+from ui.lessons import embedding_lookup, position_similarity, positional_table
 from ui.text import unique_labels
 from ui.tokenizing import KINDS, encode_pieces, load_tokenizers
 

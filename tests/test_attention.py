@@ -9,14 +9,16 @@ from torch import nn
 from torch.testing import assert_close
 
 from transformer.attention import (
+    ListOfHeadsMultiHeadAttention,
     MultiHeadAttention,
+    SelfAttention,
     causal_mask,
+    combine_masks,
     padding_mask,
     scaled_dot_product_attention,
+    scaled_dot_product_no_loop_batch,
     scaled_dot_product_two_loop_batch,
     scaled_dot_product_two_loop_single,
-    trace_attention,
-    trace_self_attention,
 )
 
 
@@ -97,20 +99,54 @@ def test_loop_versions_equal_vectorised():
     assert_close(scaled_dot_product_two_loop_batch(query, key, value, mask), masked, atol=1e-6, rtol=1e-6)
 
 
-def test_trace_holds_every_step_of_the_same_computation():
-    x = torch.randn(5, 8)
-    w_q, w_k, w_v = torch.randn(8, 4), torch.randn(8, 4), torch.randn(8, 3)
-    tr = trace_self_attention(x, w_q, w_k, w_v, mask=causal_mask(5))
-    assert_close(tr.q, x @ w_q)
-    assert_close(tr.scores, (x @ w_q) @ (x @ w_k).T)
-    assert_close(tr.scaled_scores, tr.scores / 2.0)  # √d_k = √4
-    assert torch.isinf(tr.masked_scores[0, 1]) and tr.masked_scores[0, 1] < 0
-    assert torch.all(tr.weights.triu(1) == 0)
-    out, weights = scaled_dot_product_attention(x @ w_q, x @ w_k, x @ w_v, mask=causal_mask(5))
-    assert_close(tr.output, out)
-    assert_close(tr.weights, weights)
-    unscaled = trace_attention(tr.q, tr.k, tr.v, scale=False)
-    assert_close(unscaled.scaled_scores, unscaled.scores)
+def test_no_loop_batch_uses_bmm_and_equals_the_loop_versions_and_torch():
+    query, key, value = torch.randn(3, 6, 8), torch.randn(3, 6, 8), torch.randn(3, 6, 8)
+    for mask in (None, causal_mask(6), causal_mask(6).expand(3, 6, 6)):
+        y, weights = scaled_dot_product_no_loop_batch(query, key, value, mask)
+        assert y.shape == (3, 6, 8) and weights.shape == (3, 6, 6)
+        assert_close(y, scaled_dot_product_two_loop_batch(query, key, value, mask), atol=1e-6, rtol=1e-6)
+        assert_close(y, F.scaled_dot_product_attention(query, key, value, attn_mask=mask), atol=1e-6, rtol=1e-6)
+        assert_close((y, weights), scaled_dot_product_attention(query, key, value, mask))
+    assert torch.all(scaled_dot_product_no_loop_batch(query, key, value, causal_mask(6))[1].triu(1) == 0)
+
+
+def test_self_attention_equals_the_function_with_its_own_projections():
+    torch.manual_seed(0)
+    head = SelfAttention(dim_in=8, dim_q=5, dim_v=3)
+    assert (head.q.out_features, head.k.out_features, head.v.out_features) == (5, 5, 3)
+    query, key, value = torch.randn(2, 6, 8), torch.randn(2, 6, 8), torch.randn(2, 6, 8)
+    for mask in (None, causal_mask(6)):
+        expected, weights = scaled_dot_product_attention(head.q(query), head.k(key), head.v(value), mask)
+        assert_close(head(query, key, value, mask), expected)
+        assert_close(head(query, key, value, mask, need_weights=True)[1], weights)
+    with pytest.raises(ValueError, match="positive"):
+        SelfAttention(8, 0, 3)
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_list_of_heads_equals_the_fused_multihead_attention(masked):
+    torch.manual_seed(0)
+    fused = MultiHeadAttention(12, 3).eval()
+    heads = ListOfHeadsMultiHeadAttention.from_fused(fused)
+    assert len(heads.heads) == 3 and all(isinstance(h, SelfAttention) for h in heads.heads)
+    assert heads.heads[1].q.weight.shape == (4, 12)  # head h owns d_k = 4 rows of W_Q
+    x = torch.randn(2, 5, 12)
+    mask = causal_mask(5) if masked else None
+    assert_close(heads(x, x, x, mask), fused(x, mask=mask)[0], atol=1e-6, rtol=1e-5)
+    assert_close(heads(x, x, x, mask), fused(x, mask=mask, need_weights=True)[0], atol=1e-6, rtol=1e-5)
+    assert sum(p.numel() for p in heads.parameters()) == sum(p.numel() for p in fused.parameters())
+    with pytest.raises(ValueError, match="not divisible"):
+        ListOfHeadsMultiHeadAttention(10, 4)
+
+
+def test_combine_masks_is_the_and_of_the_masks_it_is_given():
+    causal = causal_mask(4)
+    pad = padding_mask(torch.tensor([[5, 6, 0, 0]]), pad_id=0)  # (1, 1, 1, 4)
+    both = combine_masks(causal, None, pad)
+    assert both.shape == (1, 1, 4, 4)
+    assert torch.equal(both[0, 0], causal & torch.tensor([True, True, False, False]))
+    assert combine_masks(None, causal) is causal
+    assert combine_masks() is None and combine_masks(None, None) is None
 
 
 def test_scaling_keeps_softmax_soft_as_d_k_grows():

@@ -156,6 +156,19 @@ def test_unfinished_hypotheses_are_cut_at_max_new_tokens():
     assert len(hyps) == 3 and all(not h.finished and len(h.tokens) == 4 for h in hyps)
 
 
+def test_without_eos_greedy_search_decodes_a_fixed_length_of_arg_maxes():
+    """AddSub's decoding (eos_id=None): every row gets max_new_tokens tokens, EOS or not, each the arg-max."""
+    model = peaky_model(seed=12, eos_bias=1e4)  # EOS always wins: with an eos_id every row would stop at once
+    src = torch.randint(3, 12, (3, 6), generator=torch.Generator().manual_seed(0))
+    hyps = greedy_search(model, src, bos_id=BOS, eos_id=None, max_new_tokens=4)
+    assert [len(h.tokens) for h in hyps] == [4, 4, 4] and not any(h.finished for h in hyps)
+    prefix = torch.full((3, 1), BOS)
+    for _ in range(4):  # the same tokens, one arg-max of the logits at a time
+        prefix = torch.cat([prefix, model(src, prefix)[:, -1].argmax(-1, keepdim=True)], dim=1)
+    assert prefix[:, 1:].tolist() == [h.tokens for h in hyps]
+    assert [len(h.tokens) for h in greedy_search(model, src, bos_id=BOS, eos_id=EOS, max_new_tokens=4)] == [1, 1, 1]
+
+
 def test_bad_arguments_raise_readable_errors():
     model = peaky_model()
     src = torch.tensor([[4, 5, 6]])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 import statistics
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -26,9 +27,9 @@ from transformer import cost as core_cost
 from transformer.attention import causal_mask
 from transformer.blocks import DecoderBlock, EncoderBlock
 from transformer.decoding import length_penalty
-from transformer.explain import attention_entropy, block_parameter_count, build_mask, even_spread_entropy
 from transformer.sampling import filter_log_probs
 from ui import runs as ui_runs
+from ui.lessons import attention_entropy, block_parameter_count, build_mask, even_spread_entropy
 
 STATISTICS = {"minimum": min, "median": statistics.median, "mean": statistics.fmean}
 
@@ -52,14 +53,10 @@ def widget_help(at: AppTest, kind: str, key: str) -> str:
 # Cost of attention: the statistic the caption names is the one the core keeps
 # --------------------------------------------------------------------------------------------------
 def test_core_keeps_the_minimum_of_the_repeats(monkeypatch):
-    durations = iter([100.0, 5.0, 2.0, 9.0])  # the warm-up (not counted), then three timed runs
-    clock = [0.0]
-
-    def work():  # each call of the timed function advances a fake clock by its duration
-        clock[0] += next(durations)
-
-    monkeypatch.setattr(core_cost.time, "perf_counter", lambda: clock[0])
-    assert core_cost.time_call(work, repeats=3, warmup=1) == 2.0
+    measured = iter([5.0, 2.0, 9.0])  # what torch.utils.benchmark.Timer measures for each of three timed runs
+    timer = SimpleNamespace(timeit=lambda number: SimpleNamespace(times=[next(measured)]))
+    monkeypatch.setattr(core_cost.benchmark, "Timer", lambda **kwargs: timer)
+    assert core_cost.time_call(lambda: None, repeats=3) == 2.0
 
     timings = iter([0.7, 0.3, 0.5])  # what each timed forward pass of measure_attention_cost takes
     monkeypatch.setattr(core_cost, "time_call", lambda fn, repeats=1, warmup=1: next(timings))

@@ -19,10 +19,10 @@ from matplotlib import rc_context
 
 from app import PAGES
 from trainers.config import PRESETS
-from transformer.explain import sentence_blocks
 from ui import charts, fonts, i18n
 from ui import i18n_catalogs as cat
 from ui.diagrams import STAGE_NAMES
+from ui.lessons import sentence_blocks
 
 
 def _report(problems) -> str:

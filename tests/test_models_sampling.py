@@ -9,7 +9,7 @@ import torch
 from torch.testing import assert_close
 
 from transformer.models import DecoderOnlyLM, Seq2SeqTransformer, TransformerConfig, build_model
-from transformer.sampling import context_start, filter_log_probs, generate, greedy_decode, sample_next
+from transformer.sampling import context_start, filter_log_probs, generate, sample_next
 from transformer.textbook import multihead_scaled_self_attention, self_attention, udl_example_12_1, udl_example_12_2
 
 
@@ -219,14 +219,6 @@ def test_past_the_window_the_cost_per_token_stays_flat():
     fed.clear()
     list(generate(model, [1], 16 * 8, temperature=0, stride=1))
     assert fed[16:] == [16] * (16 * 7)  # the old rebuild for every token: a whole window each
-
-
-def test_greedy_decode_starts_with_bos_and_has_the_right_length():
-    model = Seq2SeqTransformer(small(arch="encoder-decoder")).eval()
-    out = greedy_decode(model, torch.randint(0, 11, (3, 6)), bos_id=1, max_new_tokens=4)
-    assert out.shape == (3, 5) and torch.all(out[:, 0] == 1)
-    logits = model(torch.zeros(1, 1, dtype=torch.long), out[:1, :1])
-    assert logits.shape == (1, 1, 11)
 
 
 # ---------------------------------------------------------------------------------------------- textbook

@@ -32,8 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from transformer.decoding import greedy_search
 from transformer.models import DecoderOnlyLM, Seq2SeqTransformer, TransformerConfig, build_model
-from transformer.sampling import greedy_decode
 
 from .config import TrainConfig
 
@@ -222,7 +222,8 @@ def addsub_answers(model: Seq2SeqTransformer, src: Tensor) -> Tensor:
     """
     from .tasks import addsub
 
-    return greedy_decode(model, src, addsub.BOS_ID, max_new_tokens=addsub.TGT_LEN - 1)
+    hyps = greedy_search(model, src, bos_id=addsub.BOS_ID, eos_id=None, max_new_tokens=addsub.TGT_LEN - 1)
+    return torch.tensor([[addsub.BOS_ID, *h.tokens] for h in hyps], dtype=torch.long, device=src.device)
 
 
 @torch.no_grad()

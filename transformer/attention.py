@@ -1,16 +1,34 @@
-"""Scaled dot-product attention, masks and multi-head attention, written out by hand.
+"""The homework file: attention written out by hand, in the order and with the names of the course.
+
+Read it top to bottom beside EECS 498 A5 (``transformers.py``) or Fudan Lab3:
+
+1. masks — :func:`causal_mask`, :func:`padding_mask`, :func:`combine_masks`;
+2. the loop versions students write first — :func:`scaled_dot_product_two_loop_single`,
+   :func:`scaled_dot_product_two_loop_batch` — and the vectorised :func:`scaled_dot_product_no_loop_batch`
+   (``torch.bmm``, as A5 asks), all tested equal;
+3. :func:`scaled_dot_product_attention`, the general function the models call (any batch shape, masks,
+   dropout, rows with every key masked);
+4. :class:`SelfAttention` ``(dim_in, dim_q, dim_v)`` — A5 / Lab3's single head with its own projections;
+5. :class:`MultiHeadAttention` — the fused form the models use (one matrix per projection, split into heads),
+   and :class:`ListOfHeadsMultiHeadAttention` — the course's ``nn.ModuleList`` of :class:`SelfAttention` heads,
+   concatenated and projected; ``ListOfHeadsMultiHeadAttention.from_fused`` copies the weights, and the two
+   give the same output (tested, and shown on the Multi-head page).
+
+What records every intermediate tensor for the step-by-step pages is :mod:`transformer.trace`.
 
 Shape legend used on every line that reshapes:
     B  batch size          H    number of heads (n_heads)
     T  sequence length     T_q  query length, T_k key/value length
     d_model  model width   d_k  width of one head's queries and keys (d_model / n_heads)
     d_v      width of one head's values
+    A5's names in the loop versions: N batch size, K sequence length, M embedding width.
 
 Mask convention (as ``torch.nn.functional.scaled_dot_product_attention``): masks are boolean and
-``True`` means "this query may attend to this key".
+``True`` means "this query may attend to this key". (A5 passes the opposite, True = masked out.)
 
 Sources: Vaswani et al. 2017, "Attention Is All You Need", eq. 1 (scaled dot-product attention) and
-§3.2.2 (multi-head attention); the EECS 498 A5 / Fudan Lab3 assignments for the loop versions.
+§3.2.2 (multi-head attention); the EECS 498 A5 / Fudan Lab3 assignments for the loop versions,
+``SelfAttention`` and the list-of-heads ``MultiHeadAttention``.
 """
 
 from __future__ import annotations
@@ -23,21 +41,22 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = [
-    "AttentionTrace",
     "KVCache",
+    "ListOfHeadsMultiHeadAttention",
     "MultiHeadAttention",
+    "SelfAttention",
     "causal_mask",
+    "combine_masks",
     "padding_mask",
     "scaled_dot_product_attention",
+    "scaled_dot_product_no_loop_batch",
     "scaled_dot_product_two_loop_batch",
     "scaled_dot_product_two_loop_single",
-    "trace_attention",
-    "trace_self_attention",
 ]
 
 
 # --------------------------------------------------------------------------------------------------
-# Masks
+# 1. Masks
 # --------------------------------------------------------------------------------------------------
 def causal_mask(T: int, device: torch.device | str | None = None) -> Tensor:
     """Causal (look-ahead) mask: position i may attend to positions j <= i.
@@ -62,145 +81,22 @@ def padding_mask(token_ids: Tensor, pad_id: int) -> Tensor:
     return (token_ids != pad_id)[:, None, None, :]  # (B, 1, 1, T_k)
 
 
-# --------------------------------------------------------------------------------------------------
-# Scaled dot-product attention
-# --------------------------------------------------------------------------------------------------
-@dataclass
-class AttentionTrace:
-    """Every intermediate of one attention call, so a page can show each step.
+def combine_masks(*masks: Tensor | None) -> Tensor | None:
+    """A query may attend to a key only where every given mask allows it: the AND of the masks.
 
-    All tensors are detached. With q (…, T_q, d_k), k (…, T_k, d_k), v (…, T_k, d_v):
-      scores        (…, T_q, T_k)  Q Kᵀ
-      scaled_scores (…, T_q, T_k)  Q Kᵀ / √d_k (equal to ``scores`` when scaling is off)
-      masked_scores (…, T_q, T_k)  scaled scores with −inf where the mask forbids attending
-      weights       (…, T_q, T_k)  softmax over the keys (each row sums to 1; all-masked rows are 0)
-      output        (…, T_q, d_v)  weights · V
-    ``x`` and ``w_q``/``w_k``/``w_v`` are filled in by :func:`trace_self_attention`.
+    Each mask is bool, True = may attend, and the masks broadcast together (e.g. a causal (T, T) and a
+    padding (B, 1, 1, T) give (B, 1, T, T)). ``None`` entries mean "no mask" and are skipped; with no mask
+    left the result is None.
     """
-
-    q: Tensor
-    k: Tensor
-    v: Tensor
-    scores: Tensor
-    scaled_scores: Tensor
-    masked_scores: Tensor
-    weights: Tensor
-    output: Tensor
-    d_k: int
-    scaled: bool
-    mask: Tensor | None = None
-    x: Tensor | None = None
-    w_q: Tensor | None = None
-    w_k: Tensor | None = None
-    w_v: Tensor | None = None
-
-
-def _attention_steps(
-    q: Tensor,
-    k: Tensor,
-    v: Tensor,
-    mask: Tensor | None,
-    dropout_p: float,
-    scale: bool,
-    record: dict[str, Tensor] | None,
-) -> tuple[Tensor, Tensor]:
-    """The one code path behind :func:`scaled_dot_product_attention` and :func:`trace_attention`."""
-    if q.shape[-1] != k.shape[-1]:
-        raise ValueError(f"queries and keys must have the same width d_k, got {q.shape[-1]} and {k.shape[-1]}")
-    if k.shape[-2] != v.shape[-2]:
-        raise ValueError(f"keys and values must have the same length T_k, got {k.shape[-2]} and {v.shape[-2]}")
-    d_k = q.shape[-1]
-    scores = q @ k.transpose(-2, -1)  # (…, T_q, d_k) @ (…, d_k, T_k) -> (…, T_q, T_k)
-    scaled = scores / math.sqrt(d_k) if scale else scores
-    if mask is not None:
-        if mask.dtype != torch.bool:
-            raise TypeError(f"the attention mask must be boolean (True = may attend), got {mask.dtype}")
-        masked = scaled.masked_fill(~mask, float("-inf"))
-        # A query whose keys are all masked has nothing to attend to: its weights are 0, not NaN.
-        # Softmax over a row of finite zeros keeps the gradient finite; the row is zeroed afterwards.
-        row_open = mask.any(dim=-1, keepdim=True)  # (…, T_q, 1)
-        weights = torch.softmax(masked.masked_fill(~row_open, 0.0), dim=-1).masked_fill(~row_open, 0.0)
-    else:
-        masked = scaled
-        weights = torch.softmax(scaled, dim=-1)
-    if dropout_p > 0.0:
-        weights = F.dropout(weights, p=dropout_p)
-    output = weights @ v  # (…, T_q, T_k) @ (…, T_k, d_v) -> (…, T_q, d_v)
-    if record is not None:
-        record.update(scores=scores, scaled_scores=scaled, masked_scores=masked)
-    return output, weights
-
-
-def scaled_dot_product_attention(
-    q: Tensor,
-    k: Tensor,
-    v: Tensor,
-    mask: Tensor | None = None,
-    dropout_p: float = 0.0,
-    scale: bool = True,
-) -> tuple[Tensor, Tensor]:
-    """Attention(Q, K, V) = softmax(Q Kᵀ / √d_k) V — eq. 1 of Vaswani et al. 2017.
-
-    q (…, T_q, d_k), k (…, T_k, d_k), v (…, T_k, d_v); mask: bool, broadcastable to (…, T_q, T_k),
-    True = may attend. ``scale=False`` skips the division by √d_k (to show why it is there).
-    ``dropout_p`` drops attention weights (pass 0 at evaluation time).
-    Returns (output (…, T_q, d_v), weights (…, T_q, T_k)). A query whose keys are all masked gets
-    all-zero weights and a zero output.
-    Raises ValueError on mismatched widths or lengths, TypeError on a non-boolean mask.
-    """
-    return _attention_steps(q, k, v, mask, dropout_p, scale, None)
-
-
-def trace_attention(
-    q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None, scale: bool = True
-) -> AttentionTrace:
-    """Run :func:`scaled_dot_product_attention` (no dropout) and keep every intermediate step.
-
-    Shapes as in :func:`scaled_dot_product_attention`; see :class:`AttentionTrace` for the fields.
-    """
-    record: dict[str, Tensor] = {}
-    with torch.no_grad():
-        output, weights = _attention_steps(q, k, v, mask, 0.0, scale, record)
-    return AttentionTrace(
-        q=q.detach(),
-        k=k.detach(),
-        v=v.detach(),
-        scores=record["scores"],
-        scaled_scores=record["scaled_scores"],
-        masked_scores=record["masked_scores"],
-        weights=weights,
-        output=output,
-        d_k=q.shape[-1],
-        scaled=scale,
-        mask=mask,
-    )
-
-
-def trace_self_attention(
-    x: Tensor,
-    w_q: Tensor,
-    w_k: Tensor,
-    w_v: Tensor,
-    mask: Tensor | None = None,
-    scale: bool = True,
-) -> AttentionTrace:
-    """Single-head self-attention from the inputs, row convention: Q = X W_Q, K = X W_K, V = X W_V.
-
-    x (…, T, d_model); w_q, w_k (d_model, d_k); w_v (d_model, d_v). Returns the full
-    :class:`AttentionTrace`, including x and the three weight matrices.
-    Raises ValueError when the widths do not line up.
-    """
-    for name, w in (("W_Q", w_q), ("W_K", w_k), ("W_V", w_v)):
-        if w.shape[0] != x.shape[-1]:
-            raise ValueError(f"{name} has {w.shape[0]} rows but the inputs have width d_model={x.shape[-1]}")
-    q, k, v = x @ w_q, x @ w_k, x @ w_v  # (…, T, d_model) @ (d_model, d_k) -> (…, T, d_k)
-    trace = trace_attention(q, k, v, mask=mask, scale=scale)
-    trace.x, trace.w_q, trace.w_k, trace.w_v = x.detach(), w_q.detach(), w_k.detach(), w_v.detach()
-    return trace
+    combined = None
+    for mask in masks:
+        if mask is not None:
+            combined = mask if combined is None else combined & mask  # broadcasts, e.g. → (B, 1, T_q, T_k)
+    return combined
 
 
 # --------------------------------------------------------------------------------------------------
-# The course's loop versions (EECS 498 A5, Fudan Lab3): teaching material, tested equal to the above.
+# 2. The course's loop versions (EECS 498 A5, Fudan Lab3), then the vectorised one
 # --------------------------------------------------------------------------------------------------
 def scaled_dot_product_two_loop_single(
     query: Tensor, key: Tensor, value: Tensor, mask: Tensor | None = None
@@ -242,8 +138,103 @@ def scaled_dot_product_two_loop_batch(
     return torch.bmm(weights, value)  # (N, K, K) @ (N, K, M) -> (N, K, M)
 
 
+def scaled_dot_product_no_loop_batch(
+    query: Tensor, key: Tensor, value: Tensor, mask: Tensor | None = None
+) -> tuple[Tensor, Tensor]:
+    """Scaled dot-product attention for a batch with no loop: two ``torch.bmm`` calls (EECS 498 A5, Lab3 task 1).
+
+    query (N, K, M), key (N, K, M), value (N, K, M). ``mask`` (K, K) or (N, K, K) bool, True = may attend
+    (A5's mask is the opposite, True = masked out, filled with −1e9; here −inf). Returns
+    (y (N, K, M), weights_softmax (N, K, K)), as A5. A query with every key masked gets NaN here, as in the
+    loop versions; :func:`scaled_dot_product_attention` gives it zeros instead.
+    """
+    N, K, M = query.shape
+    scores = torch.bmm(query, key.transpose(1, 2)) / math.sqrt(M)  # (N, K, M) @ (N, M, K) -> (N, K, K)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights_softmax = torch.softmax(scores, dim=-1)  # (N, K, K), each row sums to 1
+    y = torch.bmm(weights_softmax, value)  # (N, K, K) @ (N, K, M) -> (N, K, M)
+    return y, weights_softmax
+
+
 # --------------------------------------------------------------------------------------------------
-# Multi-head attention
+# 3. Scaled dot-product attention, the general function the models call
+# --------------------------------------------------------------------------------------------------
+def scaled_dot_product_attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    mask: Tensor | None = None,
+    dropout_p: float = 0.0,
+    scale: bool = True,
+) -> tuple[Tensor, Tensor]:
+    """Attention(Q, K, V) = softmax(Q Kᵀ / √d_k) V — eq. 1 of Vaswani et al. 2017.
+
+    q (…, T_q, d_k), k (…, T_k, d_k), v (…, T_k, d_v); mask: bool, broadcastable to (…, T_q, T_k),
+    True = may attend. ``scale=False`` skips the division by √d_k (to show why it is there).
+    ``dropout_p`` drops attention weights (pass 0 at evaluation time).
+    Returns (output (…, T_q, d_v), weights (…, T_q, T_k)). A query whose keys are all masked gets
+    all-zero weights and a zero output.
+    Raises ValueError on mismatched widths or lengths, TypeError on a non-boolean mask.
+    """
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(f"queries and keys must have the same width d_k, got {q.shape[-1]} and {k.shape[-1]}")
+    if k.shape[-2] != v.shape[-2]:
+        raise ValueError(f"keys and values must have the same length T_k, got {k.shape[-2]} and {v.shape[-2]}")
+    d_k = q.shape[-1]
+    scores = q @ k.transpose(-2, -1)  # (…, T_q, d_k) @ (…, d_k, T_k) -> (…, T_q, T_k)
+    if scale:
+        scores = scores / math.sqrt(d_k)
+    if mask is None:
+        weights = torch.softmax(scores, dim=-1)  # (…, T_q, T_k), each row sums to 1
+    else:
+        if mask.dtype != torch.bool:
+            raise TypeError(f"the attention mask must be boolean (True = may attend), got {mask.dtype}")
+        scores = scores.masked_fill(~mask, float("-inf"))
+        # A query whose keys are all masked has nothing to attend to: its weights are 0, not NaN.
+        # Softmax over a row of finite zeros keeps the gradient finite; the row is zeroed afterwards.
+        row_open = mask.any(dim=-1, keepdim=True)  # (…, T_q, 1)
+        weights = torch.softmax(scores.masked_fill(~row_open, 0.0), dim=-1).masked_fill(~row_open, 0.0)
+    if dropout_p > 0.0:
+        weights = F.dropout(weights, p=dropout_p)
+    output = weights @ v  # (…, T_q, T_k) @ (…, T_k, d_v) -> (…, T_q, d_v)
+    return output, weights
+
+
+# --------------------------------------------------------------------------------------------------
+# 4. One head with its own projections (EECS 498 A5, Fudan Lab3 task 1)
+# --------------------------------------------------------------------------------------------------
+class SelfAttention(nn.Module):
+    """One attention head: y = Attention(query W_q, key W_k, value W_v) — A5 / Lab3's ``SelfAttention``.
+
+    ``self.q``, ``self.k`` (dim_in → dim_q) and ``self.v`` (dim_in → dim_v) are ``nn.Linear`` layers, as in
+    the assignment (A5 initialises them with Xavier-uniform weights and zero biases; here PyTorch's
+    default). The forward pass is :func:`scaled_dot_product_no_loop_batch`; unlike A5 it keeps no
+    ``weights_softmax`` attribute: it returns the weights when asked. Raises ValueError for a
+    non-positive width.
+    """
+
+    def __init__(self, dim_in: int, dim_q: int, dim_v: int) -> None:
+        super().__init__()
+        if min(dim_in, dim_q, dim_v) < 1:
+            raise ValueError(f"dim_in, dim_q and dim_v must be positive, got {dim_in}, {dim_q}, {dim_v}")
+        self.q = nn.Linear(dim_in, dim_q)
+        self.k = nn.Linear(dim_in, dim_q)  # queries and keys share the width dim_q: they are dotted together
+        self.v = nn.Linear(dim_in, dim_v)
+
+    def forward(
+        self, query: Tensor, key: Tensor, value: Tensor, mask: Tensor | None = None, need_weights: bool = False
+    ) -> Tensor | tuple[Tensor, Tensor]:
+        """query, key, value (N, K, dim_in); mask (K, K) or (N, K, K) bool, True = may attend.
+
+        Returns y (N, K, dim_v), or (y, weights (N, K, K)) with ``need_weights``.
+        """
+        y, weights = scaled_dot_product_no_loop_batch(self.q(query), self.k(key), self.v(value), mask)  # (N, K, dim_v)
+        return (y, weights) if need_weights else y
+
+
+# --------------------------------------------------------------------------------------------------
+# 5. Multi-head attention: the fused form the models use, and the course's list of heads
 # --------------------------------------------------------------------------------------------------
 @dataclass
 class KVCache:
@@ -266,7 +257,8 @@ class MultiHeadAttention(nn.Module):
 
     head_i = Attention(Q W_Q^i, K W_K^i, V W_V^i), with d_k = d_v = d_model / n_heads. The h
     projections are stored as one (d_model → d_model) linear layer each for Q, K and V, whose
-    output is split into heads: (B, T, d_model) → (B, H, T, d_k).
+    output is split into heads: (B, T, d_model) → (B, H, T, d_k). The course writes the same function as a
+    list of :class:`SelfAttention` heads: :class:`ListOfHeadsMultiHeadAttention` (equal, tested).
 
     Precision: under ``torch.autocast`` the fast path runs attention itself (the fused
     ``F.scaled_dot_product_attention``) in float32 on the devices named in ``float32_under_autocast``,
@@ -362,6 +354,49 @@ class MultiHeadAttention(nn.Module):
                 out = out.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)
             weights = None
         return self.w_o(self.merge_heads(out)), weights  # (B, T_q, d_model)
+
+
+class ListOfHeadsMultiHeadAttention(nn.Module):
+    """Multi-head attention as the course writes it: H :class:`SelfAttention` heads side by side.
+
+    EECS 498 A5 / Fudan Lab3 task 2: ``self.heads = nn.ModuleList([SelfAttention(d_model, d_k, d_k) …])``,
+    each head attends on its own, their outputs are concatenated on the last dimension and projected by
+    ``self.w_o`` (Vaswani et al. §3.2.2: Concat(head_1, …, head_h) W_O). The same function as the fused
+    :class:`MultiHeadAttention`, which stores the H heads' projections as one matrix and splits its output:
+    :meth:`from_fused` copies a fused module's weights into the heads, and the outputs are then equal (tested).
+    Raises ValueError when d_model is not divisible by n_heads.
+    """
+
+    def __init__(self, d_model: int, n_heads: int) -> None:
+        super().__init__()
+        if n_heads < 1 or d_model < 1 or d_model % n_heads != 0:
+            raise ValueError(
+                f"d_model={d_model} is not divisible by n_heads={n_heads}: each head needs "
+                f"d_k = d_model / n_heads dimensions (try n_heads in {_divisors(max(d_model, 1))})"
+            )
+        self.d_model, self.n_heads, self.d_k = d_model, n_heads, d_model // n_heads
+        self.heads = nn.ModuleList(SelfAttention(d_model, self.d_k, self.d_k) for _ in range(n_heads))
+        self.w_o = nn.Linear(n_heads * self.d_k, d_model)
+
+    @classmethod
+    def from_fused(cls, mha: MultiHeadAttention) -> ListOfHeadsMultiHeadAttention:
+        """The same attention as ``mha``, written as a list of heads: head h gets rows h·d_k … (h+1)·d_k of
+        W_Q, W_K and W_V (the slice ``split_heads`` cuts), W_O is copied whole. Needs ``mha`` built with biases.
+        """
+        heads = cls(mha.d_model, mha.n_heads).to(mha.w_o.weight.device, mha.w_o.weight.dtype)
+        with torch.no_grad():
+            for h, head in enumerate(heads.heads):
+                rows = slice(h * mha.d_k, (h + 1) * mha.d_k)  # head h's d_k output features of each projection
+                for ours, fused in ((head.q, mha.w_q), (head.k, mha.w_k), (head.v, mha.w_v)):
+                    ours.weight.copy_(fused.weight[rows])  # (d_k, d_model)
+                    ours.bias.copy_(fused.bias[rows])  # (d_k,)
+            heads.w_o.load_state_dict(mha.w_o.state_dict())
+        return heads.train(mha.training)
+
+    def forward(self, query: Tensor, key: Tensor, value: Tensor, mask: Tensor | None = None) -> Tensor:
+        """query, key, value (B, T, d_model); mask (T, T) or (B, T, T) bool, True = may attend → (B, T, d_model)."""
+        outputs = [head(query, key, value, mask) for head in self.heads]  # H × (B, T, d_k)
+        return self.w_o(torch.cat(outputs, dim=-1))  # (B, T, H·d_k) -> (B, T, d_model)
 
 
 def _divisors(n: int) -> list[int]:

@@ -3,19 +3,20 @@
 The attention weights are a (B, H, T, T) tensor, so time and memory grow as T² (Vaswani et al. 2017,
 Table 1: self-attention is O(T² · d) per layer). Seed 004 measured 63 ms at T=256 and 254 ms at T=512:
 4× the time for 2× the length. These helpers time our explicit weights path, our fast path and PyTorch's
-own kernels on the same inputs, and fit the slope of log(time) against log(T).
+own kernels on the same inputs (each run timed by ``torch.utils.benchmark.Timer``), and fit the slope of
+log(time) against log(T) (``numpy.polyfit``).
 """
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils import benchmark
 
 from .attention import MultiHeadAttention
 
@@ -44,19 +45,18 @@ def attention_weights_bytes(T: int, n_heads: int, batch: int = 1, bytes_per_valu
     return batch * n_heads * T * T * bytes_per_value
 
 
-def time_call(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> float:
-    """Best wall time of ``fn()`` in seconds over ``repeats`` runs, after ``warmup`` runs.
+def time_call(fn: Callable[[], object], repeats: int = 5) -> float:
+    """Best wall time of one ``fn()`` in seconds over ``repeats`` runs, each timed by ``torch.utils.benchmark.Timer``.
 
-    The minimum, as ``timeit`` recommends: slower runs measure other programs on the machine, not ``fn``.
+    Each run is ``Timer.timeit(number=1)``: the Timer calls ``fn`` twice to warm up, then times one call
+    (synchronising CUDA around it, at torch's current thread count). The minimum is kept, as ``timeit``
+    recommends: slower runs measure other programs on the machine, not ``fn``.
+    Raises ValueError when repeats < 1.
     """
-    for _ in range(warmup):
-        fn()
-    best = math.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, got {repeats}")
+    timer = benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=torch.get_num_threads())
+    return min(timer.timeit(number=1).times[0] for _ in range(repeats))  # seconds per call
 
 
 def _callables(mha: MultiHeadAttention, x: torch.Tensor) -> dict[str, Callable[[], object]]:
@@ -100,10 +100,10 @@ def measure_attention_cost(
     for T in lengths:
         x = torch.randn(batch, T, d_model, device=device)
         calls = _callables(mha, x)
-        best = {path: time_call(calls[path], repeats=1) for path in paths}  # includes one warm-up
+        best = {path: time_call(calls[path], repeats=1) for path in paths}
         for _ in range(repeats - 1):  # round-robin, so that load from other programs hits every path alike
             for path in paths:
-                best[path] = min(best[path], time_call(calls[path], repeats=1, warmup=0))
+                best[path] = min(best[path], time_call(calls[path], repeats=1))
         rows.extend(CostRow(path, T, best[path], attention_weights_bytes(T, n_heads, batch)) for path in paths)
     return rows
 
@@ -117,10 +117,7 @@ def fit_loglog_slope(lengths: Sequence[float], values: Sequence[float]) -> float
         raise ValueError("need at least two (length, value) pairs to fit a slope")
     if min(lengths) <= 0 or min(values) <= 0:
         raise ValueError("lengths and values must be positive to take logarithms")
-    xs = [math.log(t) for t in lengths]
-    ys = [math.log(v) for v in values]
-    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    sxx = sum((x - mx) ** 2 for x in xs)
-    if sxx == 0:
+    if len(set(lengths)) < 2:
         raise ValueError("need at least two different lengths to fit a slope")
-    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
+    slope, _intercept = np.polyfit(np.log(lengths), np.log(values), deg=1)  # log value ≈ slope · log T + c
+    return float(slope)

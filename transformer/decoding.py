@@ -89,7 +89,7 @@ def greedy_search(
     src: Tensor,
     *,
     bos_id: int,
-    eos_id: int,
+    eos_id: int | None,
     max_new_tokens: int,
     alpha: float = 0.0,
 ) -> list[Hypothesis]:
@@ -97,14 +97,16 @@ def greedy_search(
 
     Each step appends argmax_v p(v | y_<t, x) to every unfinished row; the encoder runs once. Rows that
     have produced ``eos_id`` are padded (with the model's pad id, else EOS) and no longer scored.
-    ``alpha`` only sets each hypothesis's ``score`` (the search itself ignores it).
+    ``eos_id=None`` decodes a fixed length: every row gets exactly ``max_new_tokens`` tokens (AddSub, whose
+    answers always have 4, as EECS 498 A5). ``alpha`` only sets each hypothesis's ``score`` (the search
+    itself ignores it).
     Raises ValueError for a malformed source, ids outside the vocabulary, or max_new_tokens < 1.
     """
     src = _as_batch(src)
-    _check_search(bos_id, eos_id, max_new_tokens, model.config.vocab_size)
+    _check_search(bos_id, bos_id if eos_id is None else eos_id, max_new_tokens, model.config.vocab_size)
     model.eval()
     B, device = src.shape[0], src.device
-    filler = model.config.pad_id if model.config.pad_id is not None else eos_id
+    filler = next(i for i in (model.config.pad_id, eos_id, bos_id) if i is not None)  # after EOS; unused without
     memory = model.encode(src)
     out = torch.full((B, 1), bos_id, dtype=torch.long, device=device)
     log_prob = torch.zeros(B, device=device)
@@ -115,10 +117,11 @@ def greedy_search(
         best_id = torch.where(finished, torch.full_like(best_id, filler), best_id)
         log_prob += torch.where(finished, torch.zeros_like(best_lp), best_lp)
         length += (~finished).long()
-        out = torch.cat([out, best_id[:, None]], dim=1)
-        finished |= best_id == eos_id
-        if bool(finished.all()):
-            break
+        out = torch.cat([out, best_id[:, None]], dim=1)  # (B, t + 1)
+        if eos_id is not None:
+            finished |= best_id == eos_id
+            if bool(finished.all()):
+                break
     hypotheses = []
     for b in range(B):
         n = int(length[b])

@@ -9,7 +9,6 @@ EECS 498 A5 (the simple n/K positional encoding).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import torch
@@ -203,8 +202,3 @@ def _positions(table: Tensor, T: int, offset: int) -> Tensor:
             f"max_len={table.shape[0]} positions"
         )
     return table[offset : offset + T]  # (T, d_model), broadcasts over the batch
-
-
-def embedding_scale(d_model: int) -> float:
-    """Embeddings are multiplied by √d_model before the positional encoding is added (§3.4)."""
-    return math.sqrt(d_model)

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field, fields
 import torch
 from torch import Tensor, nn
 
-from .attention import KVCache, causal_mask, padding_mask
+from .attention import KVCache, causal_mask, combine_masks, padding_mask
 from .blocks import DecoderBlock, EncoderBlock
 from .layers import POSITIONAL_ENCODINGS, LayerNorm, make_positional_encoding
 
@@ -210,11 +210,9 @@ class Seq2SeqTransformer(nn.Module):
 
     def target_mask(self, tgt: Tensor) -> Tensor | None:
         """Causal mask (T_tgt, T_tgt), combined with the target's padding mask → (B, 1, T_tgt, T_tgt)."""
-        mask = causal_mask(tgt.shape[1], device=tgt.device) if self.config.causal else None
-        if self.config.pad_id is not None:
-            pad = padding_mask(tgt, self.config.pad_id)
-            mask = pad if mask is None else mask & pad
-        return mask
+        causal = causal_mask(tgt.shape[1], device=tgt.device) if self.config.causal else None
+        pad = None if self.config.pad_id is None else padding_mask(tgt, self.config.pad_id)  # (B, 1, 1, T_tgt)
+        return combine_masks(causal, pad)
 
     def encode(
         self, src: Tensor, record: AttentionRecord | None = None
@@ -402,10 +400,10 @@ class DecoderOnlyLM(nn.Module):
         """input_ids (B, T) → final hidden states (B, T, d_model), before the output projection."""
         _check_ids(input_ids, self.config.vocab_size, "input_ids")
         offset = cache[0].length if cache else 0
-        mask = self.self_mask(input_ids.shape[1], offset, input_ids.device)
+        pad = None
         if self.config.pad_id is not None and cache is None:
             pad = padding_mask(input_ids, self.config.pad_id)  # (B, 1, 1, T)
-            mask = pad if mask is None else mask & pad
+        mask = combine_masks(self.self_mask(input_ids.shape[1], offset, input_ids.device), pad)
         x = self.embed(input_ids, offset=offset)
         for i, block in enumerate(self.blocks):
             x, weights, _ = block(

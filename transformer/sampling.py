@@ -1,4 +1,6 @@
-"""From logits to tokens: temperature, top-k, top-p (nucleus) sampling, and decoding loops.
+"""From logits to tokens: temperature, top-k, top-p (nucleus) sampling, and the decoder-only generation loop.
+
+Encoder-decoders (AddSub, translation) decode with :mod:`transformer.decoding` (greedy and beam search).
 
 Shape legend: B batch, T sequence length, V vocabulary size.
 
@@ -15,7 +17,7 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor
 
-from .models import DecoderOnlyLM, Seq2SeqTransformer
+from .models import DecoderOnlyLM
 
 __all__ = [
     "IncrementalLM",
@@ -24,7 +26,6 @@ __all__ = [
     "default_stride",
     "filter_log_probs",
     "generate",
-    "greedy_decode",
     "sample_next",
 ]
 
@@ -225,27 +226,3 @@ def generate(
         yield StepRecord(step, token, float(probs[token]), float(model_probs[token]), candidates, len(window))
         if stop_id is not None and token == stop_id:
             return
-
-
-@torch.no_grad()
-def greedy_decode(
-    model: Seq2SeqTransformer, src: Tensor, bos_id: int, max_new_tokens: int, eos_id: int | None = None
-) -> Tensor:
-    """Greedy decoding of an encoder-decoder: src (B, T_src) → target ids (B, 1 + n) starting with BOS.
-
-    At each step the most probable next token is appended for every row; the encoder runs once.
-    Stops after ``max_new_tokens`` or when every row has produced ``eos_id``.
-    """
-    model.eval()
-    memory = model.encode(src)
-    out = torch.full((src.shape[0], 1), bos_id, dtype=torch.long, device=src.device)
-    finished = torch.zeros(src.shape[0], dtype=torch.bool, device=src.device)
-    for _ in range(max_new_tokens):
-        logits = model.decode(out, memory, src)[:, -1]  # (B, V)
-        next_id = logits.argmax(dim=-1)  # (B,)
-        out = torch.cat([out, next_id[:, None]], dim=1)
-        if eos_id is not None:
-            finished |= next_id == eos_id
-            if bool(finished.all()):
-                break
-    return out

@@ -1,6 +1,6 @@
 """Graphviz (DOT) diagrams of a block's dataflow, drawn from a live trace, for ``st.graphviz_chart``.
 
-``block_dot`` turns the stages of :func:`transformer.explain.trace_encoder_block` /
+``block_dot`` turns the stages of :func:`transformer.trace.trace_encoder_block` /
 ``trace_decoder_block`` into boxes that show each stage's name and live tensor shape, with the main path
 as solid arrows and the residual (skip) connections as dashed ones. Nothing here computes: it only
 draws what the trace recorded. The browser renders DOT itself; no Graphviz install is needed.
@@ -24,7 +24,7 @@ KIND_COLORS = {
 }
 
 
-# Every stage name the block traces of transformer.explain record (pre- and post-norm, encoder and decoder),
+# Every stage name the block traces of transformer.trace record (pre- and post-norm, encoder and decoder),
 # marked for the catalogs: the pages translate them with _() (the core stays free of the interface). A test
 # traces both blocks and checks that this list has every name.
 STAGE_NAMES = (
@@ -71,7 +71,7 @@ def block_dot(
     """DOT source for one block: a box per stage ("name\\nshape"), coloured by kind; an edge per input.
 
     ``stages``: objects with ``name``, ``shape``, ``kind`` and ``inputs`` (indices of earlier stages), as
-    :class:`transformer.explain.BlockStage`. The first input of a residual stage is its skip path and is
+    :class:`transformer.trace.BlockStage`. The first input of a residual stage is its skip path and is
     drawn dashed with ``skip_label``. ``translate`` is applied to stage names (pass the page's ``_``).
     """
     lines = [

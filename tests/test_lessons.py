@@ -1,23 +1,27 @@
-"""The explorer pages' computations (transformer/explain.py) equal the core and the book."""
+"""The lesson builders (ui/lessons/) equal the core and the book."""
 
 import math
 
 import numpy as np
 import pytest
 import torch
+from streamlit.testing.v1 import AppTest
 from torch.testing import assert_close
 
-from transformer.attention import MultiHeadAttention, causal_mask, scaled_dot_product_attention
-from transformer.blocks import DecoderBlock, EncoderBlock
+from tests.conftest import REPO
+from transformer.attention import causal_mask, scaled_dot_product_attention
+from transformer.blocks import EncoderBlock
 from transformer.cost import CostRow
-from transformer.explain import (
-    SEED_004_MS,
+from transformer.layers import sinusoidal_positional_encoding
+from transformer.trace import trace_encoder_block
+from ui.lessons import (
     attention_entropy,
     build_mask,
     compare_loop_versions,
     embed_tokens,
     embedding_lookup,
     layer_norm_stats,
+    list_of_heads_difference,
     norm_inputs,
     position_similarity,
     positional_table,
@@ -29,14 +33,10 @@ from transformer.explain import (
     seq2seq_shape_trace,
     summarize_cost,
     tensor_summary,
-    trace_decoder_block,
-    trace_encoder_block,
-    trace_multihead,
     udl_12_1_attention,
     udl_12_2_multihead,
     weight_stats,
 )
-from transformer.layers import sinusoidal_positional_encoding
 
 
 def test_embed_tokens_gives_repeated_words_the_same_vector_and_adds_positions():
@@ -152,34 +152,6 @@ def test_udl_12_2_through_multihead_attention_matches_the_book():
     assert tb.expected[0, 0].item() == pytest.approx(-21.207)
 
 
-def test_trace_multihead_equals_the_module():
-    mha = MultiHeadAttention(12, 3).eval()
-    x = torch.randn(2, 5, 12)
-    tr = trace_multihead(mha, x, mask=causal_mask(5))
-    out, weights = mha(x, mask=causal_mask(5), need_weights=True)
-    assert_close(tr.output, out)
-    assert_close(tr.weights, weights)
-    assert [s for _, s in tr.shapes][:2] == [(2, 5, 12), (2, 3, 5, 4)]
-    assert tr.concat.shape == (2, 5, 12)
-
-
-@pytest.mark.parametrize("norm_first", [True, False])
-def test_block_traces_end_at_the_blocks_output(norm_first):
-    enc = EncoderBlock(8, 2, 16, norm_first=norm_first).eval()
-    x = torch.randn(1, 4, 8)
-    stages = trace_encoder_block(enc, x)
-    assert_close(stages[-1].tensor, enc(x)[0])
-    names = [s.name for s in stages]
-    assert names.index("LayerNorm before self-attention" if norm_first else "self-attention") == 1
-    hidden = next(s for s in stages if s.name.startswith("feed-forward hidden"))
-    assert hidden.shape == (1, 4, 16)
-    dec = DecoderBlock(8, 2, 16, norm_first=norm_first).eval()
-    y = torch.randn(1, 3, 8)
-    d_stages = trace_decoder_block(dec, y, memory=stages[-1].tensor, self_mask=causal_mask(3))
-    assert_close(d_stages[-1].tensor, dec(y, stages[-1].tensor, self_mask=causal_mask(3))[0])
-    assert any(s.name == "cross-attention" for s in d_stages)
-
-
 def test_layer_norm_stats():
     x = torch.tensor([[1.0, 2.0, 3.0, 6.0]])
     mean, std = layer_norm_stats(x)
@@ -269,4 +241,20 @@ def test_cost_summary_min_length_and_reference_line():
     assert flat.slope < 1.5 < steep.slope  # fixed costs flatten small T
     assert steep.lengths == [1024, 2048, 4096]
     assert power_law_reference([64, 128, 256], 64, 1.0) == [1.0, 4.0, 16.0]
-    assert SEED_004_MS[512] / SEED_004_MS[256] == pytest.approx(4.03, abs=0.01)
+
+
+def test_list_of_heads_difference_is_float_rounding():
+    for mask in ("none", "causal"):
+        res = sentence_multihead(["a", "b", "c", "a"], d_model=8, n_heads=2, seed=3, mask=mask)
+        assert (res.mask is None) == (mask == "none")
+        assert list_of_heads_difference(res) < 1e-6
+
+
+def test_multihead_page_shows_the_list_of_heads_equal_to_the_fused_module():
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60).run()
+    at.switch_page("app_pages/multihead.py").run()
+    at.segmented_control(key="mha_mask").set_value("causal").run()
+    assert not at.exception
+    assert any("class ListOfHeadsMultiHeadAttention" in c.value for c in at.code)
+    agree = [s.value for s in at.success if "list-of-heads" in s.value]
+    assert len(agree) == 1 and float(agree[0].split("within ")[1].rstrip(".")) <= 1e-6, agree
