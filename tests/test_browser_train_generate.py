@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ARTIFACTS, assert_no_exception_box
-from ui.models import assets_dir
+from ui.checkpoints import assets_dir
 
 pytestmark = pytest.mark.browser
 

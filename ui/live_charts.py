@@ -2,7 +2,7 @@
 
 Specs are plain dicts with their data inline (``spec["data"]["values"]``), shown with
 ``st.vega_lite_chart``; a test reads exactly what is drawn from the element's spec. Data is prepared
-elsewhere (:func:`ui.runs.loss_frame`, :func:`ui.models.candidate_rows`); nothing is computed here.
+elsewhere (:func:`ui.runs.loss_frame`, :func:`ui.sampling.candidate_rows`); nothing is computed here.
 """
 
 from __future__ import annotations
