@@ -15,7 +15,7 @@ from ui.attention_maps import (
     no_attention_sentence,
     translation_attention,
 )
-from ui.attention_view import show_head_maps
+from ui.charts import show_head_maps
 from ui.checkpoints import checkpoint_picker, context_length
 from ui.i18n import _
 from ui.labels import kind_names, task_label

@@ -8,11 +8,10 @@ import streamlit as st
 
 from trainers.tasks import LM_TASKS, TRANSLATION_TASKS
 from ui.attention_maps import lm_attention, no_attention_sentence
-from ui.attention_view import show_head_maps
+from ui.charts import candidates_spec, show_head_maps
 from ui.checkpoints import checkpoint_choices, checkpoint_picker, context_length
 from ui.i18n import _
 from ui.labels import task_label
-from ui.live_charts import candidates_spec
 from ui.page_state import session_checkpoints, show_notes
 from ui.sampling import (
     PreparedPrompt,

@@ -8,10 +8,10 @@ import streamlit as st
 
 from trainers.config import LM_TASKS, PRESETS, TRANSLATION_TASKS
 from trainers.job import TrainingJob
+from ui.charts import X_AXES, loss_curves_spec
 from ui.i18n import _
 from ui.jobs import ACTIVE_STATUSES, job_slots, session_jobs
 from ui.labels import family_label, status_name, task_names
-from ui.live_charts import X_AXES, loss_curves_spec
 from ui.page_state import cached_data_status, train_runs
 from ui.runs import (
     RunRecord,

@@ -8,7 +8,7 @@ import streamlit as st
 
 from trainers.tasks import TRANSLATION_TASKS
 from ui.attention_maps import translation_attention
-from ui.attention_view import show_head_maps
+from ui.charts import show_head_maps
 from ui.checkpoints import checkpoint_picker, context_length, shared_model
 from ui.i18n import _
 from ui.labels import task_label

@@ -222,7 +222,7 @@ def test_cached_chart_specs_are_per_language(tiny_catalogs, monkeypatch):
     values = np.array([[0.25, 0.75], [1.0, 0.0]])
     titles = {}
     for language in ("en", "zh_Hant"):
-        monkeypatch.setattr(charts, "current_language", lambda language=language: language)
+        monkeypatch.setattr(charts.heatmaps, "current_language", lambda language=language: language)
         spec = charts.heatmap_spec(values, ("a", "b"), ("c", "d"), "same arguments")
         titles[language] = [t["title"] for t in spec["layer"][0]["encoding"]["tooltip"]]
     assert titles == {"en": ["row", "column", "value"], "zh_Hant": ["列", "column", "數值"]}

@@ -29,8 +29,7 @@ from ui import attention_maps as ui_attention
 from ui import checkpoints as ui_checkpoints
 from ui import runs as ui_runs
 from ui import sampling as ui_sampling
-from ui.attention_view import heads_csv
-from ui.charts import heads_png
+from ui.charts import heads_csv, heads_png
 from ui.jobs import ACTIVE_STATUSES, job_slots
 
 CORPUS = (
@@ -284,7 +283,7 @@ def test_loss_frame_buckets_long_curves():
 
 
 def test_loss_chart_plots_steps_or_training_time():
-    from ui.live_charts import loss_curves_spec
+    from ui.charts import loss_curves_spec
 
     frame = ui_runs.loss_frame({"#1": {"steps": [{"step": 1, "train_loss": 2.0, "elapsed_s": 0.4}], "evals": []}})
     assert loss_curves_spec(frame)["layer"][0]["encoding"]["x"]["field"] == "step"

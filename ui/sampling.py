@@ -134,7 +134,7 @@ def visible(token: str) -> str:
 
 
 def candidate_rows(step: GeneratedStep, n: int = 10) -> pd.DataFrame:
-    """Long-form rows for :func:`ui.live_charts.candidates_spec`: each candidate's two probabilities.
+    """Long-form rows for :func:`ui.charts.lines.candidates_spec`: each candidate's two probabilities.
 
     When the drawn token is not among the top ``n`` (a lucky draw at a high temperature), it is added as
     a last row, so the chart always shows what was chosen.
