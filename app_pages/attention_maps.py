@@ -6,27 +6,22 @@ import html
 
 import streamlit as st
 
-from ui.attention_view import show_head_maps
-from ui.i18n import _
-from ui.models import (
+from ui.attention_maps import (
     AttentionMaps,
     addsub_answer,
     attention_csv,
     attention_npz,
-    checkpoint_choices,
-    checkpoint_stamp,
-    context_length,
-    kind_names,
-    language_names,
     lm_attention,
     no_attention_sentence,
-    prepare_prompt,
-    prepare_source,
-    task_label,
-    translate,
     translation_attention,
 )
-from ui.page_state import cached_model, preselect_checkpoint, session_checkpoints, show_notes
+from ui.charts import show_head_maps
+from ui.checkpoints import checkpoint_picker, context_length
+from ui.i18n import _
+from ui.labels import kind_names, task_label
+from ui.page_state import show_notes
+from ui.sampling import prepare_prompt
+from ui.translation import language_names, prepare_source, translate
 
 DEFAULT_EXPRESSION = "-30 - -34"
 DEFAULT_SENTENCE = "A little girl in a pink dress is climbing up the stairs."
@@ -35,7 +30,6 @@ DEFAULT_TEXTS = {
     "anna": "Happy families are all alike; every unhappy family is unhappy in its own way.",
     "wikitext2": "The game was released in Japan in 2011 , and it received positive reviews .",
 }
-
 
 
 def kind_help(causal: bool, translation: bool = False) -> dict[str, str]:
@@ -100,24 +94,12 @@ st.caption(
       "each row sums to 1.")
 )
 
-choices = checkpoint_choices(session_checkpoints())
-if not choices:
-    st.info(
-        _("No trained model is available yet. Train one on the Train page and save it, or add the shipped "
-          "checkpoints to assets/."),
-        icon=":material/info:",
-    )
-    st.stop()
-paths = [c.path for c in choices]
-addsub_first = next((c.path for c in choices if c.task == "addsub"), None)
-preselect_checkpoint(paths, "att_checkpoint", "open_in_attention", default=addsub_first)
-labels = {c.path: c.label for c in choices}
-path = st.selectbox(_("Model"), paths, format_func=labels.get, key="att_checkpoint")
-try:
-    model, meta = cached_model(path, checkpoint_stamp(path))
-except (ValueError, OSError) as exc:
-    st.error(_("This checkpoint cannot be loaded: {error}").format(error=exc), icon=":material/error:")
-    st.stop()
+picked = checkpoint_picker(
+    "att_checkpoint", "open_in_attention", prefer=lambda c: c.task == "addsub",
+    empty_message=_("No trained model is available yet. Train one on the Train page and save it, or add the shipped "
+                    "checkpoints to assets/."),
+)
+model, meta = picked.model, picked.meta
 if getattr(meta, "arch", "transformer") == "lstm":
     st.info(no_attention_sentence(), icon=":material/block:")
     st.stop()

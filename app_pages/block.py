@@ -16,7 +16,7 @@ from ui.diagrams import block_dot
 from ui.i18n import _
 from ui.inputs import matrix_view, sentence_input
 from ui.lessons import layer_norm_stats, norm_inputs, sentence_blocks, seq2seq_shape_trace, tensor_summary
-from ui.text import unique_labels
+from ui.text import shape_text, unique_labels
 
 K = "blk_"  # widget key prefix of this page
 
@@ -30,10 +30,6 @@ def _blocks(tokens: tuple[str, ...], d_model: int, n_heads: int, d_ff: int, norm
 @st.cache_data(show_spinner=False, max_entries=32)
 def _shape_trace(d_model: int, n_heads: int, d_ff: int, norm_first: bool, seed: int):
     return seq2seq_shape_trace(d_model=d_model, n_heads=n_heads, d_ff=d_ff, norm_first=norm_first, seed=seed)
-
-
-def _shape(shape) -> str:
-    return "(" + ", ".join(str(s) for s in shape) + ")"
 
 
 st.title(_("Inside a block"))
@@ -132,9 +128,9 @@ if enc_stages is not None:
     ffn_in = enc_stages[hidden.inputs[0]]
     st.latex(r"\mathrm{FFN}(x) = \max(0,\; xW_1 + b_1)\,W_2 + b_2")
     st.latex(
-        r"\underbrace{(B, T, d_{\mathrm{model}})}_{" + _shape(ffn_in.shape) + r"} \xrightarrow{\;W_1,\ \mathrm{ReLU}\;}"
-        r"\underbrace{(B, T, d_{\mathrm{ff}})}_{" + _shape(hidden.shape) + r"} \xrightarrow{\;W_2\;}"
-        r"\underbrace{(B, T, d_{\mathrm{model}})}_{" + _shape(ffn_out.shape) + r"}"
+        r"\underbrace{(B, T, d_{\mathrm{model}})}_{" + shape_text(ffn_in.shape) + r"} \xrightarrow{\;W_1,\ \mathrm{ReLU}\;}"
+        r"\underbrace{(B, T, d_{\mathrm{ff}})}_{" + shape_text(hidden.shape) + r"} \xrightarrow{\;W_2\;}"
+        r"\underbrace{(B, T, d_{\mathrm{model}})}_{" + shape_text(ffn_out.shape) + r"}"
     )
     zeros = tensor_summary(hidden.tensor)["zero_fraction"]
     st.markdown(
@@ -162,7 +158,7 @@ if enc_stages is not None:
         for block_name, stages in ((_("encoder"), enc_stages), (_("decoder"), dec_stages)):
             for s in stages:
                 summary = tensor_summary(s.tensor)
-                rows.append({_("block"): block_name, _("stage"): _(s.name), _("shape"): _shape(s.shape),
+                rows.append({_("block"): block_name, _("stage"): _(s.name), _("shape"): shape_text(s.shape),
                              _("mean"): summary["mean"], _("std"): summary["std"], _("min"): summary["min"],
                              _("max"): summary["max"]})
         st.dataframe(pd.DataFrame(rows), hide_index=True, key=K + "stages")
@@ -185,7 +181,7 @@ else:
         "Initialized model with random weights.\n"
         + f"config: d_model={d_model}, n_heads={n_heads}, d_ff={d_ff}, layers=2+2, vocab=10, "
         + ("pre-norm" if norm_first else "post-norm") + "\n"
-        + "\n".join(f"  {n:<40} {_shape(s)}" for n, s in trace)
+        + "\n".join(f"  {n:<40} {shape_text(s)}" for n, s in trace)
         + f"\n\nFinal output size: torch.Size([{', '.join(str(v) for v in trace[-1][1])}])",
         language="text",
     )

@@ -8,32 +8,27 @@ import streamlit as st
 
 from trainers.tasks import LM_TASKS, TRANSLATION_TASKS
 from transformer.sampling import default_stride
-from ui.attention_view import show_head_maps
+from ui.attention_maps import lm_attention, no_attention_sentence
+from ui.charts import candidates_spec, show_head_maps
+from ui.checkpoints import checkpoint_choices, checkpoint_picker, context_length
 from ui.i18n import _
-from ui.live_charts import candidates_spec
-from ui.models import (
+from ui.labels import task_label
+from ui.page_state import session_checkpoints, show_notes
+from ui.sampling import (
     PreparedPrompt,
     SamplingSettings,
     candidate_rows,
-    checkpoint_choices,
-    checkpoint_stamp,
-    context_length,
     least_certain_step,
-    lm_attention,
-    no_attention_sentence,
     prepare_prompt,
     sample,
     steps_table,
-    task_label,
     visible,
 )
-from ui.page_state import cached_model, preselect_checkpoint, session_checkpoints, show_notes
 
 TEXT_STYLE = (
     "white-space: pre-wrap; font-family: 'Source Code Pro', monospace; font-size: 1.05rem; line-height: 1.5; "
     "padding: 0.8rem 1rem; border-radius: 0.5rem; background: #f6f7f9; border: 1px solid #e3e5e8;"
 )
-
 
 
 def text_html(prompt: str, generated: str) -> str:
@@ -115,26 +110,14 @@ st.caption(
       "seed you set: the same seed and settings always give the same text.")
 )
 
-choices = checkpoint_choices(session_checkpoints(), tasks=LM_TASKS)
 if checkpoint_choices(session_checkpoints(), tasks=TRANSLATION_TASKS):
     st.caption(_("Translation models are encoder-decoders, not language models: they are on the Translate page."))
-if not choices:
-    st.info(
-        _("No language model is available yet. Train one on the Train page (Tiny Shakespeare, preset tiny, takes "
-          "seconds) and save it, or add the shipped checkpoints to assets/."),
-        icon=":material/info:",
-    )
-    st.stop()
-
-paths = [c.path for c in choices]
-preselect_checkpoint(paths, "gen_checkpoint", "open_in_generate")
-labels = {c.path: c.label for c in choices}
-path = st.selectbox(_("Model"), paths, format_func=labels.get, key="gen_checkpoint")
-try:
-    model, meta = cached_model(path, checkpoint_stamp(path))
-except (ValueError, OSError) as exc:
-    st.error(_("This checkpoint cannot be loaded: {error}").format(error=exc), icon=":material/error:")
-    st.stop()
+picked = checkpoint_picker(
+    "gen_checkpoint", "open_in_generate", tasks=LM_TASKS,
+    empty_message=_("No language model is available yet. Train one on the Train page (Tiny Shakespeare, preset tiny, "
+                    "takes seconds) and save it, or add the shipped checkpoints to assets/."),
+)
+path, model, meta = picked.path, picked.model, picked.meta
 
 vocab_size = meta.model_config.vocab_size
 n_params = sum(p.numel() for p in model.parameters())

@@ -18,7 +18,7 @@ from ui.charts import dim_labels, show_heads, show_matrix
 from ui.i18n import _
 from ui.inputs import matrix_view, sentence_input
 from ui.lessons import list_of_heads_difference, sentence_multihead, udl_12_2_multihead
-from ui.text import unique_labels
+from ui.text import shape_text, unique_labels
 
 K = "mha_"  # widget key prefix of this page
 
@@ -40,10 +40,6 @@ def _textbook():
 
 def _np(t) -> np.ndarray:
     return t.detach().cpu().numpy()
-
-
-def _shape(shape) -> str:
-    return "(" + ", ".join(str(s) for s in shape) + ")"
 
 
 st.title(_("Multi-head attention"))
@@ -112,18 +108,18 @@ if tr is not None:
           "= **{k}** dimensions.").format(B=B, T=T, d=d_model, H=n_heads, k=d_k)
     )
     st.latex(
-        r"\underbrace{(B, T, d_{\mathrm{model}})}_{" + _shape(tr.x.shape) + r"}"
+        r"\underbrace{(B, T, d_{\mathrm{model}})}_{" + shape_text(tr.x.shape) + r"}"
         r"\xrightarrow{\;XW_Q,\ \text{split}\;}"
-        r"\underbrace{(B, H, T, d_k)}_{" + _shape(tr.q.shape) + r"}"
+        r"\underbrace{(B, H, T, d_k)}_{" + shape_text(tr.q.shape) + r"}"
         r"\xrightarrow{\;\text{attend}\;}"
-        r"\underbrace{(B, H, T, d_k)}_{" + _shape(tr.head_outputs.shape) + r"}"
+        r"\underbrace{(B, H, T, d_k)}_{" + shape_text(tr.head_outputs.shape) + r"}"
         r"\xrightarrow{\;\text{concat}\;}"
-        r"\underbrace{(B, T, d_{\mathrm{model}})}_{" + _shape(tr.concat.shape) + r"}"
+        r"\underbrace{(B, T, d_{\mathrm{model}})}_{" + shape_text(tr.concat.shape) + r"}"
         r"\xrightarrow{\;W_O\;}"
-        r"\underbrace{(B, T, d_{\mathrm{model}})}_{" + _shape(tr.output.shape) + r"}"
+        r"\underbrace{(B, T, d_{\mathrm{model}})}_{" + shape_text(tr.output.shape) + r"}"
     )
     st.dataframe(
-        pd.DataFrame([{_("stage"): name, _("shape"): _shape(shape)} for name, shape in tr.shapes]),
+        pd.DataFrame([{_("stage"): name, _("shape"): shape_text(shape)} for name, shape in tr.shapes]),
         hide_index=True,
         key=K + "shapes",
     )

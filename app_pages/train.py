@@ -8,10 +8,10 @@ import streamlit as st
 
 from trainers.config import LM_TASKS, PRESETS, TRANSLATION_TASKS
 from trainers.job import TrainingJob
+from ui.charts import X_AXES, loss_curves_spec
 from ui.i18n import _
 from ui.jobs import ACTIVE_STATUSES, job_slots, session_jobs
-from ui.live_charts import X_AXES, loss_curves_spec
-from ui.models import arch_label
+from ui.labels import family_label, status_name, task_names
 from ui.page_state import cached_data_status, train_runs
 from ui.runs import (
     RunRecord,
@@ -25,7 +25,6 @@ from ui.runs import (
     new_run_id,
     runs_dir,
     task_metrics,
-    task_names,
     tensorboard_command,
     zip_checkpoint,
 )
@@ -64,7 +63,7 @@ c2.caption(_(PRESETS[task][preset].description))
 arch = "transformer"
 if task in LM_TASKS:
     arch = c1.radio(
-        _("Architecture"), ["transformer", "lstm"], key="train_arch", horizontal=True, format_func=arch_label,
+        _("Architecture"), ["transformer", "lstm"], key="train_arch", horizontal=True, format_func=family_label,
         help=_("The LSTM is the baseline the transformer is compared with: the same task, data, width, depth and "
                "output layer, with recurrence instead of attention."),
     )
@@ -273,10 +272,7 @@ def live_panel() -> None:
     snap = current.last_snapshot
     status = snap.get("status", "queued")
     st.subheader(_("Run {label}").format(label=current.label))
-    status_text = {
-        "queued": _("queued"), "running": _("running"), "finished": _("finished"),
-        "stopped": _("stopped"), "failed": _("failed"),
-    }.get(status, status)
+    status_text = status_name(status)
     message = snap.get("message", "")
     if status == "failed":
         st.error(_("Status: {status}. {message}").format(status=status_text, message=message), icon=":material/error:")

@@ -7,27 +7,19 @@ import html
 import streamlit as st
 
 from trainers.tasks import TRANSLATION_TASKS
-from ui.attention_view import show_head_maps
+from ui.attention_maps import translation_attention
+from ui.charts import show_head_maps
+from ui.checkpoints import checkpoint_picker, context_length, shared_model
 from ui.i18n import _
-from ui.models import (
-    checkpoint_choices,
-    checkpoint_stamp,
-    context_length,
-    language_names,
-    nbest_table,
-    prepare_source,
-    task_label,
-    translate,
-    translation_attention,
-)
-from ui.page_state import cached_model, preselect_checkpoint, session_checkpoints, shared_model, show_notes
+from ui.labels import task_label
+from ui.page_state import show_notes
+from ui.translation import language_names, nbest_table, prepare_source, translate
 
 DEFAULT_SENTENCE = "A little girl in a pink dress is climbing up the stairs."
 TEXT_STYLE = (
     "font-size: 1.25rem; line-height: 1.5; padding: 0.8rem 1rem; border-radius: 0.5rem; background: #f6f7f9; "
     "border: 1px solid #e3e5e8;"
 )
-
 
 
 @st.cache_data(show_spinner=_("Translating…"), max_entries=64)
@@ -46,26 +38,14 @@ st.caption(
       "token at every step; beam search keeps the best few partial translations and picks the best at the end.")
 )
 
-choices = checkpoint_choices(session_checkpoints(), tasks=TRANSLATION_TASKS)
-if not choices:
-    st.info(
-        _("No translation model is available yet. Train one on the Train page (Translation: Anki English→French, "
-          "preset tiny, takes about 2.5 minutes) and save it, or add the shipped checkpoint to assets/."),
-        icon=":material/info:",
-    )
-    st.stop()
-
-paths = [c.path for c in choices]
-shipped_en_de = next((c.path for c in choices if c.source == "shipped" and c.task == "multi30k_en_de"), None)
-preselect_checkpoint(paths, "tr_checkpoint", "open_in_translate", default=shipped_en_de)
-labels = {c.path: c.label for c in choices}
-path = st.selectbox(_("Model"), paths, format_func=labels.get, key="tr_checkpoint")
-stamp = checkpoint_stamp(path)
-try:
-    model, meta = cached_model(path, stamp)
-except (ValueError, OSError) as exc:
-    st.error(_("This checkpoint cannot be loaded: {error}").format(error=exc), icon=":material/error:")
-    st.stop()
+picked = checkpoint_picker(
+    "tr_checkpoint", "open_in_translate", tasks=TRANSLATION_TASKS,
+    prefer=lambda c: c.source == "shipped" and c.task == "multi30k_en_de",
+    empty_message=_("No translation model is available yet. Train one on the Train page (Translation: Anki "
+                    "English→French, preset tiny, takes about 2.5 minutes) and save it, or add the shipped checkpoint "
+                    "to assets/."),
+)
+path, stamp, model, meta = picked.path, picked.stamp, picked.model, picked.meta
 cfg = meta.model_config
 source_language, target_language = language_names(meta)
 bleu = meta.metrics.get("bleu")

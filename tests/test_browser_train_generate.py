@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ARTIFACTS, assert_no_exception_box
-from ui.models import assets_dir
+from ui.checkpoints import assets_dir
 
 pytestmark = pytest.mark.browser
 
@@ -69,7 +69,8 @@ def test_train_live_then_stop(app_url, page):
     assert_no_exception_box(page)
     screenshot(page, "train_running.png")
 
-    page.get_by_role("button", name="Stop").click()
+    # the page's Stop, not the one Streamlit's status widget shows in the header while a rerun takes long
+    page.get_by_test_id("stMain").get_by_role("button", name="Stop").click()
     page.get_by_text("Status: stopped").first.wait_for(timeout=15_000)
     page.get_by_text("Stopped by request").first.wait_for()
     page.get_by_role("button", name="Save checkpoint").wait_for(timeout=15_000)

@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import assert_no_exception_box
 from tests.test_browser_train_generate import open_page, screenshot
-from ui.models import assets_dir
+from ui.checkpoints import assets_dir
 
 pytestmark = pytest.mark.browser
 

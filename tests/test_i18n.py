@@ -222,7 +222,7 @@ def test_cached_chart_specs_are_per_language(tiny_catalogs, monkeypatch):
     values = np.array([[0.25, 0.75], [1.0, 0.0]])
     titles = {}
     for language in ("en", "zh_Hant"):
-        monkeypatch.setattr(charts, "current_language", lambda language=language: language)
+        monkeypatch.setattr(charts.heatmaps, "current_language", lambda language=language: language)
         spec = charts.heatmap_spec(values, ("a", "b"), ("c", "d"), "same arguments")
         titles[language] = [t["title"] for t in spec["layer"][0]["encoding"]["tooltip"]]
     assert titles == {"en": ["row", "column", "value"], "zh_Hant": ["列", "column", "數值"]}
@@ -235,10 +235,20 @@ def test_cached_chart_specs_are_per_language(tiny_catalogs, monkeypatch):
         ("zh-Hant-CN", "zh_Hant"), ("zh_TW", "zh_Hant"), ("zh_Hant", "zh_Hant"),
         ("zh", "zh_Hans"), ("zh-CN", "zh_Hans"), ("zh-SG", "zh_Hans"), ("zh-Hans-HK", "zh_Hans"), ("zh_Hans", "zh_Hans"),
         ("en", "en"), ("en-GB", "en"), ("fr-FR", None), ("", None), (None, None),
+        ("zh-Hant-TW", "zh_Hant"), ("ZH-tw", "zh_Hant"), ("zh-hans", "zh_Hans"), ("zh-HK", "zh_Hant"), ("en-US", "en"),
+        ("de", None), ("  ", None),
     ],
 )
 def test_browser_locales_map_to_a_language(tag, code):
-    assert i18n.normalize_language(tag) == code
+    assert i18n.negotiate_language([tag]) == code
+
+
+def test_negotiation_takes_the_first_tag_with_a_catalog():
+    assert i18n.negotiate_language(["fr-FR", "zh-TW", "en"]) == "zh_Hant"
+    assert i18n.negotiate_language([None, "de", "en-US", "zh-CN"]) == "en"
+    assert i18n.negotiate_language(i18n._accept_language("fr;q=0.5, zh-CN, en;q=0.8")) == "zh_Hans"
+    assert i18n.negotiate_language(["de", "fr"]) is None
+    assert i18n.negotiate_language([]) is None
 
 
 def test_accept_language_header_by_preference():

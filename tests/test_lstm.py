@@ -24,8 +24,8 @@ from trainers.trainer import Callbacks, Trainer, evaluate_lm_split, lm_nll
 from transformer.models import AdaptiveInput, TransformerConfig
 from transformer.sampling import context_start, filter_log_probs, generate
 from ui import runs as ui_runs
+from ui.attention_maps import no_attention_sentence
 from ui.jobs import ACTIVE_STATUSES
-from ui.models import no_attention_sentence
 
 CORPUS = (
     "ROMEO:\nBut soft, what light through yonder window breaks?\nIt is the east, and Juliet is the sun.\n"

@@ -1,4 +1,4 @@
-"""The Train, Generate and Attention-maps pages through AppTest, and the helpers behind them (ui.models, ui.runs).
+"""The Train, Generate and Attention-maps pages through AppTest, and the helpers behind them (ui.checkpoints, ui.sampling, ui.attention_maps, ui.runs).
 
 Models here are tiny: checkpoints with random weights written to a temporary folder (pointed to by
 ``TC_ASSETS_DIR``), and training runs of the AddSub "tiny" preset (a few seconds). Every test that starts a
@@ -25,10 +25,11 @@ from trainers.tasks import addsub
 from trainers.tasks.lm import build_char_tokenizer
 from transformer.models import TransformerConfig, build_model
 from transformer.sampling import generate
-from ui import models as ui_models
+from ui import attention_maps as ui_attention
+from ui import checkpoints as ui_checkpoints
 from ui import runs as ui_runs
-from ui.attention_view import heads_csv
-from ui.charts import heads_png
+from ui import sampling as ui_sampling
+from ui.charts import heads_csv, heads_png
 from ui.jobs import ACTIVE_STATUSES, job_slots
 
 CORPUS = (
@@ -282,7 +283,7 @@ def test_loss_frame_buckets_long_curves():
 
 
 def test_loss_chart_plots_steps_or_training_time():
-    from ui.live_charts import loss_curves_spec
+    from ui.charts import loss_curves_spec
 
     frame = ui_runs.loss_frame({"#1": {"steps": [{"step": 1, "train_loss": 2.0, "elapsed_s": 0.4}], "evals": []}})
     assert loss_curves_spec(frame)["layer"][0]["encoding"]["x"]["field"] == "step"
@@ -355,29 +356,29 @@ def test_compare_two_settings_with_the_same_seed(env):
 
 def test_inference_runs_on_one_thread_and_restores_the_setting():
     before = torch.get_num_threads()
-    with ui_models.inference_threads(1):
+    with ui_checkpoints.inference_threads(1):
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
 
 
 def test_candidate_rows_always_show_the_drawn_token():
-    step = ui_models.GeneratedStep(step=0, token_id=9, token="W", prob=0.003, model_prob=0.006,
+    step = ui_sampling.GeneratedStep(step=0, token_id=9, token="W", prob=0.003, model_prob=0.006,
                                    candidates=[("t", 1, 0.34, 0.25), ("y", 2, 0.1, 0.08)])
-    rows = ui_models.candidate_rows(step)
+    rows = ui_sampling.candidate_rows(step)
     assert list(rows["token"]) == ["1. t", "1. t", "2. y", "2. y", "drawn: W", "drawn: W"]
     assert list(rows["probability"]) == [0.34, 0.25, 0.1, 0.08, 0.003, 0.006]
     assert list(rows["chosen"]) == [False, False, False, False, True, True]
-    inside = ui_models.GeneratedStep(0, 2, "y", 0.1, 0.08, step.candidates)
-    assert list(ui_models.candidate_rows(inside)["chosen"]) == [False, False, True, True]
+    inside = ui_sampling.GeneratedStep(0, 2, "y", 0.1, 0.08, step.candidates)
+    assert list(ui_sampling.candidate_rows(inside)["chosen"]) == [False, False, True, True]
 
 
 def test_empty_unknown_and_long_prompts_get_notes(env):
     model, meta = load_checkpoint(env["shakespeare"])
-    empty = ui_models.prepare_prompt(meta, "   ")
+    empty = ui_sampling.prepare_prompt(meta, "   ")
     assert meta.decode(empty.ids) == "ROMEO:" and "empty" in empty.notes[0][1]
-    unknown = ui_models.prepare_prompt(meta, "Romeo§ 你")
+    unknown = ui_sampling.prepare_prompt(meta, "Romeo§ 你")
     assert meta.decode(unknown.ids) == "Romeo " and "left out" in unknown.notes[0][1]
-    long = ui_models.prepare_prompt(meta, "Romeo " * 20)
+    long = ui_sampling.prepare_prompt(meta, "Romeo " * 20)
     assert len(long.ids) == LM_CONTEXT and "only the last 32" in long.notes[0][1]
 
     at = open_page(page_file("Generate"))
@@ -397,10 +398,10 @@ def test_words_a_word_vocabulary_lacks_become_unk(tmp_path):
                              tokenizer_json=tokenizer.to_str(), task_info={"unit": "word",
                                                                           "eos_id": tokenizer.token_to_id("<eos>")})
     model, meta = load_checkpoint(folder)
-    prompt = ui_models.prepare_prompt(meta, "the zebra sat on the sofa")
+    prompt = ui_sampling.prepare_prompt(meta, "the zebra sat on the sofa")
     assert meta.token_strings(prompt.ids) == ["the", "<unk>", "sat", "on", "the", "<unk>"]
     assert prompt.notes == [("warning", "Words the vocabulary lacks became <unk>: zebra, sofa.")]
-    steps = list(ui_models.sample(model, meta, prompt.ids, ui_models.SamplingSettings(seed=1, max_new_tokens=5)))
+    steps = list(ui_sampling.sample(model, meta, prompt.ids, ui_sampling.SamplingSettings(seed=1, max_new_tokens=5)))
     assert len(steps) == 5 and all(s.token in tokenizer.get_vocab() for s in steps)
 
 
@@ -423,7 +424,7 @@ def test_addsub_answer_and_three_kinds_of_attention(env):
     assert any("BOS NEGATIVE 30 subtract NEGATIVE 34 EOS" in m.value and "**4**" in m.value for m in at.markdown)
     assert len(at.tabs) == 3
     model, meta = load_checkpoint(env["addsub"])
-    result = ui_models.addsub_answer(model, meta, "-30 - -34")
+    result = ui_attention.addsub_answer(model, meta, "-30 - -34")
     assert result.expected_value == 4
     assert result.maps.weights["encoder_self"].shape == (1, 2, 9, 9)
     assert result.maps.weights["decoder_self"].shape == (1, 2, 4, 4)
@@ -432,12 +433,12 @@ def test_addsub_answer_and_three_kinds_of_attention(env):
         np.testing.assert_allclose(w.sum(-1), 1.0, atol=1e-5)
     assert np.allclose(np.triu(result.maps.weights["decoder_self"][0, 0], k=1), 0.0)  # the causal mask
 
-    npz = np.load(io.BytesIO(ui_models.attention_npz(result.maps)), allow_pickle=False)
+    npz = np.load(io.BytesIO(ui_attention.attention_npz(result.maps)), allow_pickle=False)
     np.testing.assert_allclose(npz["cross"], result.maps.weights["cross"])
     assert str(npz["input"]) == "-30 - -34" and json.loads(str(npz["model_config"]))["arch"] == "encoder-decoder"
     assert list(npz["encoder_self_query_tokens"]) == ["BOS", "NEGATIVE", "3", "0", "subtract", "NEGATIVE", "3", "4",
                                                        "EOS"]
-    csv = ui_models.attention_csv(result.maps).decode()
+    csv = ui_attention.attention_csv(result.maps).decode()
     assert csv.startswith('# input: "-30 - -34"')
     table = pd.read_csv(io.StringIO(csv), comment="#")
     assert len(table) == 81 * 2 + 16 * 2 + 36 * 2

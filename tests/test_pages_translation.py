@@ -22,7 +22,8 @@ from tests.test_translation import PAIRS, tiny_model, tiny_tokenizer, write_mult
 from trainers.checkpoint import load_checkpoint, save_checkpoint
 from trainers.tasks import translation as tr
 from trainers.translate import TranslationLoss
-from ui import models as ui_models
+from ui import attention_maps as ui_attention
+from ui import checkpoints as ui_checkpoints
 from ui.charts import spec_values
 from ui.jobs import ACTIVE_STATUSES
 
@@ -34,7 +35,7 @@ def make_translation_checkpoint(path) -> str:
     src = tr.pad_batch([tr.encode_source(tokenizer, s) for s, _ in PAIRS])
     tgt = tr.pad_batch([tr.encode_target(tokenizer, t) for _, t in PAIRS])
     loss_fn, optimizer = TranslationLoss(model, 0.0), torch.optim.Adam(model.parameters(), lr=3e-3)
-    with ui_models.inference_threads(1):  # tiny matrices: one thread is fastest (restored afterwards)
+    with ui_checkpoints.inference_threads(1):  # tiny matrices: one thread is fastest (restored afterwards)
         for _step in range(300):
             loss = loss_fn(src, tgt)
             optimizer.zero_grad()
@@ -123,7 +124,7 @@ def test_alignment_maps_are_a_teacher_forced_pass():
         def token_strings(ids):
             return [tokenizer.id_to_token(i) for i in ids]
 
-    maps = ui_models.translation_attention(model, Meta, src, out, text="A man sleeps.")
+    maps = ui_attention.translation_attention(model, Meta, src, out, text="A man sleeps.")
     assert maps.weights["cross"].shape == (1, 2, len(out) + 1, len(src))
     assert maps.weights["decoder_self"].shape == (1, 2, len(out) + 1, len(out) + 1)
     for w in maps.weights.values():

@@ -28,7 +28,7 @@ from trainers.translate import (
     translate_sentences,
 )
 from transformer.models import TransformerConfig, build_model
-from ui.models import inference_threads
+from ui.checkpoints import inference_threads
 
 MULTI30K = data_paths.multi30k_dir()
 needs_multi30k = pytest.mark.skipif(

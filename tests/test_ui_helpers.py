@@ -117,3 +117,39 @@ def test_tokenizers_on_the_builtin_sample_handle_unknown_text():
     assert [p.text for p in bpe if p.source == "我"] == ["<e6>", "<88>", "<91>"]  # UTF-8 bytes of 我
     assert encode_pieces(tokenizers, "BPE", "") == []
     assert len(encode_pieces(tokenizers, "character", "abcdef", max_tokens=3)) == 3
+
+
+def test_shape_text():
+    import torch
+
+    from ui.text import shape_text
+
+    assert shape_text(torch.zeros(2, 5, 10).shape) == "(2, 5, 10)"
+    assert shape_text((3,)) == "(3)"
+
+
+def test_one_colour_scale_for_screen_and_png():
+    from ui.charts.colors import color_scale
+
+    assert color_scale(np.array([[0.2, 0.9]]), (0.0, 1.0)) == color_scale(np.array([[5.0]]), (0.0, 1.0))
+    fixed = color_scale(np.array([[0.2, 0.9]]), (0.0, 1.0))
+    assert (fixed.kind, fixed.domain, fixed.cmap, fixed.center) == ("fixed", (0.0, 1.0), "Blues", None)
+    signed = color_scale(np.array([[-2.0, 1.0], [-np.inf, 0.5]]))
+    assert (signed.kind, signed.domain, signed.cmap, signed.center) == ("diverging", (-2.0, 2.0), "RdBu_r", 0.0)
+    positive = color_scale(np.array([[0.0, 3.0], [np.nan, 1.0]]))
+    assert (positive.kind, positive.domain) == ("sequential", (0.0, 3.0))
+    assert color_scale(np.array([[-np.inf]])).domain == (0.0, 1.0)  # nothing finite: a unit scale
+    spec = heatmap_spec(np.array([[-2.0, 1.0]]), ("a",), ("x", "y"))
+    assert spec["layer"][0]["encoding"]["color"]["scale"]["domain"] == [-2.0, 2.0]
+
+
+def test_labels_in_one_place():
+    from ui.labels import family_label, kind_names, language_name, status_name, task_label, task_names
+
+    assert status_name("running") == "running" and status_name("paused") == "paused"
+    assert family_label("lstm") == "LSTM" and family_label("transformer") == "Transformer"
+    assert task_label("addsub") == "AddSub" and task_label("unknown") == "unknown"
+    assert set(task_names()) == {"addsub", "shakespeare", "anna", "wikitext2", "anki_en_fr", "multi30k_en_de",
+                                 "multi30k_en_fr"}
+    assert set(kind_names()) == {"encoder_self", "decoder_self", "cross"}
+    assert language_name("de") == "German"

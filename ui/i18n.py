@@ -30,8 +30,10 @@ SWITCH_LABEL = "Language / 語言 / 语言"  # the same in every language: a los
 # BCP 47 tag of each language, for a browser's lang attribute or a test.
 HTML_LANG = {"en": "en", "zh_Hant": "zh-Hant", "zh_Hans": "zh-Hans"}
 
-# Chinese variants by script (zh-Hant-TW, zh-Hans-CN) or, without one, by region.
-_TRADITIONAL_REGIONS = {"tw", "hk", "mo"}
+# Browser tags → the catalog they read, for babel's negotiation (a script subtag, zh-Hant / zh-Hans, is matched
+# as written): Chinese without a script by region, Traditional in Taiwan, Hong Kong and Macau.
+_ALIASES = {"zh": "zh_Hans", "zh-cn": "zh_Hans", "zh-sg": "zh_Hans", "zh-tw": "zh_Hant", "zh-hk": "zh_Hant",
+            "zh-mo": "zh_Hant"}
 
 
 def N_(message: str) -> str:
@@ -64,26 +66,19 @@ def _translations(language: str) -> gettext.NullTranslations:
     return gettext.GNUTranslations(buf)
 
 
-def normalize_language(tag: str | None) -> str | None:
-    """A language code of :data:`LANGUAGES` for a browser locale or a ``?lang=`` value, or None if not Chinese
-    or English.
+def negotiate_language(tags: list[str | None]) -> str | None:
+    """The language code of :data:`LANGUAGES` for the first of ``tags`` (browser locales, most preferred first)
+    that has one, by :meth:`babel.Locale.negotiate`; None when none is Chinese or English.
 
     "zh-TW", "zh-HK", "zh-MO", "zh-Hant…" → zh_Hant; "zh", "zh-CN", "zh-SG", "zh-Hans…" → zh_Hans; "en…" → en.
     The codes themselves ("zh_Hant", "zh_Hans", "en") are accepted too.
     """
-    if not tag:
-        return None
-    parts = tag.strip().replace("_", "-").lower().split("-")
-    if parts[0] == "en":
-        return "en"
-    if parts[0] != "zh":
-        return None
-    rest = parts[1:]
-    if "hant" in rest:
-        return "zh_Hant"
-    if "hans" in rest:
-        return "zh_Hans"
-    return "zh_Hant" if any(p in _TRADITIONAL_REGIONS for p in rest) else "zh_Hans"
+    from babel import Locale
+
+    # Language and script or region only ("zh-Hant-TW" → "zh-Hant"): babel falls back to the bare language alone.
+    preferred = ["-".join(tag.strip().replace("_", "-").split("-")[:2]) for tag in tags if tag and tag.strip()]
+    locale = Locale.negotiate(preferred, [HTML_LANG[code] for code in LANGUAGES], sep="-", aliases=_ALIASES)
+    return str(locale) if locale is not None and str(locale) in LANGUAGES else None
 
 
 def _accept_language(header: str | None) -> list[str]:
@@ -113,11 +108,7 @@ def initial_language() -> str:
         candidates += _accept_language(st.context.headers.get("Accept-Language"))
     except Exception:  # noqa: BLE001 - no browser behind the session (AppTest)
         pass
-    for tag in candidates:
-        code = normalize_language(tag)
-        if code:
-            return code
-    return DEFAULT_LANGUAGE
+    return negotiate_language(candidates) or DEFAULT_LANGUAGE
 
 
 def language_switch() -> str:

@@ -23,7 +23,8 @@ import pandas as pd
 from trainers import data_paths
 from trainers.config import LM_TASKS, PRESETS, ModelConfig, TrainConfig, preset_config
 from trainers.data_status import DataStatus
-from ui.i18n import N_, _
+from ui.i18n import _
+from ui.labels import family_label, status_name
 
 REPO = Path(__file__).resolve().parent.parent
 ENV_RUNS_DIR = "TC_RUNS_DIR"
@@ -36,29 +37,6 @@ KNOBS: tuple[str, ...] = (
 )  # fmt: skip
 # The knobs an LSTM has no use for (it has no heads, no feed-forward layer, no positions, no mask).
 TRANSFORMER_ONLY_KNOBS: tuple[str, ...] = ("n_heads", "d_ff", "positional", "norm_first", "causal")
-
-# A job's status as the runs table shows it (translated there).
-STATUS_NAMES = {"queued": N_("queued"), "running": N_("running"), "finished": N_("finished"),
-                "stopped": N_("stopped"), "failed": N_("failed")}
-
-
-def status_name(status: str) -> str:
-    """A job's status in the session's language (an unknown one as it is)."""
-    return _(STATUS_NAMES[status]) if status in STATUS_NAMES else status
-
-
-def task_names() -> dict[str, str]:
-    """Task id → the name the page shows."""
-    return {
-        "addsub": _("AddSub (two-digit addition and subtraction)"),
-        "shakespeare": _("Tiny Shakespeare (characters)"),
-        "anna": _("Anna Karenina (characters)"),
-        "wikitext2": _("WikiText-2 (words)"),
-        "anki_en_fr": _("Translation: Anki English→French (short sentences)"),
-        "multi30k_en_de": _("Translation: Multi30k English→German"),
-        "multi30k_en_fr": _("Translation: Multi30k English→French"),
-    }
-
 
 def runs_dir() -> Path:
     """Where training runs write TensorBoard logs and checkpoints: env ``TC_RUNS_DIR``, else ``<repo>/runs``."""
@@ -349,7 +327,7 @@ def config_table(records: list[RunRecord]) -> pd.DataFrame:
         lstm = getattr(c, "arch", "transformer") == "lstm"
         row = {
             _("run"): r.label,
-            _("architecture"): _("LSTM") if lstm else _("Transformer"),
+            _("architecture"): family_label("lstm" if lstm else "transformer"),
             _("status"): status_name(snap.get("status", "queued")),
             _("steps"): (snap.get("last_step") or {}).get("step", 0),
             _("metric"): f"{metric[0]} {metric[1]}" if metric else "—",

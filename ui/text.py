@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_MAX_TOKENS", "TokenizedText", "split_sentence", "unique_labels"]
+__all__ = ["DEFAULT_MAX_TOKENS", "TokenizedText", "shape_text", "split_sentence", "unique_labels"]
 
 DEFAULT_MAX_TOKENS = 64
 
@@ -79,3 +79,8 @@ def unique_labels(tokens: list[str], max_chars: int = 12) -> list[str]:
             shown = shown[: max_chars - 1] + "…"
         labels.append(f"{i:0{width}d} {shown}")
     return labels
+
+
+def shape_text(shape) -> str:
+    """A tensor's shape as the pages write it: ``torch.Size([2, 5, 10])`` → ``"(2, 5, 10)"``."""
+    return "(" + ", ".join(str(s) for s in shape) + ")"

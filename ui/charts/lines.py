@@ -1,25 +1,72 @@
-"""Altair specs of the Train and Generate pages: loss curves of several runs, and one step's candidate tokens.
+"""Line and bar charts as Vega-Lite specs built with altair: measured curves (cost, sweeps, shape traces),
+the Train page's loss curves of several runs, and the Generate page's candidate tokens of one step.
 
-Specs are plain dicts with their data inline (``spec["data"]["values"]``), shown with
-``st.vega_lite_chart``; a test reads exactly what is drawn from the element's spec. Data is prepared
-elsewhere (:func:`ui.runs.loss_frame`, :func:`ui.models.candidate_rows`); nothing is computed here.
+Specs are plain dicts with their data inline, shown with ``st.vega_lite_chart``; a test reads exactly what is
+drawn (:func:`ui.charts.heatmaps.spec_values`). Data is prepared elsewhere (:func:`ui.runs.loss_frame`,
+:func:`ui.sampling.candidate_rows`); nothing is computed here.
 """
 
 from __future__ import annotations
+
+import json
+from collections.abc import Sequence
 
 import altair as alt
 import pandas as pd
 
 from ui.i18n import _
 
-__all__ = ["candidates_spec", "loss_curves_spec"]
+LINE_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
+X_AXES = ("step", "seconds")  # what a loss chart's x-axis can count
+
+
+def line_chart_spec(
+    df: pd.DataFrame | list[dict],
+    x: str,
+    y: str,
+    color: str,
+    title: str = "",
+    x_title: str = "",
+    y_title: str = "",
+    log_x: bool = False,
+    log_y: bool = False,
+    tooltip: Sequence[str] = (),
+    rule_x: float | None = None,
+    width: int = 460,
+    height: int = 300,
+) -> dict:
+    """Lines with points, one colour per ``color`` group; optional log axes and a dashed vertical rule at
+    ``rule_x``. ``df``: a DataFrame or a list of row dicts (faster).
+
+    The rows are put in each layer after altair has written the spec (altair copies inline rows slowly).
+    """
+    xs = alt.Scale(type="log", base=2, nice=False, padding=10) if log_x else alt.Scale(zero=False, padding=10)
+    ys = alt.Scale(type="log", padding=10) if log_y else alt.Scale(zero=False)
+    base = alt.Chart().encode(
+        x=alt.X(f"{x}:Q", scale=xs, title=x_title or x),
+        y=alt.Y(f"{y}:Q", scale=ys, title=y_title or y),
+        color=alt.Color(f"{color}:N", title=None, legend=alt.Legend(orient="bottom", labelLimit=400, columns=1),
+                        scale=alt.Scale(range=LINE_COLORS)),
+        tooltip=[
+            alt.Tooltip(f"{t}:{'Q' if t in (x, y) else 'N'}",
+                        title={x: x_title or x, y: y_title or y}.get(t, " " if t == color else t))
+            for t in (tooltip or (color, x, y))
+        ],
+    )
+    rule = alt.Chart().mark_rule(strokeDash=[4, 4], color="gray").encode(x="x:Q")
+    title_params = {"title": alt.TitleParams(title, anchor="start")} if title else {}
+    spec = alt.LayerChart(layer=[base.mark_line(), base.mark_point(filled=True, size=50), rule], width=width,
+                          height=height, **title_params).to_dict(validate=False)
+    spec.pop("datasets", None)  # altair's placeholder for a chart without data
+    spec["autosize"] = {"type": "pad", "contains": "padding"}
+    rows = df if isinstance(df, list) else json.loads(df.to_json(orient="records"))
+    for layer, values in zip(spec["layer"], (rows, rows, [{"x": rule_x}] if rule_x is not None else []), strict=True):
+        layer["data"] = {"values": values}
+    return spec
 
 
 def _records(df: pd.DataFrame) -> alt.Data:
     return alt.Data(values=df.to_dict(orient="records"))
-
-
-X_AXES = ("step", "seconds")  # what a loss chart's x-axis can count
 
 
 def loss_curves_spec(

@@ -1,0 +1,316 @@
+"""Heatmaps on screen: Vega-Lite specs built with altair, one matrix, one facet per head, or several side by side.
+
+Every spec is a plain dict with its data inline, so a test reads exactly what is drawn (:func:`spec_values`).
+Cells are rects with a white outline; masked cells (−∞, NaN) are grey and say so; numbers are written in
+the cells when they fit; tooltips give row, column and the exact value (6 significant digits). The colour
+scale is :func:`ui.charts.colors.color_scale`. Specs are cached (``st.cache_data``) per language, as their
+tooltip words are translated.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Sequence
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from ui.charts.colors import DIVERGING_SCHEME, MASKED_COLOR, SEQUENTIAL_SCHEME, ColorScale, color_scale
+from ui.i18n import N_, current_language, translate
+
+MAX_CHART_WIDTH = 640  # px, labels and legend included
+# Numbers are written in the cells of matrices up to this size: text marks are what a browser draws slowest
+# (a 10 × 10 heatmap with its numbers takes about twice as long as without); hover and the table view show
+# every value of bigger ones.
+ANNOTATE_MAX_CELLS = 48
+AUTOSIZE = {"type": "pad", "contains": "padding"}  # width/height are the plot's; labels go around
+
+
+def dim_labels(n: int, prefix: str = "d") -> list[str]:
+    """Column labels for feature dimensions: d0, d1, … (zero-padded so they sort as text too)."""
+    width = len(str(max(n - 1, 0)))
+    return [f"{prefix}{i:0{width}d}" for i in range(n)]
+
+
+def _shown(v: float) -> str:
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "−∞" if v < 0 else "+∞"
+    return f"{v:.6g}"
+
+
+def heatmap_frame(values: np.ndarray, row_labels: Sequence[str], col_labels: Sequence[str]) -> pd.DataFrame:
+    """Long-form table of a matrix, one row per cell: row, col, value, shown, masked, r, c.
+
+    values (R, C); ``value`` is None where the entry is ±∞ or NaN (``masked`` True), ``shown`` the exact
+    value as text ("−∞" for a masked score). Raises ValueError when the labels do not match the shape.
+    """
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 2:
+        raise ValueError(f"a heatmap needs a 2-D array, got shape {values.shape}")
+    R, C = values.shape
+    if len(row_labels) != R or len(col_labels) != C:
+        raise ValueError(f"{len(row_labels)} row and {len(col_labels)} column labels for a {R}×{C} matrix")
+    r, c = np.meshgrid(np.arange(R), np.arange(C), indexing="ij")
+    flat = values.ravel()
+    finite = np.isfinite(flat)
+    return pd.DataFrame(
+        {
+            "row": np.asarray(row_labels, dtype=object)[r.ravel()],
+            "col": np.asarray(col_labels, dtype=object)[c.ravel()],
+            "value": [float(v) if ok else None for v, ok in zip(flat, finite, strict=True)],
+            "shown": [_shown(float(v)) for v in flat],
+            "masked": ~finite,
+            "r": r.ravel(),
+            "c": c.ravel(),
+        }
+    )
+
+
+def _cell_records(values: np.ndarray, row_labels, col_labels, scale: ColorScale, extra: dict | None = None) -> list:
+    """One dict per cell: row, col, value (None if masked), shown (exact text), label (2 decimals), masked, dark."""
+    lo, hi = scale.domain
+    records = []
+    for i, row in enumerate(row_labels):
+        for j, col in enumerate(col_labels):
+            v = float(values[i, j])
+            masked = not math.isfinite(v)
+            if masked:
+                dark = False
+            elif scale.kind == "diverging":
+                dark = abs(v) > 0.6 * max(abs(lo), abs(hi))
+            else:
+                dark = v > lo + 0.6 * ((hi - lo) or 1.0)
+            rec = {"row": row, "col": col, "value": None if masked else v, "shown": _shown(v),
+                   "label": ("NaN" if math.isnan(v) else "−∞") if masked else f"{v:.2f}", "masked": masked,
+                   "dark": dark, "r": i, "c": j}
+            if extra:
+                rec.update(extra)
+            records.append(rec)
+    return records
+
+
+def _cell_size(R: int, C: int, max_width: int) -> int:
+    """Side of one square cell in px: the plot (without ~160 px of labels and legend) fits ``max_width``."""
+    return int(max(9, min(32, (max_width - 160) // max(C, 1), 600 // max(R, 1))))
+
+
+def _tooltip_words(language: str) -> tuple[str, str, str]:
+    return translate(N_("value"), language), translate(N_("row"), language), translate(N_("column"), language)
+
+
+def _layers(
+    scale: ColorScale, rows: list, cols: list, *, annotate: bool, font: int, x_title: str, y_title: str,
+    language: str, faceted: bool = False, masked_text: bool = False,
+) -> list[alt.Chart]:
+    """The layers of a heatmap (no data yet): rects, grey masked cells, tooltips, and the numbers or "−∞" texts."""
+    value_word, row_word, column_word = _tooltip_words(language)
+    x = alt.X("col:N", sort=cols, title=x_title or None,
+              axis=alt.Axis(labelAngle=-60, labelLimit=140, labelOverlap=False))
+    y = alt.Y("row:N", sort=rows, title=y_title or None, axis=alt.Axis(labelLimit=140, labelOverlap=False))
+    tooltip = [alt.Tooltip("row:N", title=y_title or row_word), alt.Tooltip("col:N", title=x_title or column_word),
+               alt.Tooltip("shown:N", title=value_word)]
+    if faceted:
+        tooltip.insert(0, alt.Tooltip("head:N", title=" "))
+    if scale.kind == "diverging":
+        vega_scale = alt.Scale(domain=list(scale.domain), scheme=DIVERGING_SCHEME, reverse=True)
+    else:
+        vega_scale = alt.Scale(domain=list(scale.domain), scheme=SEQUENTIAL_SCHEME, clamp=scale.kind == "fixed")
+    # invalid=None (JSON null): keep the cells whose value is null (masked, −∞) so they are drawn grey
+    # instead of being dropped, which is Vega-Lite's default for null values.
+    base = alt.Chart()
+    layers = [base.mark_rect(stroke="white", strokeWidth=0.5, invalid=None).encode(
+        x=x, y=y, tooltip=tooltip,
+        color=alt.condition("datum.masked", alt.value(MASKED_COLOR), alt.Color("value:Q", scale=vega_scale, title=None)),
+    )]
+    if annotate:
+        layers.append(base.mark_text(fontSize=font, invalid=None).encode(
+            x=x, y=y, text="label:N", tooltip=tooltip,
+            color=alt.condition("datum.dark", alt.value("white"), alt.value("#222222")),
+        ))
+    elif masked_text:  # no numbers, but the masked cells still say "−∞"
+        layers.append(base.transform_filter("datum.masked").mark_text(fontSize=font, invalid=None).encode(
+            x=x, y=y, text="label:N", color=alt.value("#555555"), tooltip=tooltip
+        ))
+    return layers
+
+
+def _title(title: str, subtitle: str = "") -> dict:
+    """``title=`` for ``properties`` / ``facet``: a title at the left, with its subtitle; nothing without a title."""
+    return {"title": alt.TitleParams(title, anchor="start", subtitle=subtitle or alt.Undefined)} if title else {}
+
+
+def _single(layers: list[alt.Chart], records: list, width: int, height: int, title: str, subtitle: str = "") -> dict:
+    """One heatmap's spec, its rows inside each layer.
+
+    The rows are put in after altair has written the spec: altair copies inline rows cell by cell (over a
+    second for 64 × 64 cells). They go inside the layers, where Streamlit leaves them as JSON; top-level data
+    it would convert to Arrow through pandas, ~30 ms a chart — too slow for a page of a dozen heatmaps.
+    """
+    spec = alt.LayerChart(layer=layers, width=width, height=height, **_title(title, subtitle)).to_dict(validate=False)
+    spec.pop("datasets", None)  # altair's placeholder for a chart without data
+    for layer in spec["layer"]:
+        layer["data"] = {"values": records}
+    spec["autosize"] = AUTOSIZE
+    return spec
+
+
+def _per_language(cached):
+    """Call a ``st.cache_data`` function with the session's language as an extra argument.
+
+    The cache keys on the arguments only: without the language, a spec cached for one session would show
+    its tooltip words ("value", "row", "column") to a session in another language.
+    """
+
+    @functools.wraps(cached)
+    def call(*args, **kwargs):
+        return cached(*args, language=current_language(), **kwargs)
+
+    return call
+
+
+@_per_language
+@st.cache_data(show_spinner=False, max_entries=1024)
+def heatmap_spec(
+    values: np.ndarray,
+    row_labels: tuple[str, ...],
+    col_labels: tuple[str, ...],
+    title: str = "",
+    domain: tuple[float, float] | None = None,
+    x_title: str = "",
+    y_title: str = "",
+    annotate: bool | None = None,
+    max_width: int = MAX_CHART_WIDTH,
+    subtitle: str = "",
+    language: str = "en",
+) -> dict:
+    """A Vega-Lite spec (dict) of one altair heatmap: rect cells, greyed masked cells, tooltips, numbers.
+
+    values (R, C); labels as many as rows and columns (raises ValueError otherwise). ``annotate`` None
+    writes the numbers in the cells when they fit (cells ≥ 26 px, at most :data:`ANNOTATE_MAX_CELLS` cells). ``domain`` fixes the
+    colour scale; otherwise it is symmetric around 0 for signed data. ``max_width``: px for the whole chart,
+    labels and legend included. Cached (``st.cache_data``) per language (``language``: set by the decorator).
+    """
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 2 or values.shape != (len(row_labels), len(col_labels)):
+        raise ValueError(f"{len(row_labels)} row and {len(col_labels)} column labels for values of shape {values.shape}")
+    R, C = values.shape
+    cell = _cell_size(R, C, max_width)
+    if annotate is None:
+        annotate = cell >= 26 and R * C <= ANNOTATE_MAX_CELLS
+    scale = color_scale(values, domain)
+    has_masked = not np.isfinite(values).all()
+    layers = _layers(scale, list(row_labels), list(col_labels), annotate=bool(annotate), font=10 if cell >= 30 else 9,
+                     x_title=x_title, y_title=y_title, language=language, masked_text=has_masked and cell >= 14)
+    records = _cell_records(values, row_labels, col_labels, scale)
+    row_height = max(cell, min(18, 600 // R))  # rows stay tall enough for their labels when columns are many
+    return _single(layers, records, cell * C, row_height * R, title, subtitle)
+
+
+@_per_language
+@st.cache_data(show_spinner=False, max_entries=256)
+def facet_heatmap_spec(
+    stack: np.ndarray,
+    facet_labels: tuple[str, ...],
+    row_labels: tuple[str, ...],
+    col_labels: tuple[str, ...],
+    title: str = "",
+    domain: tuple[float, float] | None = (0.0, 1.0),
+    x_title: str = "",
+    y_title: str = "",
+    columns: int = 4,
+    max_width: int = 1100,
+    language: str = "en",
+) -> dict:
+    """One heatmap per slice of ``stack`` (H, R, C) — one altair facet per attention head — on a shared scale.
+
+    ``facet_labels`` names each slice ("head 1"). Shared colour domain (default [0, 1]) so heads compare.
+    """
+    stack = np.asarray(stack, dtype=float)
+    H, R, C = stack.shape
+    columns = max(1, min(columns, H))
+    cell = _cell_size(R, C, (max_width - 160) // columns + 140)  # only the first column has row labels
+    annotate = cell >= 26 and R * C <= ANNOTATE_MAX_CELLS
+    scale = color_scale(stack, domain)
+    records = []
+    for h in range(H):
+        records += _cell_records(stack[h], row_labels, col_labels, scale, {"head": facet_labels[h]})
+    layers = _layers(scale, list(row_labels), list(col_labels), annotate=annotate, font=10, x_title=x_title,
+                     y_title=y_title, language=language, faceted=True)
+    chart = alt.LayerChart(layer=layers, width=cell * C, height=cell * R).facet(
+        facet=alt.Facet("head:N", sort=list(facet_labels), title=None, header=alt.Header(labelFontSize=13)),
+        columns=columns, data=alt.Data(values=[]), **_title(title),  # the rows go in below
+    )
+    spec = chart.to_dict(validate=False)
+    spec["data"] = {"values": records}  # after altair, which copies rows slowly (see _single)
+    spec["autosize"] = AUTOSIZE
+    return spec
+
+
+@_per_language
+@st.cache_data(show_spinner=False, max_entries=256)
+def concat_heatmap_spec(
+    matrices: tuple[tuple[np.ndarray, tuple[str, ...], tuple[str, ...], str], ...],
+    domain: tuple[float, float] | None = None,
+    x_title: str = "",
+    y_title: str = "",
+    max_width: int = 1000,
+    language: str = "en",
+) -> dict:
+    """Several heatmaps side by side in ONE chart (Vega-Lite ``hconcat``) on a shared colour scale.
+
+    ``matrices``: (values (R, C), row labels, column labels, title) each — e.g. W_Q, W_K, W_V. One chart
+    draws faster in the browser than three; each part keeps its own title, axes and tooltips.
+    """
+    parts = [np.asarray(m[0], dtype=float) for m in matrices]
+    scale = color_scale(np.concatenate([p.ravel() for p in parts]), domain)
+    n = len(parts)
+    width_each = (max_width - 60) // n + 100  # one legend for all; every part has its own row labels
+    cell = min(_cell_size(p.shape[0], p.shape[1], width_each) for p in parts)
+    annotate = cell >= 26 and max(p.size for p in parts) <= ANNOTATE_MAX_CELLS
+    subs = []
+    for values, (_v, rows, cols, title) in zip(parts, matrices, strict=True):
+        R, C = values.shape
+        layers = _layers(scale, list(rows), list(cols), annotate=annotate, font=10 if cell >= 30 else 9,
+                         x_title=x_title, y_title=y_title, language=language)
+        subs.append(_single(layers, _cell_records(values, rows, cols, scale), cell * C, cell * R, title))
+    return hconcat_specs(*subs, spacing=24, color="shared")
+
+
+def hconcat_specs(*specs: dict, spacing: int = 40, color: str = "independent") -> dict:
+    """Put finished specs side by side as ONE chart (fewer charts draw faster in the browser).
+
+    ``color``: "independent" (each part its own colour scale) or "shared" (one legend for all).
+    """
+    subs = [{k: v for k, v in spec.items() if k not in ("$schema", "config", "autosize")} for spec in specs]
+    first = specs[0]
+    return {"$schema": first.get("$schema"), "config": first.get("config", {}), "autosize": first.get("autosize"),
+            "hconcat": subs, "spacing": spacing, "resolve": {"scale": {"color": color}}}
+
+
+def spec_values(spec: dict) -> list[dict]:
+    """All inline data rows of a spec (top level, layers, facets): what the chart draws. For tests.
+
+    A dataset repeated in several layers (the cells under their numbers, lines under their points) is
+    counted once.
+    """
+    datasets: list[list] = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            data = node.get("data")
+            if isinstance(data, dict) and isinstance(data.get("values"), list) and data["values"] not in datasets:
+                datasets.append(data["values"])
+            for key, v in node.items():
+                if key != "data":
+                    walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(spec)
+    return [row for values in datasets for row in values]

@@ -1,0 +1,188 @@
+"""Trained models for the Generate, Translate and Attention-maps pages: which checkpoints there are, one
+picker that every page uses, loading them once per server, and running them on one thread.
+
+Discovery and loading are thin adapters over :mod:`trainers.checkpoint` (the shipped checkpoints in
+``assets/``, then this session's saved runs); :func:`checkpoint_picker` is the "Model" select box with its
+messages (no model yet, a checkpoint that cannot be loaded) and returns the loaded model.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+import torch
+from torch import nn
+
+from trainers.checkpoint import CheckpointMeta, list_checkpoints, load_checkpoint, read_meta
+from ui.i18n import _
+from ui.labels import family_label, task_label
+from ui.page_state import session_checkpoints
+
+REPO = Path(__file__).resolve().parent.parent
+ENV_ASSETS_DIR = "TC_ASSETS_DIR"
+INFERENCE_THREADS = 1  # torch threads for sampling and attention maps (see inference_threads)
+
+
+@contextmanager
+def inference_threads(n: int = INFERENCE_THREADS) -> Iterator[None]:
+    """Run the calling thread's torch work on ``n`` threads, then restore its setting.
+
+    These models are small: one token through them is well under a millisecond of work, and on a laptop
+    whose cores are busy (training jobs, other sessions) two OpenMP threads spend their time waiting for
+    each other. Measured here with two training jobs running: 100 WikiText-2 tokens took 7.4 s on two
+    threads and 0.17 s on one. With OpenMP the setting is per thread, so other sessions are unaffected.
+    """
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+# --------------------------------------------------------------------------------------------------
+# Which checkpoints there are
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CheckpointChoice:
+    """One entry of a checkpoint picker."""
+
+    path: str
+    label: str
+    task: str
+    source: str  # "shipped" (assets/) or "session" (trained on the Train page in this session)
+
+
+def assets_dir() -> Path:
+    """Where the shipped checkpoints are: env ``TC_ASSETS_DIR``, else ``<repo>/assets``."""
+    env = os.environ.get(ENV_ASSETS_DIR)
+    return Path(env).expanduser() if env else REPO / "assets"
+
+
+def checkpoint_choices(
+    session_checkpoints: list[tuple[str, str]] = (), tasks: tuple[str, ...] | None = None, assets: Path | None = None
+) -> list[CheckpointChoice]:
+    """The shipped checkpoints in ``assets/`` and this session's saved runs, optionally only for ``tasks``.
+
+    ``session_checkpoints``: (run label, checkpoint folder) pairs. Folders that are gone or unreadable
+    are left out. The session's own runs come first (newest first), then the shipped ones.
+    """
+    choices: list[CheckpointChoice] = []
+    for label, path in reversed(list(session_checkpoints)):
+        try:
+            task = read_meta(path)["task"]
+        except ValueError:
+            continue
+        choices.append(CheckpointChoice(str(path), _("{run} — {task} (your run)").format(run=label, task=task_label(task)),
+                                        task, "session"))
+    for info in sorted(list_checkpoints(assets or assets_dir()), key=lambda i: i.name):
+        choices.append(CheckpointChoice(str(info.path), _("{name} — {task} (shipped)").format(
+            name=info.name, task=_with_family(task_label(info.task), info.arch)), info.task, "shipped"))
+    return [c for c in choices if tasks is None or c.task in tasks]
+
+
+def _with_family(task: str, family: str) -> str:
+    """"Tiny Shakespeare" → "Tiny Shakespeare, LSTM" for an LSTM; transformers keep the plain task name."""
+    return task if family == "transformer" else _("{task}, {arch}").format(task=task, arch=family_label(family))
+
+
+# --------------------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------------------
+def load_model(path: str) -> tuple[nn.Module, CheckpointMeta]:
+    """The model of a checkpoint folder in eval mode, and its meta. Raises ``CheckpointError`` (a ValueError)."""
+    model, meta = load_checkpoint(path)
+    model.eval()
+    return model, meta
+
+
+def checkpoint_stamp(path: str) -> float:
+    """The modification time of a checkpoint's weights (part of the page's cache key, so a re-save reloads)."""
+    weights = Path(path) / "model.safetensors"
+    return weights.stat().st_mtime if weights.exists() else 0.0
+
+
+def context_length(meta: CheckpointMeta) -> int:
+    """How many tokens the model reads at once (its ``max_len``)."""
+    return int(meta.model_config.max_len)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def shared_model(path: str, stamp: float):
+    """A checkpoint's (model, meta), loaded once per server for every page and session.
+
+    ``stamp`` (:func:`checkpoint_stamp`) changes when the folder is rewritten, so a re-saved run is loaded
+    again. The model is in eval mode and only read under ``torch.no_grad``.
+    Raises what :func:`load_model` raises (ValueError, OSError).
+    """
+    return load_model(path)
+
+
+def cached_model(path: str, stamp: float):
+    """:func:`shared_model` under a "Loading the model…" spinner in the session's language."""
+    with st.spinner(_("Loading the model…")):
+        return shared_model(path, stamp)
+
+
+# --------------------------------------------------------------------------------------------------
+# The picker
+# --------------------------------------------------------------------------------------------------
+def preselect_checkpoint(paths: list[str], state_key: str, open_key: str, default: str | None = None) -> None:
+    """Set the checkpoint picker ``state_key`` before it is drawn.
+
+    A checkpoint another page asked to open (``open_key``, consumed here) wins; otherwise the current
+    choice stays while it is still offered, else ``default`` (or the first path) is chosen.
+    """
+    wanted = st.session_state.pop(open_key, None)
+    if wanted in paths:
+        st.session_state[state_key] = wanted
+    if st.session_state.get(state_key) not in paths:
+        st.session_state[state_key] = default if default in paths else paths[0]
+
+
+@dataclass
+class PickedModel:
+    """What :func:`checkpoint_picker` returns: the chosen folder, its stamp, and the loaded model and meta."""
+
+    path: str
+    stamp: float
+    model: nn.Module
+    meta: CheckpointMeta
+
+
+def checkpoint_picker(
+    key: str,
+    open_key: str,
+    *,
+    empty_message: str,
+    tasks: tuple[str, ...] | None = None,
+    prefer: Callable[[CheckpointChoice], bool] | None = None,
+) -> PickedModel:
+    """The "Model" select box over this session's runs and the shipped checkpoints, and the loaded choice.
+
+    ``key``: the widget key; ``open_key``: the session-state key another page sets to open a checkpoint
+    here; ``tasks``: only these tasks; ``prefer``: the first choice it accepts is the default. With no
+    checkpoint to offer, ``empty_message`` is shown and the page stops; so it does when the chosen one
+    cannot be loaded (with the reason).
+    """
+    choices = checkpoint_choices(session_checkpoints(), tasks=tasks)
+    if not choices:
+        st.info(empty_message, icon=":material/info:")
+        st.stop()
+    paths = [c.path for c in choices]
+    default = next((c.path for c in choices if prefer(c)), None) if prefer else None
+    preselect_checkpoint(paths, key, open_key, default=default)
+    labels = {c.path: c.label for c in choices}
+    path = st.selectbox(_("Model"), paths, format_func=labels.get, key=key)
+    stamp = checkpoint_stamp(path)
+    try:
+        model, meta = cached_model(path, stamp)
+    except (ValueError, OSError) as exc:
+        st.error(_("This checkpoint cannot be loaded: {error}").format(error=exc), icon=":material/error:")
+        st.stop()
+    return PickedModel(path, stamp, model, meta)
