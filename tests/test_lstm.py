@@ -20,7 +20,8 @@ from trainers.checkpoint import list_checkpoints, load_checkpoint, save_checkpoi
 from trainers.config import TrainConfig, preset_config
 from trainers.lstm import LSTMConfig, LSTMLanguageModel, LSTMState, lstm_config_like
 from trainers.tasks.lm import build_char_tokenizer
-from trainers.trainer import Callbacks, Trainer, evaluate_lm_split, lm_nll
+from trainers.tasks.lm_task import evaluate_lm_split, lm_nll
+from trainers.trainer import Callbacks, Trainer
 from transformer.models import AdaptiveInput, TransformerConfig
 from transformer.sampling import context_start, filter_log_probs, generate
 from ui import runs as ui_runs

@@ -22,7 +22,8 @@ from trainers import data_paths
 from trainers.checkpoint import CheckpointError, list_checkpoints, load_checkpoint, save_checkpoint
 from trainers.config import PRESETS, ModelConfig, TrainConfig, preset_config
 from trainers.job import TrainingJob
-from trainers.trainer import AddSubTask, Callbacks, Trainer, learning_rate, resolve_device, solve_addsub
+from trainers.tasks.addsub_task import AddSubTask, solve_addsub
+from trainers.trainer import Callbacks, Trainer, learning_rate, resolve_device
 from transformer.models import DecoderOnlyLM, Seq2SeqTransformer, TransformerConfig
 
 REPO = Path(__file__).resolve().parent.parent
@@ -410,7 +411,7 @@ def test_shipped_wikitext2_checkpoint_reaches_perplexity_200_on_test():
 
 def test_lm_evaluation_windows_score_every_token_once():
     from trainers.tasks.lm import batchify, get_batch
-    from trainers.trainer import evaluate_lm_split, lm_nll
+    from trainers.tasks.lm_task import evaluate_lm_split, lm_nll
 
     model = _lm(vocab_size=40, max_len=16)
     ids = torch.randint(0, 40, (1000,))
@@ -452,7 +453,7 @@ def test_shipped_presets_reproduce_the_recorded_training_config(name):
 
 
 def test_adaptive_cutoffs_are_fitted_to_the_vocabulary(tmp_path):
-    from trainers.trainer import LanguageModelTask
+    from trainers.tasks.lm_task import LanguageModelTask
 
     (tmp_path / "input.txt").write_text("".join(chr(ord("a") + (i * 7) % 26) for i in range(6000)) + "\n")
     config = preset_config("shakespeare", "tiny", data_dir=str(tmp_path), max_steps=5, tensorboard=False,

@@ -3,7 +3,7 @@ look at attention.
 
 A thin adapter between the pages and :mod:`trainers.checkpoint` / :mod:`transformer.sampling`. No
 Streamlit here (pages cache :func:`load_model` with ``st.cache_resource``) and no maths of its own:
-sampling is :func:`transformer.sampling.generate`, AddSub answers are :func:`trainers.trainer.addsub_answers`,
+sampling is :func:`transformer.sampling.generate`, AddSub answers are :func:`trainers.tasks.addsub_task.addsub_answers`,
 translations are :mod:`trainers.translate` (greedy and beam search of :mod:`transformer.decoding`), attention weights come from ``model(..., return_attention=True)``. What it adds is what a page needs
 around them: which checkpoints exist, what to do with an empty, unknown-word or too-long prompt (with a
 note to show), rows for the candidate charts, and the weights as CSV / NPZ files with the model's config
@@ -400,7 +400,7 @@ def addsub_answer(model: nn.Module, meta: CheckpointMeta, text: str) -> AddSubAn
     producing each next token. Raises ValueError with the parser's sentence for malformed or out-of-range input.
     """
     from trainers.tasks import addsub
-    from trainers.trainer import addsub_answers
+    from trainers.tasks.addsub_task import addsub_answers
 
     cleaned = (text or "").strip()
     expression = cleaned if cleaned.startswith("BOS") else addsub.parse_arithmetic(cleaned)
