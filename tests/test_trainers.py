@@ -22,8 +22,9 @@ from trainers import data_paths
 from trainers.checkpoint import CheckpointError, list_checkpoints, load_checkpoint, save_checkpoint
 from trainers.config import PRESETS, ModelConfig, TrainConfig, preset_config
 from trainers.job import TrainingJob
+from trainers.schedule import learning_rate, warmup_then_decay
 from trainers.tasks.addsub_task import AddSubTask, solve_addsub
-from trainers.trainer import Callbacks, Trainer, learning_rate, resolve_device
+from trainers.trainer import Callbacks, Trainer, resolve_device
 from transformer.models import DecoderOnlyLM, Seq2SeqTransformer, TransformerConfig
 
 REPO = Path(__file__).resolve().parent.parent
@@ -102,6 +103,43 @@ def test_learning_rate_warms_up_then_decays():
     assert learning_rate(paper, 100, 0.0) == pytest.approx(1e-3)
     assert learning_rate(paper, 400, 0.0) == pytest.approx(5e-4)  # √(100/400) = ½ (Vaswani et al. eq. 3)
     assert learning_rate(TrainConfig(schedule="constant", warmup_steps=0), 500, 0.9) == 1e-3
+
+
+def _learning_rate_before_lambdalr(config: TrainConfig, step: int, progress: float) -> float:
+    """The hand-written schedule the trainer used before ``LambdaLR`` (trainers/trainer.py, kept verbatim)."""
+    warmup = config.warmup_steps
+    if warmup and step <= warmup:
+        return config.lr * step / warmup
+    if config.schedule == "constant":
+        return config.lr
+    if config.schedule == "inverse_sqrt":
+        return config.lr * math.sqrt(warmup / step)
+    lr_min = config.lr * config.min_lr_ratio
+    p = min(max(progress, 0.0), 1.0)
+    return lr_min + (config.lr - lr_min) * 0.5 * (1.0 + math.cos(math.pi * p))
+
+
+@pytest.mark.parametrize("settings", [
+    dict(schedule="cosine", warmup_steps=100, min_lr_ratio=0.1, max_steps=2000),
+    dict(schedule="cosine", warmup_steps=0, min_lr_ratio=0.0, max_steps=300),
+    dict(schedule="cosine", warmup_steps=50, min_lr_ratio=0.3, max_steps=None, max_time_s=45),
+    dict(schedule="inverse_sqrt", warmup_steps=400, max_steps=3000),
+    dict(schedule="constant", warmup_steps=10, max_steps=500),
+    dict(schedule="constant", warmup_steps=0, max_steps=500),
+])
+def test_the_lambdalr_schedule_gives_the_hand_written_rates_at_every_step(settings):
+    config = TrainConfig(lr=3e-3, **settings)
+    optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(2))], lr=config.lr)
+    n = config.max_steps or 1500
+    budget = (lambda done: done / config.max_steps) if config.max_steps else (lambda done: done / 1000)
+    scheduler = warmup_then_decay(optimizer, config, budget)
+    for step in range(1, n + 1):
+        if step > 1:
+            optimizer.step()
+            scheduler.step()
+        expected = _learning_rate_before_lambdalr(config, step, budget(step - 1))
+        assert scheduler.get_last_lr()[0] == pytest.approx(expected, rel=1e-12, abs=0.0), step
+        assert optimizer.param_groups[0]["lr"] == scheduler.get_last_lr()[0]
 
 
 def test_bfloat16_autocast_trains_and_is_recorded():

@@ -8,7 +8,8 @@ DistributedDataParallel sees the forward pass), evaluates and words the result. 
 task by name.
 
 Training follows Vaswani et al. 2017 §5.3-5.4 with modern defaults: AdamW (Loshchilov & Hutter 2019),
-linear warmup then cosine decay or the paper's inverse-square-root decay (eq. 3), global gradient-norm
+linear warmup then cosine decay or the paper's inverse-square-root decay (eq. 3; a ``LambdaLR``,
+:mod:`trainers.schedule`), global gradient-norm
 clipping, label smoothing (Szegedy et al. 2016) and dropout from the model config. Callbacks
 ``on_step(StepInfo)``, ``on_eval(EvalInfo)`` and ``on_end(RunSummary)`` receive plain dataclasses.
 Logs go to TensorBoard (``<out_dir>/<run_id>/``); metrics are accumulated with torchmetrics.
@@ -37,6 +38,7 @@ from torch.nn.parallel import DistributedDataParallel
 from transformer.models import TransformerConfig
 
 from .config import TrainConfig
+from .schedule import warmup_then_decay
 from .tasks.base import Task, TrainingStopped
 from .tasks.registry import make_task
 
@@ -48,7 +50,6 @@ __all__ = [
     "Trainer",
     "TrainingDiverged",
     "TrainingStopped",
-    "learning_rate",
     "resolve_device",
     "use_bfloat16",
 ]
@@ -141,26 +142,6 @@ def use_bfloat16(precision: str, device: torch.device) -> bool:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
         return False
-
-
-def learning_rate(config: TrainConfig, step: int, progress: float) -> float:
-    """The learning rate of optimiser step ``step`` (1-based), given the fraction ``progress`` of the budget.
-
-    Linear warmup to ``config.lr`` over ``warmup_steps``, then
-    "cosine": lr_min + (lr − lr_min)·½(1 + cos(π·p)), p = progress after warmup, lr_min = min_lr_ratio·lr;
-    "inverse_sqrt": lr·√(warmup/step) (Vaswani et al. eq. 3, rescaled so the peak is ``lr``);
-    "constant": lr.
-    """
-    warmup = config.warmup_steps
-    if warmup and step <= warmup:
-        return config.lr * step / warmup
-    if config.schedule == "constant":
-        return config.lr
-    if config.schedule == "inverse_sqrt":
-        return config.lr * math.sqrt(warmup / step)
-    lr_min = config.lr * config.min_lr_ratio
-    p = min(max(progress, 0.0), 1.0)
-    return lr_min + (config.lr - lr_min) * 0.5 * (1.0 + math.cos(math.pi * p))
 
 
 def _distributed() -> tuple[int, int]:
@@ -284,14 +265,17 @@ class Trainer:
         last_eval: EvalInfo | None = None
         t0 = time.perf_counter()
         eval_time = 0.0
+
+        def budget_used(steps_done: int) -> float:
+            """The fraction of the step or time budget used after ``steps_done`` steps (the larger of the two)."""
+            elapsed = time.perf_counter() - t0
+            return max(steps_done / c.max_steps if c.max_steps else 0.0, elapsed / c.max_time_s if c.max_time_s else 0.0)
+
+        scheduler = warmup_then_decay(optimizer, c, budget_used)  # sets step 1's rate
         model.train()
         try:
             while True:
                 elapsed = time.perf_counter() - t0
-                progress = max(
-                    step / c.max_steps if c.max_steps else 0.0,
-                    elapsed / c.max_time_s if c.max_time_s else 0.0,
-                )
                 done = (c.max_steps is not None and step >= c.max_steps) or (
                     c.max_time_s is not None and elapsed >= c.max_time_s
                 )
@@ -306,9 +290,9 @@ class Trainer:
                     break
                 step += 1
                 t_step = time.perf_counter()
-                lr = learning_rate(c, step, progress)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
+                if step > 1:
+                    scheduler.step()  # this step's rate, from the budget used so far (after the last optimizer.step)
+                lr = scheduler.get_last_lr()[0]
                 batch, n_tokens = task.next_batch()
                 with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bf16):
                     loss = loss_module(*batch)
@@ -355,10 +339,7 @@ class Trainer:
                     elapsed_s=elapsed,
                     tokens_seen=tokens_seen,
                     grad_norm=grad_value,
-                    progress=min(1.0, max(
-                        step / c.max_steps if c.max_steps else 0.0,
-                        elapsed / c.max_time_s if c.max_time_s else 0.0,
-                    )),
+                    progress=min(1.0, budget_used(step)),
                 )
                 if writer is not None:
                     writer.add_scalar("train/loss", loss_value, step)
