@@ -20,7 +20,7 @@ import torch
 
 from trainers import data_paths
 from trainers.checkpoint import CheckpointError, list_checkpoints, load_checkpoint, save_checkpoint
-from trainers.config import PRESETS, ModelConfig, TrainConfig, preset_config
+from trainers.config import PRESETS, TrainConfig, model_config, preset_config
 from trainers.job import TrainingJob
 from trainers.schedule import learning_rate, warmup_then_decay
 from trainers.tasks.addsub_task import AddSubTask, solve_addsub
@@ -46,7 +46,7 @@ FOUR = [
 def tiny_addsub(**overrides) -> TrainConfig:
     base = dict(
         task="addsub",
-        model=ModelConfig(d_model=32, n_heads=2, n_layers=1, d_ff=64, dropout=0.0),
+        model=model_config(d_model=32, n_heads=2, n_layers=1, d_ff=64, dropout=0.0),
         lr=3e-3, warmup_steps=5, batch_size=4, max_steps=150, eval_every=50, tensorboard=False, threads=1,
     )
     base.update(overrides)
@@ -72,9 +72,9 @@ def test_config_rejects_bad_values_with_plain_sentences():
     with pytest.raises(ValueError, match="never end"):
         TrainConfig(max_steps=None, max_time_s=None)
     with pytest.raises(ValueError, match=r"d_model=100 is not divisible by n_heads=8"):
-        ModelConfig(d_model=100, n_heads=8)
+        model_config(d_model=100, n_heads=8)
     with pytest.raises(ValueError, match="label smoothing cannot be combined with the adaptive softmax"):
-        TrainConfig(task="wikitext2", label_smoothing=0.1, model=ModelConfig(adaptive_cutoffs=[100]))
+        TrainConfig(task="wikitext2", label_smoothing=0.1, model=model_config(adaptive_cutoffs=[100]))
     with pytest.raises(ValueError, match="not 'char'"):
         TrainConfig(task="wikitext2", tokenizer="char")
     config = preset_config("shakespeare", "small", lr=1e-3, model={"n_layers": 2})
@@ -435,6 +435,33 @@ def test_shipped_shakespeare_checkpoint_reaches_1_88_nats_per_character():
     assert result["nats_per_char"] <= 1.88
 
 
+SHIPPED = sorted(p.name for p in (REPO / "assets").iterdir() if (p / "config.json").is_file())
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_shipped_checkpoint_loads_and_its_recorded_train_config_rebuilds_its_model(name):
+    """Checkpoints saved before the trainers used TransformerConfig ("arch", a ModelConfig dict) still load."""
+    model, meta = load_checkpoint(REPO / "assets" / name)
+    recorded = meta.train_config
+    config = TrainConfig.from_dict(recorded)
+    assert config.family == recorded.get("family", recorded.get("arch", "transformer")) == meta.arch
+    m = meta.model_config
+    rebuilt = config.model_for(vocab_size=m.vocab_size, max_len=m.max_len, layout=m.arch,
+                               src_vocab_size=m.src_vocab_size, pad_id=m.pad_id, adaptive_cutoffs=m.adaptive_cutoffs)
+    assert rebuilt == m and sum(p.numel() for p in model.parameters()) > 0
+
+
+def test_shipped_checkpoints_evaluate_to_their_recorded_figures():
+    run = subprocess.run([sys.executable, "-m", "trainers", "evaluate", "--checkpoint", "assets/addsub", "--json"],
+                         capture_output=True, text=True, cwd=REPO, env=_env(), timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["exact_match"] == 1.0
+    from trainers.evaluate import evaluate_checkpoint
+
+    result = evaluate_checkpoint(REPO / "assets" / "shakespeare", split="valid")
+    assert result["nats_per_char"] == pytest.approx(1.624, abs=5e-4)
+
+
 @needs_wikitext
 def test_shipped_wikitext2_checkpoint_reaches_perplexity_200_on_test():
     from trainers.evaluate import evaluate_checkpoint
@@ -475,8 +502,12 @@ def test_shipped_presets_reproduce_the_recorded_training_config(name):
     path = REPO / "assets" / name / "config.json"
     if not path.is_file():
         pytest.skip(f"assets/{name} has not been trained yet")
-    recorded = json.loads(path.read_text())["train_config"]
+    recorded_json = json.loads(path.read_text())["train_config"]
+    # Read as TrainConfig.from_dict reads it: older keys ("arch", a ModelConfig dict of "model") map to new ones.
+    recorded = TrainConfig.from_dict(recorded_json).to_dict()
     preset = preset_config(name, "shipped").to_dict()
+    assert recorded_json.get("arch", recorded_json.get("family", "transformer")) == preset["family"] == "transformer"
+    assert {k: v for k, v in recorded_json["model"].items() if k != "max_len"}.items() <= preset["model"].items()
 
     def differs(key, value) -> bool:  # fields added after a checkpoint was made count with their default
         old = recorded.get(key, value)

@@ -17,7 +17,7 @@ import torch
 from trainers import data_paths
 from trainers.checkpoint import load_checkpoint, save_checkpoint
 from trainers.cli import main as cli_main
-from trainers.config import ModelConfig, TrainConfig
+from trainers.config import TrainConfig, model_config
 from trainers.tasks import translation as tr
 from trainers.tasks.base import TeacherForcingLoss
 from trainers.tasks.translation_task import corpus_bleu, evaluate_translation
@@ -143,7 +143,7 @@ def test_share_embeddings_is_one_matrix_and_validated():
     with pytest.raises(ValueError, match="decoder-only"):
         TransformerConfig(vocab_size=10, share_embeddings=True)
     with pytest.raises(ValueError, match="translation tasks only"):
-        TrainConfig(task="addsub", model=ModelConfig(share_embeddings=True))
+        TrainConfig(task="addsub", model=model_config(share_embeddings=True))
 
 
 def test_padding_changes_nothing_and_the_decoder_is_causal():
@@ -225,7 +225,7 @@ def test_bleu_matches_sacrebleu():
 def tiny_config(data_dir, **overrides) -> TrainConfig:
     settings = dict(
         task="multi30k_en_de", data_dir=str(data_dir), bpe_vocab_size=120,
-        model=ModelConfig(d_model=32, n_heads=2, n_layers=1, d_ff=64, dropout=0.0, share_embeddings=True,
+        model=model_config(d_model=32, n_heads=2, n_layers=1, d_ff=64, dropout=0.0, share_embeddings=True,
                           tie_embeddings=True),
         lr=3e-3, warmup_steps=2, batch_size=8, max_steps=12, eval_every=6, eval_batches=1, tensorboard=False,
         threads=1,

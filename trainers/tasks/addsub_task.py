@@ -158,10 +158,10 @@ class AddSubTask:
         self.tokenizer_json: str | None = None
 
     def transformer_config(self) -> TransformerConfig:
-        return self.config.model.to_transformer_config(
+        return self.config.model_for(
             vocab_size=addsub.VOCAB_SIZE,
             src_vocab_size=addsub.VOCAB_SIZE,
-            arch="encoder-decoder",
+            layout="encoder-decoder",
             max_len=max(addsub.SRC_LEN, addsub.TGT_LEN),
         )
 

@@ -1,7 +1,7 @@
 """The language-model task adapter (data: ``lm``): WikiText-2, Tiny Shakespeare, Anna Karenina.
 
 - :class:`LanguageModelTask`: what the :class:`~trainers.trainer.Trainer` trains: a decoder-only
-  transformer (or, with ``arch="lstm"``, the LSTM baseline of :mod:`trainers.lstm`), batches of
+  transformer (or, with ``family="lstm"``, the LSTM baseline of :mod:`trainers.lstm`), batches of
   contiguous BPTT columns or random windows, the next-token loss, evaluation on the validation split.
 - :func:`lm_nll`: the next-token negative log-likelihood (adaptive softmax without building (B, T, V) logits).
 - :func:`evaluate_lm_split`: loss and perplexity of an id stream in (optionally sliding) windows;
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
@@ -175,15 +174,16 @@ class LanguageModelTask:
     def transformer_config(self) -> TransformerConfig:
         """The core config for this corpus. Adaptive-softmax cutoffs beyond the vocabulary are dropped
         (e.g. [2000, 10000] becomes [2000] for an 8,000-piece BPE vocabulary; none left = a plain softmax)."""
-        model = self.config.model
-        if model.adaptive_cutoffs is not None:
-            kept = [c for c in model.adaptive_cutoffs if c < self.vocab_size]
-            model = replace(model, adaptive_cutoffs=kept or None)
-        return model.to_transformer_config(vocab_size=self.vocab_size, max_len=self.config.block_size)
+        cutoffs = self.config.model.adaptive_cutoffs
+        if cutoffs is None:
+            return self.config.model_for(vocab_size=self.vocab_size, max_len=self.config.block_size)
+        kept = [c for c in cutoffs if c < self.vocab_size]
+        return self.config.model_for(vocab_size=self.vocab_size, max_len=self.config.block_size,
+                                     adaptive_cutoffs=kept or None)
 
     def build_model(self) -> nn.Module:
-        """The decoder-only transformer, or with ``arch="lstm"`` the LSTM of the same width, depth and head."""
-        if self.config.arch == "lstm":
+        """The decoder-only transformer, or with ``family="lstm"`` the LSTM of the same width, depth and head."""
+        if self.config.family == "lstm":
             return LSTMLanguageModel(lstm_config_like(self.transformer_config()))
         return build_model(self.transformer_config())
 

@@ -115,7 +115,7 @@ class TranslationTask:
     def __init__(self, config: TrainConfig, device: torch.device, rank: int = 0, world_size: int = 1) -> None:
         """Raises FileNotFoundError when the task's data is missing, ValueError for a batch larger than the data."""
         self.config, self.device, self.rank, self.world_size = config, device, rank, world_size
-        self.max_len = config.model.max_len or MODEL_MAX_LEN
+        self.max_len = config.max_len or MODEL_MAX_LEN
         self.data = tr.load_translation_data(config.task, config.data_dir, config.bpe_vocab_size, self.max_len)
         self.tokenizer = self.data.tokenizer
         self.vocab_size = self.data.vocab_size
@@ -125,8 +125,8 @@ class TranslationTask:
         )
 
     def transformer_config(self) -> TransformerConfig:
-        return self.config.model.to_transformer_config(
-            vocab_size=self.vocab_size, src_vocab_size=self.vocab_size, arch="encoder-decoder",
+        return self.config.model_for(
+            vocab_size=self.vocab_size, src_vocab_size=self.vocab_size, layout="encoder-decoder",
             max_len=self.max_len, pad_id=tr.PAD_ID,
         )
 
