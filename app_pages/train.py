@@ -378,7 +378,7 @@ else:
                                                           key="train_open_translate"):
             st.session_state["open_in_translate"] = record.checkpoint
             st.switch_page(PAGE_DIR / "translate.py")
-        if getattr(record.config, "arch", "transformer") != "lstm" and a3.button(
+        if record.config.family != "lstm" and a3.button(
             _("Open in Attention maps"), icon=":material/grid_view:", key="train_open_attention"
         ):
             st.session_state["open_in_attention"] = record.checkpoint

@@ -33,7 +33,7 @@ METRICS = {"shakespeare": ("nats_per_char", "nats/char"), "wikitext2": ("word_pe
 
 
 def run(task: str, arch: str, budget: float, threads: int | None) -> dict:
-    overrides = {"arch": arch, "max_steps": None, "max_time_s": budget, "tensorboard": False, "threads": threads}
+    overrides = {"family": arch, "max_steps": None, "max_time_s": budget, "tensorboard": False, "threads": threads}
     if arch == "lstm":
         overrides["model"] = {"n_heads": 1}  # an LSTM has no heads
     config = preset_config(task, "small", **overrides)

@@ -121,7 +121,7 @@ def timed_run(budget: float, threads: int, arch: str = "transformer", preset_sha
             evals.append((state["last_step_s"] - state["eval_s"], info.elapsed_s, info.val_loss))
             state["eval_s"] += info.elapsed_s - state["last_step_s"]  # this evaluation's duration
 
-    overrides = {"max_steps": None, "max_time_s": budget, "threads": threads, "arch": arch}
+    overrides = {"max_steps": None, "max_time_s": budget, "threads": threads, "family": arch}
     if preset_shape:
         config = preset_config("shakespeare", "small", tensorboard=False,
                                **overrides, **({"model": {"n_heads": 1}} if arch == "lstm" else {}))

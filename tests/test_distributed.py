@@ -13,7 +13,7 @@ import torch
 
 from trainers import data_paths
 from trainers.config import preset_config
-from trainers.trainer import AddSubTask
+from trainers.tasks.addsub_task import AddSubTask
 
 REPO = Path(__file__).resolve().parent.parent
 needs_addsub = pytest.mark.skipif(
@@ -62,7 +62,7 @@ def test_ranks_draw_disjoint_addsub_batches():
 def test_language_model_ranks_read_different_columns(tmp_path):
     text = "".join(chr(ord("a") + (i * 7) % 26) for i in range(4000)) + "\n"
     (tmp_path / "input.txt").write_text(text)
-    from trainers.trainer import LanguageModelTask
+    from trainers.tasks.lm_task import LanguageModelTask
 
     config = preset_config("shakespeare", "tiny", data_dir=str(tmp_path), lm_batching="bptt", batch_size=4,
                            block_size=8)

@@ -20,7 +20,8 @@ from trainers.checkpoint import list_checkpoints, load_checkpoint, save_checkpoi
 from trainers.config import TrainConfig, preset_config
 from trainers.lstm import LSTMConfig, LSTMLanguageModel, LSTMState, lstm_config_like
 from trainers.tasks.lm import build_char_tokenizer
-from trainers.trainer import Callbacks, Trainer, evaluate_lm_split, lm_nll
+from trainers.tasks.lm_task import evaluate_lm_split, lm_nll
+from trainers.trainer import Callbacks, Trainer
 from transformer.models import AdaptiveInput, TransformerConfig
 from transformer.sampling import context_start, filter_log_probs, generate
 from ui import runs as ui_runs
@@ -44,7 +45,7 @@ def shared_data(tmp_path_factory):
 
 
 def tiny_lstm_config(shared_data, **overrides) -> TrainConfig:
-    base = dict(arch="lstm", max_steps=60, eval_every=30, tensorboard=False, threads=1,
+    base = dict(family="lstm", max_steps=60, eval_every=30, tensorboard=False, threads=1,
                 data_dir=str(shared_data / "tinyshakespeare"), model={"n_heads": 1})
     return preset_config("shakespeare", "tiny", **(base | overrides))
 
@@ -65,9 +66,10 @@ def test_config_rejects_bad_values_and_the_lstm_is_for_language_models_only():
     with pytest.raises(ValueError, match="adaptive_cutoffs must lie between 1 and vocab_size - 1 = 9"):
         LSTMConfig(vocab_size=10, adaptive_cutoffs=[5, 10])
     with pytest.raises(ValueError, match="the LSTM is offered for the language-model tasks"):
-        TrainConfig(task="addsub", arch="lstm")
-    with pytest.raises(ValueError, match="arch must be one of transformer, lstm, got 'gru'"):
-        TrainConfig(task="shakespeare", arch="gru")
+        TrainConfig(task="addsub", family="lstm")
+    with pytest.raises(ValueError, match=r"family \(--arch\) must be one of transformer, lstm, got 'gru'"):
+        TrainConfig(task="shakespeare", family="gru")
+    assert TrainConfig.from_dict({"task": "shakespeare", "arch": "lstm"}).family == "lstm"  # the older key
     config = LSTMConfig(vocab_size=50, d_model=24, adaptive_cutoffs=[10, 30])
     assert LSTMConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
     like = lstm_config_like(TransformerConfig(vocab_size=50, d_model=24, n_heads=4, n_layers=3, dropout=0.2,
@@ -191,7 +193,7 @@ def test_cli_trains_evaluates_and_lists_an_lstm(shared_data, tmp_path, capsys):
     summary = json.loads(capsys.readouterr().out)
     assert summary["status"] == "finished" and summary["steps"] == 20
     model, meta = load_checkpoint(out)
-    assert isinstance(model, LSTMLanguageModel) and meta.train_config["arch"] == "lstm"
+    assert isinstance(model, LSTMLanguageModel) and meta.train_config["family"] == "lstm"
     assert model.config.d_model == 40  # not divisible by the preset's 4 heads: the LSTM has none
     assert "--arch lstm" in meta.command
     status = cli.main(["evaluate", "--checkpoint", str(out), "--data", str(shared_data / "tinyshakespeare"), "--json"])
@@ -290,7 +292,7 @@ def test_train_page_overlays_a_transformer_and_an_lstm_then_generate_and_attenti
         _poll(at, _finished)
 
         runs = at.session_state["train_runs"]
-        assert [r.config.arch for r in runs] == ["transformer", "lstm"]
+        assert [r.config.family for r in runs] == ["transformer", "lstm"]
         assert [r.last_snapshot["status"] for r in runs] == ["finished", "finished"]
         assert runs[1].config.model.d_model == 40 and runs[1].config.model.n_heads == 1
         charts = [json.loads(el.proto.spec) for el in at.get("vega_lite_chart")]
@@ -335,6 +337,6 @@ def test_train_page_overlays_a_transformer_and_an_lstm_then_generate_and_attenti
 def test_build_train_config_for_an_lstm():
     knobs = ui_runs.knob_defaults("wikitext2", "tiny") | {"arch": "lstm", "d_model": 50, "n_layers": 3}
     config = ui_runs.build_train_config("wikitext2", "tiny", knobs, "run-1")
-    assert config.arch == "lstm" and (config.model.d_model, config.model.n_layers) == (50, 3)
+    assert config.family == "lstm" and (config.model.d_model, config.model.n_layers) == (50, 3)
     assert config.model.adaptive_cutoffs == [2000, 10000]  # the same adaptive head as the transformer's
     assert ui_runs.knob_defaults("shakespeare", "tiny")["arch"] == "transformer"

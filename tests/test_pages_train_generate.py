@@ -225,7 +225,7 @@ def test_causal_toggle_only_for_language_models_and_warns(env):
     assert any("causal mask" in w.value for w in at.warning)
     config = ui_runs.build_train_config("shakespeare", "tiny", {**ui_runs.knob_defaults("shakespeare", "tiny"),
                                                                  "causal": False}, "x")
-    assert config.model.to_transformer_config(vocab_size=65, max_len=64).causal is False
+    assert config.model_for(vocab_size=65, max_len=64).causal is False
 
 
 def test_language_model_run_without_causal_mask_then_generate(env):

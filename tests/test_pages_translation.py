@@ -21,7 +21,7 @@ from tests.test_pages_train_generate import last_status, loss_points, make_lm_ch
 from tests.test_translation import PAIRS, tiny_model, tiny_tokenizer, write_multi30k
 from trainers.checkpoint import load_checkpoint, save_checkpoint
 from trainers.tasks import translation as tr
-from trainers.translate import TranslationLoss
+from trainers.tasks.base import TeacherForcingLoss
 from ui import attention_maps as ui_attention
 from ui import checkpoints as ui_checkpoints
 from ui.charts import spec_values
@@ -34,7 +34,7 @@ def make_translation_checkpoint(path) -> str:
     model = tiny_model(tokenizer, d_model=64)
     src = tr.pad_batch([tr.encode_source(tokenizer, s) for s, _ in PAIRS])
     tgt = tr.pad_batch([tr.encode_target(tokenizer, t) for _, t in PAIRS])
-    loss_fn, optimizer = TranslationLoss(model, 0.0), torch.optim.Adam(model.parameters(), lr=3e-3)
+    loss_fn, optimizer = TeacherForcingLoss(model, 0.0, ignore_index=tr.PAD_ID), torch.optim.Adam(model.parameters(), lr=3e-3)
     with ui_checkpoints.inference_threads(1):  # tiny matrices: one thread is fastest (restored afterwards)
         for _step in range(300):
             loss = loss_fn(src, tgt)

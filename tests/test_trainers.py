@@ -20,9 +20,11 @@ import torch
 
 from trainers import data_paths
 from trainers.checkpoint import CheckpointError, list_checkpoints, load_checkpoint, save_checkpoint
-from trainers.config import PRESETS, ModelConfig, TrainConfig, preset_config
+from trainers.config import PRESETS, TrainConfig, model_config, preset_config
 from trainers.job import TrainingJob
-from trainers.trainer import AddSubTask, Callbacks, Trainer, learning_rate, resolve_device, solve_addsub
+from trainers.schedule import learning_rate, warmup_then_decay
+from trainers.tasks.addsub_task import AddSubTask, solve_addsub
+from trainers.trainer import Callbacks, Trainer, resolve_device
 from transformer.models import DecoderOnlyLM, Seq2SeqTransformer, TransformerConfig
 
 REPO = Path(__file__).resolve().parent.parent
@@ -44,7 +46,7 @@ FOUR = [
 def tiny_addsub(**overrides) -> TrainConfig:
     base = dict(
         task="addsub",
-        model=ModelConfig(d_model=32, n_heads=2, n_layers=1, d_ff=64, dropout=0.0),
+        model=model_config(d_model=32, n_heads=2, n_layers=1, d_ff=64, dropout=0.0),
         lr=3e-3, warmup_steps=5, batch_size=4, max_steps=150, eval_every=50, tensorboard=False, threads=1,
     )
     base.update(overrides)
@@ -70,9 +72,9 @@ def test_config_rejects_bad_values_with_plain_sentences():
     with pytest.raises(ValueError, match="never end"):
         TrainConfig(max_steps=None, max_time_s=None)
     with pytest.raises(ValueError, match=r"d_model=100 is not divisible by n_heads=8"):
-        ModelConfig(d_model=100, n_heads=8)
+        model_config(d_model=100, n_heads=8)
     with pytest.raises(ValueError, match="label smoothing cannot be combined with the adaptive softmax"):
-        TrainConfig(task="wikitext2", label_smoothing=0.1, model=ModelConfig(adaptive_cutoffs=[100]))
+        TrainConfig(task="wikitext2", label_smoothing=0.1, model=model_config(adaptive_cutoffs=[100]))
     with pytest.raises(ValueError, match="not 'char'"):
         TrainConfig(task="wikitext2", tokenizer="char")
     config = preset_config("shakespeare", "small", lr=1e-3, model={"n_layers": 2})
@@ -101,6 +103,43 @@ def test_learning_rate_warms_up_then_decays():
     assert learning_rate(paper, 100, 0.0) == pytest.approx(1e-3)
     assert learning_rate(paper, 400, 0.0) == pytest.approx(5e-4)  # √(100/400) = ½ (Vaswani et al. eq. 3)
     assert learning_rate(TrainConfig(schedule="constant", warmup_steps=0), 500, 0.9) == 1e-3
+
+
+def _learning_rate_before_lambdalr(config: TrainConfig, step: int, progress: float) -> float:
+    """The hand-written schedule the trainer used before ``LambdaLR`` (trainers/trainer.py, kept verbatim)."""
+    warmup = config.warmup_steps
+    if warmup and step <= warmup:
+        return config.lr * step / warmup
+    if config.schedule == "constant":
+        return config.lr
+    if config.schedule == "inverse_sqrt":
+        return config.lr * math.sqrt(warmup / step)
+    lr_min = config.lr * config.min_lr_ratio
+    p = min(max(progress, 0.0), 1.0)
+    return lr_min + (config.lr - lr_min) * 0.5 * (1.0 + math.cos(math.pi * p))
+
+
+@pytest.mark.parametrize("settings", [
+    dict(schedule="cosine", warmup_steps=100, min_lr_ratio=0.1, max_steps=2000),
+    dict(schedule="cosine", warmup_steps=0, min_lr_ratio=0.0, max_steps=300),
+    dict(schedule="cosine", warmup_steps=50, min_lr_ratio=0.3, max_steps=None, max_time_s=45),
+    dict(schedule="inverse_sqrt", warmup_steps=400, max_steps=3000),
+    dict(schedule="constant", warmup_steps=10, max_steps=500),
+    dict(schedule="constant", warmup_steps=0, max_steps=500),
+])
+def test_the_lambdalr_schedule_gives_the_hand_written_rates_at_every_step(settings):
+    config = TrainConfig(lr=3e-3, **settings)
+    optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(2))], lr=config.lr)
+    n = config.max_steps or 1500
+    budget = (lambda done: done / config.max_steps) if config.max_steps else (lambda done: done / 1000)
+    scheduler = warmup_then_decay(optimizer, config, budget)
+    for step in range(1, n + 1):
+        if step > 1:
+            optimizer.step()
+            scheduler.step()
+        expected = _learning_rate_before_lambdalr(config, step, budget(step - 1))
+        assert scheduler.get_last_lr()[0] == pytest.approx(expected, rel=1e-12, abs=0.0), step
+        assert optimizer.param_groups[0]["lr"] == scheduler.get_last_lr()[0]
 
 
 def test_bfloat16_autocast_trains_and_is_recorded():
@@ -396,6 +435,33 @@ def test_shipped_shakespeare_checkpoint_reaches_1_88_nats_per_character():
     assert result["nats_per_char"] <= 1.88
 
 
+SHIPPED = sorted(p.name for p in (REPO / "assets").iterdir() if (p / "config.json").is_file())
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_shipped_checkpoint_loads_and_its_recorded_train_config_rebuilds_its_model(name):
+    """Checkpoints saved before the trainers used TransformerConfig ("arch", a ModelConfig dict) still load."""
+    model, meta = load_checkpoint(REPO / "assets" / name)
+    recorded = meta.train_config
+    config = TrainConfig.from_dict(recorded)
+    assert config.family == recorded.get("family", recorded.get("arch", "transformer")) == meta.arch
+    m = meta.model_config
+    rebuilt = config.model_for(vocab_size=m.vocab_size, max_len=m.max_len, layout=m.arch,
+                               src_vocab_size=m.src_vocab_size, pad_id=m.pad_id, adaptive_cutoffs=m.adaptive_cutoffs)
+    assert rebuilt == m and sum(p.numel() for p in model.parameters()) > 0
+
+
+def test_shipped_checkpoints_evaluate_to_their_recorded_figures():
+    run = subprocess.run([sys.executable, "-m", "trainers", "evaluate", "--checkpoint", "assets/addsub", "--json"],
+                         capture_output=True, text=True, cwd=REPO, env=_env(), timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["exact_match"] == 1.0
+    from trainers.evaluate import evaluate_checkpoint
+
+    result = evaluate_checkpoint(REPO / "assets" / "shakespeare", split="valid")
+    assert result["nats_per_char"] == pytest.approx(1.624, abs=5e-4)
+
+
 @needs_wikitext
 def test_shipped_wikitext2_checkpoint_reaches_perplexity_200_on_test():
     from trainers.evaluate import evaluate_checkpoint
@@ -410,7 +476,7 @@ def test_shipped_wikitext2_checkpoint_reaches_perplexity_200_on_test():
 
 def test_lm_evaluation_windows_score_every_token_once():
     from trainers.tasks.lm import batchify, get_batch
-    from trainers.trainer import evaluate_lm_split, lm_nll
+    from trainers.tasks.lm_task import evaluate_lm_split, lm_nll
 
     model = _lm(vocab_size=40, max_len=16)
     ids = torch.randint(0, 40, (1000,))
@@ -436,8 +502,12 @@ def test_shipped_presets_reproduce_the_recorded_training_config(name):
     path = REPO / "assets" / name / "config.json"
     if not path.is_file():
         pytest.skip(f"assets/{name} has not been trained yet")
-    recorded = json.loads(path.read_text())["train_config"]
+    recorded_json = json.loads(path.read_text())["train_config"]
+    # Read as TrainConfig.from_dict reads it: older keys ("arch", a ModelConfig dict of "model") map to new ones.
+    recorded = TrainConfig.from_dict(recorded_json).to_dict()
     preset = preset_config(name, "shipped").to_dict()
+    assert recorded_json.get("arch", recorded_json.get("family", "transformer")) == preset["family"] == "transformer"
+    assert {k: v for k, v in recorded_json["model"].items() if k != "max_len"}.items() <= preset["model"].items()
 
     def differs(key, value) -> bool:  # fields added after a checkpoint was made count with their default
         old = recorded.get(key, value)
@@ -452,7 +522,7 @@ def test_shipped_presets_reproduce_the_recorded_training_config(name):
 
 
 def test_adaptive_cutoffs_are_fitted_to_the_vocabulary(tmp_path):
-    from trainers.trainer import LanguageModelTask
+    from trainers.tasks.lm_task import LanguageModelTask
 
     (tmp_path / "input.txt").write_text("".join(chr(ord("a") + (i * 7) % 26) for i in range(6000)) + "\n")
     config = preset_config("shakespeare", "tiny", data_dir=str(tmp_path), max_steps=5, tensorboard=False,

@@ -17,16 +17,12 @@ import torch
 from trainers import data_paths
 from trainers.checkpoint import load_checkpoint, save_checkpoint
 from trainers.cli import main as cli_main
-from trainers.config import ModelConfig, TrainConfig
+from trainers.config import TrainConfig, model_config
 from trainers.tasks import translation as tr
+from trainers.tasks.base import TeacherForcingLoss
+from trainers.tasks.translation_task import corpus_bleu, evaluate_translation
 from trainers.trainer import Trainer
-from trainers.translate import (
-    TranslationLoss,
-    corpus_bleu,
-    evaluate_translation,
-    greedy_candidate,
-    translate_sentences,
-)
+from trainers.translate import greedy_candidate, translate_sentences
 from transformer.models import TransformerConfig, build_model
 from ui.checkpoints import inference_threads
 
@@ -139,7 +135,7 @@ def test_share_embeddings_is_one_matrix_and_validated():
     assert n(separate) - n(shared) == V * d
     src = torch.tensor([tr.encode_source(tokenizer, "A dog runs.")])
     tgt = torch.tensor([tr.encode_target(tokenizer, "Ein Hund rennt.")])
-    loss = TranslationLoss(shared, 0.0)(src, tgt)
+    loss = TeacherForcingLoss(shared, 0.0, ignore_index=tr.PAD_ID)(src, tgt)
     loss.backward()
     assert shared.src_embed.token.weight.grad is not None  # both embeddings and the head feed one gradient
     with pytest.raises(ValueError, match="one vocabulary"):
@@ -147,7 +143,7 @@ def test_share_embeddings_is_one_matrix_and_validated():
     with pytest.raises(ValueError, match="decoder-only"):
         TransformerConfig(vocab_size=10, share_embeddings=True)
     with pytest.raises(ValueError, match="translation tasks only"):
-        TrainConfig(task="addsub", model=ModelConfig(share_embeddings=True))
+        TrainConfig(task="addsub", model=model_config(share_embeddings=True))
 
 
 def test_padding_changes_nothing_and_the_decoder_is_causal():
@@ -182,7 +178,7 @@ def test_tiny_translator_overfits_eight_pairs():
     model = tiny_model(tokenizer, d_model=64)
     src = tr.pad_batch([tr.encode_source(tokenizer, s) for s, _ in PAIRS])
     tgt = tr.pad_batch([tr.encode_target(tokenizer, t) for _, t in PAIRS])
-    loss_fn = TranslationLoss(model, label_smoothing=0.0)
+    loss_fn = TeacherForcingLoss(model, label_smoothing=0.0, ignore_index=tr.PAD_ID)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     model.train()
     with inference_threads(1):  # tiny matrices: one thread is fastest (restored afterwards)
@@ -229,7 +225,7 @@ def test_bleu_matches_sacrebleu():
 def tiny_config(data_dir, **overrides) -> TrainConfig:
     settings = dict(
         task="multi30k_en_de", data_dir=str(data_dir), bpe_vocab_size=120,
-        model=ModelConfig(d_model=32, n_heads=2, n_layers=1, d_ff=64, dropout=0.0, share_embeddings=True,
+        model=model_config(d_model=32, n_heads=2, n_layers=1, d_ff=64, dropout=0.0, share_embeddings=True,
                           tie_embeddings=True),
         lr=3e-3, warmup_steps=2, batch_size=8, max_steps=12, eval_every=6, eval_batches=1, tensorboard=False,
         threads=1,

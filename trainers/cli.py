@@ -46,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--task", required=True, choices=TASKS)
     train.add_argument("--preset", default=None, help="a preset of the task (tiny, small, …; default tiny)")
     train.add_argument(
-        "--arch", default=None, choices=("transformer", "lstm"),
+        "--arch", "--family", dest="arch", default=None, choices=("transformer", "lstm"),
         help="language models: the transformer (default) or the LSTM baseline of the preset's d_model, layers, "
              "dropout and output layer",
     )
@@ -113,16 +113,22 @@ def _parse_value(text: str):
 
 
 def _apply_sets(config, sets: list[str]):
-    from .config import ModelConfig, TrainConfig
+    from transformer.models import TransformerConfig
+
+    from .config import TASK_FILLED, TrainConfig, with_hyper
 
     fields_top = set(TrainConfig.__dataclass_fields__)
-    fields_model = set(ModelConfig.__dataclass_fields__)
+    fields_model = set(TransformerConfig.__dataclass_fields__) - set(TASK_FILLED)
     top, model = {}, {}
     for item in sets:
         if "=" not in item:
             raise CLIError(f"--set expects FIELD=VALUE, got {item!r}")
         key, value = item.split("=", 1)
         key = key.strip().replace("-", "_")
+        if key == "model.max_len":  # the positions are a TrainConfig field: the task fills in the model's
+            key = "max_len"
+        if key == "arch":  # the model family's older name
+            key = "family"
         if key.startswith("model."):
             name = key[len("model."):]
             if name not in fields_model:
@@ -133,7 +139,7 @@ def _apply_sets(config, sets: list[str]):
                 raise CLIError(f"--set {key}: TrainConfig has no field {key!r}")
             top[key] = _parse_value(value)
     if model:
-        top["model"] = replace(config.model, **model)
+        top["model"] = with_hyper(config.model, **model)
     return replace(config, **top) if top else config
 
 
@@ -160,7 +166,7 @@ def _train(args) -> int:
     if args.no_tensorboard:
         overrides["tensorboard"] = False
     if args.arch is not None:
-        overrides["arch"] = args.arch
+        overrides["family"] = args.arch
     if args.arch == "lstm":  # an LSTM has no heads: free d_model from the divisibility check (see --set)
         overrides["model"] = {"n_heads": 1}
     try:
@@ -204,7 +210,7 @@ def _train(args) -> int:
         trainer = Trainer(config, Callbacks(on_step=on_step, on_eval=on_eval))
         trainer.setup()  # loads the data: a missing corpus is reported before anything else is printed
         if not quiet:
-            print(f"run {trainer.run_id}: {config.task}, {config.arch}, preset {config.preset}, device {trainer.device}",
+            print(f"run {trainer.run_id}: {config.task}, {config.family}, preset {config.preset}, device {trainer.device}",
                   file=sys.stderr, flush=True)
             if getattr(trainer.task, "data_note", None):
                 print(f"note: {trainer.task.data_note}", file=sys.stderr, flush=True)

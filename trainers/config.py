@@ -1,7 +1,8 @@
 """Typed training configuration, and the presets the Train page and the CLI offer.
 
-``TrainConfig`` holds everything a run needs: the task, the model's hyper-parameters (``ModelConfig``,
-turned into a :class:`transformer.TransformerConfig` once the task knows its vocabulary), the optimiser
+``TrainConfig`` holds everything a run needs: the task, the model family (``family``: transformer or
+LSTM), the model's hyper-parameters as the core's :class:`transformer.models.TransformerConfig`
+(``model_config(...)``; the task fills in its vocabulary, layout and lengths), the optimiser
 and schedule (AdamW, linear warmup then cosine or inverse-square-root decay), batching, limits and
 where logs and checkpoints go. Every field is checked in ``__post_init__``; a bad value raises
 ``ValueError`` with a sentence a student can act on ("learning rate must be > 0, got 0").
@@ -20,15 +21,17 @@ from trainers.tasks import LM_TASKS, TASKS, TRANSLATION_TASKS  # the one list of
 from transformer.models import TransformerConfig
 
 __all__ = [
-    "ARCHS",
+    "FAMILIES",
     "LM_TASKS",
     "PRESETS",
     "TASKS",
     "TRANSLATION_TASKS",
-    "ModelConfig",
+    "TASK_FILLED",
     "Preset",
     "TrainConfig",
     "default_tokenizer",
+    "model_config",
+    "with_hyper",
     "preset_config",
 ]
 
@@ -37,7 +40,7 @@ DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 TOKENIZERS: tuple[str, ...] = ("word", "char", "bpe")
 ADDSUB_SOURCES: tuple[str, ...] = ("course", "generated")
 SAVE_DTYPES: tuple[str, ...] = ("float32", "float16", "bfloat16")
-ARCHS: tuple[str, ...] = ("transformer", "lstm")  # the language models' architectures (AddSub: transformer only)
+FAMILIES: tuple[str, ...] = ("transformer", "lstm")  # model families of the language models (others: transformer)
 
 
 def default_tokenizer(task: str) -> str | None:
@@ -55,64 +58,46 @@ def _positive_int(name: str, value: object, allow_none: bool = False) -> None:
         raise ValueError(f"{name} must be a whole number ≥ 1, got {value!r}")
 
 
-@dataclass
-class ModelConfig:
-    """Model hyper-parameters without the vocabulary (the task supplies it); see ``TransformerConfig``."""
+# The fields of a TransformerConfig that the task fills in when it builds the model (its vocabulary, its
+# layout "decoder" / "encoder-decoder", its padding id and the positions it needs); a TrainConfig's model holds
+# placeholders there (see model_config).
+TASK_FILLED: tuple[str, ...] = ("vocab_size", "src_vocab_size", "arch", "pad_id", "max_len")
 
-    d_model: int = 128  # width of every token vector
-    n_heads: int = 4  # attention heads per layer; d_model must be divisible by it
-    n_layers: int = 2  # decoder layers
-    n_encoder_layers: int | None = None  # encoder layers (AddSub's encoder-decoder; default: n_layers)
-    d_ff: int = 512  # hidden width of the feed-forward layer
-    dropout: float = 0.1  # dropout on embeddings, attention weights and sub-layer outputs
-    positional: str = "sinusoidal"  # "sinusoidal", "simple" (course n/K) or "learned"
-    norm_first: bool = True  # pre-norm (True) or the paper's post-norm (False)
-    activation: str = "relu"  # "relu" or "gelu"
-    tie_embeddings: bool = False  # share the output layer with the input embedding (Press & Wolf 2017)
-    share_embeddings: bool = False  # encoder-decoder: one token embedding for source and target (one vocabulary)
-    adaptive_cutoffs: list[int] | None = None  # adaptive softmax cluster boundaries (WikiText-2), None = off
-    adaptive_div_value: float = 4.0  # each adaptive tail cluster is this many times narrower
-    max_len: int | None = None  # positions the model covers; default: the task's sequence length
 
-    def __post_init__(self) -> None:
-        if self.adaptive_cutoffs is not None:
-            self.adaptive_cutoffs = list(self.adaptive_cutoffs)
-        # Build a throw-away TransformerConfig to reuse its checks (and its sentences).
-        self.to_transformer_config(
-            vocab_size=max(2, (self.adaptive_cutoffs or [1])[-1] + 1), max_len=1,
-            arch="encoder-decoder" if self.share_embeddings else "decoder",
-        )
+def model_config(**hyper) -> TransformerConfig:
+    """The model's hyper-parameters as the core's :class:`TransformerConfig`, before the task fills it in.
 
-    def to_transformer_config(
-        self,
-        vocab_size: int,
-        max_len: int,
-        arch: str = "decoder",
-        src_vocab_size: int | None = None,
-        pad_id: int | None = None,
-    ) -> TransformerConfig:
-        """The full core config for a vocabulary of ``vocab_size`` ids. Raises ValueError as ``TransformerConfig``."""
-        return TransformerConfig(
-            vocab_size=vocab_size,
-            d_model=self.d_model,
-            n_heads=self.n_heads,
-            n_layers=self.n_layers,
-            d_ff=self.d_ff,
-            dropout=self.dropout,
-            max_len=self.max_len or max_len,
-            positional=self.positional,
-            norm_first=self.norm_first,
-            activation=self.activation,
-            tie_embeddings=self.tie_embeddings,
-            share_embeddings=self.share_embeddings,
-            causal=True,
-            pad_id=pad_id,
-            src_vocab_size=src_vocab_size,
-            n_encoder_layers=self.n_encoder_layers,
-            arch=arch,
-            adaptive_cutoffs=self.adaptive_cutoffs,
-            adaptive_div_value=self.adaptive_div_value,
-        )
+    ``hyper`` holds any TransformerConfig fields but those of :data:`TASK_FILLED` (d_model, n_heads,
+    causal, …). The task-filled fields get placeholders that pass the core's checks (a vocabulary just
+    above the adaptive-softmax cutoffs; the layout that ``share_embeddings`` needs); the task replaces them
+    (:meth:`TrainConfig.model_for`). Raises ValueError as ``TransformerConfig`` does.
+    """
+    cutoffs = hyper.get("adaptive_cutoffs")
+    placeholders = {
+        "vocab_size": max(2, cutoffs[-1] + 1) if cutoffs else 2,
+        "max_len": 1,
+        "arch": "encoder-decoder" if hyper.get("share_embeddings") else "decoder",
+    }
+    return TransformerConfig(**(placeholders | hyper))
+
+
+def with_hyper(model: TransformerConfig, **changes) -> TransformerConfig:
+    """``model`` with hyper-parameters changed, its task-filled fields placed anew (e.g. for new cutoffs)."""
+    hyper = {f.name: getattr(model, f.name) for f in fields(model) if f.name not in TASK_FILLED}
+    return model_config(**(hyper | changes))
+
+
+def _model_from_dict(data: dict) -> tuple[TransformerConfig, int | None]:
+    """A TrainConfig's ``model`` from JSON, and the ``max_len`` it asked for (None = the task's).
+
+    Reads both a TransformerConfig dict (written since the trainers use the core's config) and the
+    ``ModelConfig`` dict of older checkpoints (no vocabulary; ``max_len`` None meaning the task's).
+    """
+    data = dict(data)
+    if "vocab_size" in data:  # a TransformerConfig
+        return TransformerConfig.from_dict(data), None
+    max_len = data.pop("max_len", None)
+    return model_config(**data), max_len
 
 
 @dataclass
@@ -127,10 +112,13 @@ class TrainConfig:
     """
 
     task: str = "addsub"  # "addsub", "wikitext2", "shakespeare", "anna" or a translation task (TRANSLATION_TASKS)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    # "transformer" (the decoder-only LM / AddSub encoder-decoder) or "lstm" (trainers.lstm, language models only:
-    # it uses the model's d_model, n_layers, dropout, tie_embeddings and adaptive softmax; the rest is ignored).
-    arch: str = "transformer"
+    # The model's hyper-parameters; the fields of TASK_FILLED are the task's (model_for fills them in).
+    model: TransformerConfig = field(default_factory=model_config)
+    # The model family: "transformer" (the task's layout: decoder-only LM or encoder-decoder) or "lstm"
+    # (trainers.lstm, language models only: it uses the model's d_model, n_layers, dropout, tie_embeddings and
+    # adaptive softmax; the rest is ignored). Older configs call it "arch"; from_dict reads that too.
+    family: str = "transformer"
+    max_len: int | None = None  # positions the model covers; None = the task's sequence length
     # Optimiser and schedule (AdamW, Loshchilov & Hutter 2019; warmup + decay, Vaswani et al. 2017 §5.3).
     lr: float = 1e-3  # peak learning rate, reached at the end of the warmup
     warmup_steps: int = 100  # linear warmup from 0 to lr over this many steps
@@ -175,12 +163,13 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if isinstance(self.model, dict):
-            self.model = ModelConfig(**self.model)
+            self.model, max_len = _model_from_dict(self.model)
+            self.max_len = self.max_len or max_len
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {', '.join(TASKS)}, got {self.task!r}")
-        if self.arch not in ARCHS:
-            raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {self.arch!r}")
-        if self.arch == "lstm" and self.task not in LM_TASKS:
+        if self.family not in FAMILIES:
+            raise ValueError(f"family (--arch) must be one of {', '.join(FAMILIES)}, got {self.family!r}")
+        if self.family == "lstm" and self.task not in LM_TASKS:
             raise ValueError(f"the LSTM is offered for the language-model tasks ({', '.join(LM_TASKS)}), not {self.task}")
         if not (isinstance(self.lr, int | float) and self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"learning rate must be > 0, got {self.lr}")
@@ -227,6 +216,7 @@ class TrainConfig:
             raise ValueError(f"the time limit must be > 0 seconds, got {self.max_time_s}")
         if self.max_steps is None and self.max_time_s is None:
             raise ValueError("set max_steps or max_time_s (or both): otherwise the run would never end")
+        _positive_int("max_len", self.max_len, allow_none=True)
         _positive_int("eval_every", self.eval_every)
         _positive_int("eval_batches", self.eval_batches, allow_none=True)
         if self.device not in DEVICES:
@@ -251,6 +241,21 @@ class TrainConfig:
             return None
         return self.lm_batching or ("bptt" if self.task == "wikitext2" else "random")
 
+    def model_for(
+        self, vocab_size: int, max_len: int, layout: str = "decoder", src_vocab_size: int | None = None,
+        pad_id: int | None = None, **changes,
+    ) -> TransformerConfig:
+        """The core config of the model to build: ``model`` with the task's fields filled in.
+
+        ``layout``: "decoder" (decoder-only LM) or "encoder-decoder" (the core's ``arch``); ``max_len``: the
+        task's sequence length, unless this config sets ``max_len``; ``changes``: other fields the task
+        adjusts. Raises ValueError as ``TransformerConfig`` does.
+        """
+        return replace(
+            self.model, vocab_size=vocab_size, src_vocab_size=src_vocab_size, arch=layout, pad_id=pad_id,
+            max_len=self.max_len or max_len, **changes,
+        )
+
     def to_dict(self) -> dict:
         """A JSON-serialisable dict (saved with checkpoints)."""
         return asdict(self)
@@ -258,13 +263,13 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
         """Inverse of :meth:`to_dict`. Raises ValueError naming unknown fields."""
+        data = dict(data)
+        if "arch" in data:  # configs saved before "family" had its name
+            data.setdefault("family", data.pop("arch"))
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"unknown TrainConfig fields: {unknown}")
-        data = dict(data)
-        if isinstance(data.get("model"), dict):
-            data["model"] = ModelConfig(**data["model"])
         return cls(**data)
 
 
@@ -299,7 +304,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
             N_("about 2 s on 2 CPU cores"),
             TrainConfig(
                 task="addsub",
-                model=ModelConfig(d_model=32, n_heads=2, n_layers=1, d_ff=64, dropout=0.0),
+                model=model_config(d_model=32, n_heads=2, n_layers=1, d_ff=64, dropout=0.0),
                 lr=3e-3, warmup_steps=10, batch_size=64, max_steps=60, eval_every=30, eval_batches=2, threads=1,
             ),
         ),
@@ -310,7 +315,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
             N_("about 60 s on 2 CPU cores"),
             TrainConfig(
                 task="addsub",
-                model=ModelConfig(d_model=128, n_heads=4, n_layers=2, d_ff=256, dropout=0.0, norm_first=False),
+                model=model_config(d_model=128, n_heads=4, n_layers=2, d_ff=256, dropout=0.0, norm_first=False),
                 lr=3e-3, warmup_steps=100, batch_size=128, max_steps=None, max_time_s=60,
                 eval_every=100, eval_batches=None, weight_decay=0.01, addsub_source="course",
             ),
@@ -321,7 +326,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
             N_("about 2.5 min on 2 CPU cores (one thread)"),
             TrainConfig(
                 task="addsub",
-                model=ModelConfig(d_model=128, n_heads=4, n_layers=2, d_ff=256, dropout=0.0, norm_first=False),
+                model=model_config(d_model=128, n_heads=4, n_layers=2, d_ff=256, dropout=0.0, norm_first=False),
                 lr=3e-3, warmup_steps=100, batch_size=128, max_steps=2000, max_time_s=None,
                 addsub_source="generated", addsub_train_size=15000, eval_every=500, eval_batches=None,
             ),
@@ -334,7 +339,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
             N_("about 2.5 s on 2 CPU cores"),
             TrainConfig(
                 task="shakespeare",
-                model=ModelConfig(d_model=64, n_heads=4, n_layers=2, d_ff=256, dropout=0.0, activation="gelu"),
+                model=model_config(d_model=64, n_heads=4, n_layers=2, d_ff=256, dropout=0.0, activation="gelu"),
                 lr=3e-3, warmup_steps=10, batch_size=16, block_size=64, max_steps=100, eval_every=50, eval_batches=4,
                 final_eval=False, threads=1,
             ),
@@ -346,7 +351,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
             N_("about 50 s on 2 CPU cores"),
             TrainConfig(
                 task="shakespeare",
-                model=ModelConfig(d_model=128, n_heads=4, n_layers=3, d_ff=512, dropout=0.0, activation="gelu"),
+                model=model_config(d_model=128, n_heads=4, n_layers=3, d_ff=512, dropout=0.0, activation="gelu"),
                 lr=4e-3, warmup_steps=50, batch_size=24, block_size=64, max_steps=None, max_time_s=45,
                 eval_every=100, eval_batches=5, precision="auto",
             ),
@@ -357,7 +362,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
             N_("about 10 min on 2 CPU cores (one thread)"),
             TrainConfig(
                 task="shakespeare",
-                model=ModelConfig(d_model=128, n_heads=4, n_layers=4, d_ff=512, dropout=0.1, activation="gelu"),
+                model=model_config(d_model=128, n_heads=4, n_layers=4, d_ff=512, dropout=0.1, activation="gelu"),
                 lr=3e-3, warmup_steps=100, batch_size=24, block_size=128, max_steps=2500, max_time_s=None,
                 eval_every=500, eval_batches=10, precision="auto",
             ),
@@ -370,7 +375,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
             N_("about 2.5 s on 2 CPU cores"),
             TrainConfig(
                 task="anna",
-                model=ModelConfig(d_model=64, n_heads=4, n_layers=2, d_ff=256, dropout=0.0, activation="gelu"),
+                model=model_config(d_model=64, n_heads=4, n_layers=2, d_ff=256, dropout=0.0, activation="gelu"),
                 lr=3e-3, warmup_steps=10, batch_size=16, block_size=64, max_steps=100, eval_every=50, eval_batches=4,
                 final_eval=False, threads=1,
             ),
@@ -381,7 +386,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
             N_("about 50 s on 2 CPU cores"),
             TrainConfig(
                 task="anna",
-                model=ModelConfig(d_model=128, n_heads=4, n_layers=3, d_ff=512, dropout=0.0, activation="gelu"),
+                model=model_config(d_model=128, n_heads=4, n_layers=3, d_ff=512, dropout=0.0, activation="gelu"),
                 lr=4e-3, warmup_steps=50, batch_size=24, block_size=64, max_steps=None, max_time_s=45,
                 eval_every=100, eval_batches=5, precision="auto",
             ),
@@ -394,7 +399,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
             N_("about 3 s on 2 CPU cores (most of it reading the corpus; under 1 s once it is cached)"),
             TrainConfig(
                 task="wikitext2",
-                model=ModelConfig(
+                model=model_config(
                     d_model=64, n_heads=2, n_layers=1, d_ff=128, dropout=0.0,
                     adaptive_cutoffs=[2000, 10000], tie_embeddings=True,
                 ),
@@ -409,7 +414,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
             N_("about 5.5 min on 2 CPU cores"),
             TrainConfig(
                 task="wikitext2",
-                model=ModelConfig(
+                model=model_config(
                     d_model=256, n_heads=4, n_layers=2, d_ff=1024, dropout=0.0,
                     adaptive_cutoffs=[2000, 10000], tie_embeddings=True,
                 ),
@@ -423,7 +428,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
             N_("about 25 min on 2 CPU cores (one thread)"),
             TrainConfig(
                 task="wikitext2",
-                model=ModelConfig(
+                model=model_config(
                     d_model=256, n_heads=4, n_layers=2, d_ff=1024, dropout=0.1,
                     adaptive_cutoffs=[2000, 10000], tie_embeddings=True,
                 ),
@@ -441,7 +446,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
             N_("about 2.5 min on 2 CPU cores"),
             TrainConfig(
                 task="anki_en_fr",
-                model=ModelConfig(d_model=128, n_heads=4, n_layers=2, d_ff=256, dropout=0.1,
+                model=model_config(d_model=128, n_heads=4, n_layers=2, d_ff=256, dropout=0.1,
                                   share_embeddings=True, tie_embeddings=True),
                 bpe_vocab_size=2000, lr=3e-3, warmup_steps=100, beta2=0.98, label_smoothing=0.1, batch_size=64,
                 max_steps=None, max_time_s=150, eval_every=100, eval_batches=2, threads=1, precision="auto",
@@ -456,7 +461,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
             N_("about 2 min on 2 CPU cores"),
             TrainConfig(
                 task="multi30k_en_de",
-                model=ModelConfig(d_model=128, n_heads=4, n_layers=2, d_ff=256, dropout=0.1,
+                model=model_config(d_model=128, n_heads=4, n_layers=2, d_ff=256, dropout=0.1,
                                   share_embeddings=True, tie_embeddings=True),
                 bpe_vocab_size=4000, lr=3e-3, warmup_steps=100, beta2=0.98, label_smoothing=0.1, batch_size=64,
                 max_steps=None, max_time_s=120, eval_every=100, eval_batches=2, threads=1, precision="auto",
@@ -469,7 +474,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
             N_("about 45 min on 2 CPU cores, one thread"),
             TrainConfig(
                 task="multi30k_en_de",
-                model=ModelConfig(d_model=256, n_heads=8, n_layers=2, n_encoder_layers=3, d_ff=512, dropout=0.1,
+                model=model_config(d_model=256, n_heads=8, n_layers=2, n_encoder_layers=3, d_ff=512, dropout=0.1,
                                   share_embeddings=True, tie_embeddings=True),
                 bpe_vocab_size=6000, lr=1e-3, warmup_steps=400, beta2=0.98, label_smoothing=0.1, batch_size=128,
                 max_steps=None, max_time_s=2700, eval_every=400, eval_batches=4, precision="auto", threads=1,
@@ -484,7 +489,7 @@ PRESETS: dict[str, dict[str, Preset]] = {
             N_("about 2 min on 2 CPU cores"),
             TrainConfig(
                 task="multi30k_en_fr",
-                model=ModelConfig(d_model=128, n_heads=4, n_layers=2, d_ff=256, dropout=0.1,
+                model=model_config(d_model=128, n_heads=4, n_layers=2, d_ff=256, dropout=0.1,
                                   share_embeddings=True, tie_embeddings=True),
                 bpe_vocab_size=4000, lr=3e-3, warmup_steps=100, beta2=0.98, label_smoothing=0.1, batch_size=64,
                 max_steps=None, max_time_s=120, eval_every=100, eval_batches=2, threads=1, precision="auto",
@@ -505,5 +510,10 @@ def preset_config(task: str, name: str = "tiny", **overrides) -> TrainConfig:
         raise ValueError(f"{task} has presets {', '.join(PRESETS[task])}; there is no {name!r}")
     config = copy.deepcopy(PRESETS[task][name].config)
     if "model" in overrides and isinstance(overrides["model"], dict):
-        overrides["model"] = replace(config.model, **overrides["model"])
+        hyper = dict(overrides["model"])
+        if "max_len" in hyper:  # the model's positions are a TrainConfig field (the task fills the model's in)
+            overrides.setdefault("max_len", hyper.pop("max_len"))
+        overrides["model"] = with_hyper(config.model, **hyper)
+    if "arch" in overrides:  # the model family's older name (and the CLI flag's)
+        overrides["family"] = overrides.pop("arch")
     return replace(config, **overrides)

@@ -25,7 +25,9 @@ from pathlib import Path
 import torch
 
 from .checkpoint import CheckpointMeta, load_checkpoint
-from .trainer import evaluate_addsub_pairs, evaluate_lm_split, lm_unit_metrics
+from .tasks.addsub_task import evaluate_addsub_pairs
+from .tasks.lm_task import evaluate_lm_split, lm_unit_metrics
+from .tasks.translation_task import evaluate_translation
 
 __all__ = ["addsub_pairs_for", "evaluate_checkpoint", "lm_split_ids"]
 
@@ -149,7 +151,6 @@ def evaluate_checkpoint(
 def _evaluate_translation(model, meta: CheckpointMeta, path, data, split, decoding, beam_width, length_penalty) -> dict:
     """BLEU and loss of a translation checkpoint on one split (see :func:`evaluate_checkpoint`)."""
     from .tasks import translation
-    from .translate import evaluate_translation
 
     corpus = translation.corpus_of(meta.task)
     split = split or translation.DEFAULT_TEST_SPLIT[corpus]

@@ -119,7 +119,7 @@ def addsub_answer(model: nn.Module, meta: CheckpointMeta, text: str) -> AddSubAn
     producing each next token. Raises ValueError with the parser's sentence for malformed or out-of-range input.
     """
     from trainers.tasks import addsub
-    from trainers.trainer import addsub_answers
+    from trainers.tasks.addsub_task import addsub_answers
 
     cleaned = (text or "").strip()
     expression = cleaned if cleaned.startswith("BOS") else addsub.parse_arithmetic(cleaned)

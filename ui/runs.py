@@ -13,7 +13,7 @@ import math
 import os
 import uuid
 import zipfile
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,8 +21,9 @@ from typing import Any
 import pandas as pd
 
 from trainers import data_paths
-from trainers.config import LM_TASKS, PRESETS, ModelConfig, TrainConfig, preset_config
+from trainers.config import LM_TASKS, PRESETS, TrainConfig, preset_config
 from trainers.data_status import DataStatus
+from transformer.models import TransformerConfig
 from ui.i18n import _
 from ui.labels import family_label, status_name
 
@@ -118,25 +119,11 @@ def knob_defaults(task: str, preset: str) -> dict:
         "causal": True,
         "max_steps": config.max_steps or 0,
         "max_time_s": float(config.max_time_s or 0.0),
-        "arch": config.arch,
+        "arch": config.family,
     }
 
 
-@dataclass
-class ModelConfigWithCausal(ModelConfig):
-    """``ModelConfig`` plus the causal-mask switch of the language models (stopgap: trainers' lacks the field).
-
-    ``causal=False`` lets every position of a decoder-only model attend to later positions, so during
-    training it can read the very token it is asked to predict: the loss collapses while samples get worse.
-    """
-
-    causal: bool = True  # decoder self-attention uses the causal mask
-
-    def to_transformer_config(self, *args, **kwargs):
-        return replace(super().to_transformer_config(*args, **kwargs), causal=self.causal)
-
-
-def _model_config(task: str, knobs: dict, base: ModelConfig) -> ModelConfig:
+def _model_config(task: str, knobs: dict, base: TransformerConfig) -> TransformerConfig:
     """The model part of the config; raises ValueError with the core's sentence for a bad combination."""
     values = {
         "d_model": int(knobs["d_model"]),
@@ -153,10 +140,7 @@ def _model_config(task: str, knobs: dict, base: ModelConfig) -> ModelConfig:
               "dimensions, so pick a d_model that is a multiple of the number of heads.").format(**values)
         )
     causal = bool(knobs.get("causal", True)) or task not in LM_TASKS
-    kept = {f.name: getattr(base, f.name) for f in fields(ModelConfig)} | values
-    if "causal" in kept:  # trainers' ModelConfig has the field now: use it
-        return ModelConfig(**(kept | {"causal": causal}))
-    return ModelConfig(**kept) if causal else ModelConfigWithCausal(**kept, causal=False)
+    return replace(base, **values, causal=causal)
 
 
 def build_train_config(
@@ -184,7 +168,7 @@ def build_train_config(
     return replace(
         base,
         model=model,
-        arch=arch,
+        family=arch,
         lr=float(knobs["lr"]),
         warmup_steps=int(knobs["warmup_steps"]),
         batch_size=int(knobs["batch_size"]),
@@ -219,7 +203,7 @@ class RunRecord:
         """
         if self.task not in LM_TASKS:
             return f"#{self.number} {self.task} {self.preset}"
-        arch = "LSTM" if getattr(self.config, "arch", "transformer") == "lstm" else "transformer"
+        arch = "LSTM" if self.config.family == "lstm" else "transformer"
         return f"#{self.number} {self.task} {self.preset} {arch}"
 
 
@@ -324,7 +308,7 @@ def config_table(records: list[RunRecord]) -> pd.DataFrame:
         c, m = r.config, r.config.model
         snap = r.last_snapshot
         metric = headline_metric(snap) if snap else None
-        lstm = getattr(c, "arch", "transformer") == "lstm"
+        lstm = c.family == "lstm"
         row = {
             _("run"): r.label,
             _("architecture"): family_label("lstm" if lstm else "transformer"),

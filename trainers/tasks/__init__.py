@@ -1,4 +1,13 @@
-"""The course tasks as datasets and tokenizers.
+"""The course tasks: each task's data module beside its task adapter, a ``Task`` protocol and a registry.
+
+- ``trainers.tasks.base``: the ``Task`` protocol every adapter follows, the one teacher-forcing loss
+  (``teacher_forcing_loss``, ``TeacherForcingLoss``) and ``TrainingStopped``.
+- ``trainers.tasks.registry``: ``make_task(config, device)``: the adapter of ``config.task``.
+- Adapters (batches, loss, metrics, evaluation): ``addsub_task`` (``AddSubTask``, ``evaluate_addsub_pairs``),
+  ``lm_task`` (``LanguageModelTask``, ``evaluate_lm_split``), ``translation_task`` (``TranslationTask``,
+  ``evaluate_translation``).
+
+Data modules (datasets and tokenizers):
 
 - ``trainers.tasks.addsub``: EECS 498 A5's two-digit addition/subtraction, sequence to sequence
   (``AddSubDataset``, ``load_course_split``, ``generate_expressions``).
