@@ -8,6 +8,7 @@ import streamlit as st
 
 from trainers.config import LM_TASKS, PRESETS, TRANSLATION_TASKS
 from trainers.job import TrainingJob
+from trainers.trainer import default_run_id
 from ui.charts import X_AXES, loss_curves_spec
 from ui.i18n import _
 from ui.jobs import ACTIVE_STATUSES, job_slots, session_jobs
@@ -22,7 +23,6 @@ from ui.runs import (
     format_seconds,
     knob_defaults,
     loss_frame,
-    new_run_id,
     runs_dir,
     task_metrics,
     tensorboard_command,
@@ -233,7 +233,7 @@ b2.caption(
 )
 
 if start:
-    run_id = new_run_id(task)
+    run_id = default_run_id(task)
     try:
         config = build_train_config(task, preset, knobs, run_id, data_dir=data_dir)
     except ValueError as exc:

@@ -532,3 +532,13 @@ def test_adaptive_cutoffs_are_fitted_to_the_vocabulary(tmp_path):
     summary = Trainer(config, task=task).fit()
     assert summary.status == "finished"
     assert summary.final_metrics["nats_per_char"] == pytest.approx(summary.final_metrics["val_loss"])
+
+
+def test_run_ids_are_readable_and_unique_within_a_second():
+    import re
+
+    from trainers.trainer import default_run_id
+
+    ids = {default_run_id("addsub") for _ in range(200)}
+    assert len(ids) == 200  # one server starting runs in the same second never reuses a name
+    assert all(re.fullmatch(r"addsub-\d{8}-\d{6}-[0-9a-f]{4}", i) for i in ids)

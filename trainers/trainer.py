@@ -26,6 +26,7 @@ import math
 import os
 import random
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -182,8 +183,12 @@ def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
 
 
 def default_run_id(task: str) -> str:
-    """``<task>-<YYYYmmdd-HHMMSS>-<pid>``: unique enough for runs/ and readable in lists."""
-    return f"{task}-{datetime.now():%Y%m%d-%H%M%S}-{os.getpid() % 10000:04d}"
+    """A unique run name, readable in lists and safe as a folder name: ``addsub-20250101-120000-1a2b``.
+
+    The date and time say when; four random hex digits keep two runs started in the same second (two
+    sessions of one server, or two processes) apart. The Train page and the command line both use it.
+    """
+    return f"{task}-{datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:4]}"
 
 
 class Trainer:

@@ -11,10 +11,8 @@ from __future__ import annotations
 import io
 import math
 import os
-import uuid
 import zipfile
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,11 +46,6 @@ def runs_dir() -> Path:
 def tensorboard_command(folder: Path | None = None) -> str:
     """The shell command that opens the TensorBoard logs of every run in ``folder`` (default :func:`runs_dir`)."""
     return f"tensorboard --logdir {folder or runs_dir()}"
-
-
-def new_run_id(task: str) -> str:
-    """A unique run name, readable in lists and safe as a folder name: ``addsub-20250101-120000-1a2b``."""
-    return f"{task}-{datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:4]}"
 
 
 def data_message(status: DataStatus) -> tuple[str, str]:
