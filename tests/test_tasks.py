@@ -199,23 +199,6 @@ def test_dataset_items_and_collate():
         addsub.AddSubDataset([("BOS POSITIVE 100 add POSITIVE 01 EOS", COURSE_EXAMPLE_OUT)])
 
 
-def test_exact_match_and_token_accuracy():
-    tgt = torch.tensor([[14, 10, 0, 4, 15], [14, 11, 4, 9, 15]])
-    pred = torch.tensor([[10, 0, 4, 15], [11, 4, 8, 15]])  # aligned with tgt[:, 1:]; second has one wrong digit
-    assert addsub.exact_match(pred, tgt) == pytest.approx(0.5)
-    assert addsub.token_accuracy(pred, tgt) == pytest.approx(7 / 8)
-    full = torch.cat([torch.full((2, 1), 11), pred], dim=1)  # a decoded sequence; its first token is not scored
-    assert addsub.exact_match(full, tgt) == pytest.approx(0.5)
-    assert addsub.token_accuracy(full, tgt) == pytest.approx(7 / 8)
-    with pytest.raises(ValueError, match="pred_ids has shape"):
-        addsub.exact_match(pred[:, :3], tgt)
-
-
-# ---------------------------------------------------------------------------------------------
-# Paths and the package surface
-# ---------------------------------------------------------------------------------------------
-
-
 def test_task_names():
     assert TASKS == ("addsub", "wikitext2", "shakespeare", "anna", "multi30k_en_de", "multi30k_en_fr", "anki_en_fr")
     assert lm.LM_TASKS == TASKS[1:4]

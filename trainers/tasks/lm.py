@@ -162,7 +162,7 @@ def word_perplexity(total_nll_nats: float, n_words: int) -> float:
     """
     if n_words <= 0:
         raise ValueError(f"n_words must be positive, got {n_words}.")
-    return math.exp(total_nll_nats / n_words)
+    return math.exp(min(total_nll_nats / n_words, 700.0))  # capped: exp(710) would overflow a float
 
 
 def build_word_tokenizer(train_lines: Iterable[str]) -> Tokenizer:

@@ -25,7 +25,7 @@ from transformer.models import DecoderOnlyLM, TransformerConfig, build_model
 from ..config import TrainConfig
 from ..lstm import LSTMLanguageModel, lstm_config_like
 from .base import check_stop
-from .lm import batchify, get_batch, load_lm_corpus, random_windows
+from .lm import batchify, get_batch, load_lm_corpus, random_windows, word_perplexity
 
 __all__ = ["LanguageModelTask", "evaluate_lm_split", "lm_nll", "lm_unit_metrics"]
 
@@ -133,7 +133,7 @@ def lm_unit_metrics(
     """
     out = dict(result)
     if split_words:
-        out["word_perplexity"] = math.exp(min(result["loss"] * split_tokens / split_words, 700.0))
+        out["word_perplexity"] = word_perplexity(result["loss"] * split_tokens, split_words)
     if split_chars:
         nats = result["loss"] * split_tokens / split_chars
         out["nats_per_char"] = nats
