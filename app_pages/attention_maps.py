@@ -100,7 +100,7 @@ picked = checkpoint_picker(
                     "checkpoints to assets/."),
 )
 model, meta = picked.model, picked.meta
-if getattr(meta, "arch", "transformer") == "lstm":
+if meta.family == "lstm":
     st.info(no_attention_sentence(), icon=":material/block:")
     st.stop()
 cfg = meta.model_config

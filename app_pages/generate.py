@@ -121,7 +121,7 @@ path, model, meta = picked.path, picked.model, picked.meta
 
 vocab_size = meta.model_config.vocab_size
 n_params = sum(p.numel() for p in model.parameters())
-is_lstm = getattr(meta, "arch", "transformer") == "lstm"
+is_lstm = meta.family == "lstm"
 if is_lstm:
     st.caption(
         _("{task} · {unit} tokens · vocabulary {v:,} · context {ctx} tokens · LSTM, {layers} layers · "

@@ -164,18 +164,36 @@ def test_lstm_checkpoint_round_trips_to_identical_logits(tmp_path):
         model = _lstm(**overrides)
         path = save_checkpoint(tmp_path / f"ck{len(overrides)}", model, task="wikitext2")
         meta_json = json.loads((path / "config.json").read_text())
-        assert meta_json["arch"] == "lstm" and meta_json["model_config"]["d_model"] == 16
+        assert meta_json["family"] == "lstm" and meta_json["model_config"]["family"] == "lstm"
+        assert meta_json["model_config"]["d_model"] == 16
         with safe_open(str(path / "model.safetensors"), framework="pt") as f:
             names = set(f.keys())
         assert not {"embed.weight", "lm_head.weight"} <= names  # the tied table is stored once
         (path / "tokenizer.json").write_text(_tokenizer_json(40))
         loaded, meta = load_checkpoint(path)
-        assert isinstance(loaded, LSTMLanguageModel) and meta.arch == "lstm" and not loaded.training
+        assert isinstance(loaded, LSTMLanguageModel) and meta.family == "lstm" and not loaded.training
         ids = torch.randint(40, (2, 10))
         assert torch.equal(loaded(ids), model(ids))
         if not overrides:
             assert loaded.lm_head.weight is loaded.embed.weight  # tied again by the constructor
-    assert {info.arch for info in list_checkpoints(tmp_path)} == {"lstm"}
+    assert {info.family for info in list_checkpoints(tmp_path)} == {"lstm"}
+
+
+def test_lstm_checkpoint_saved_before_the_family_rename_still_loads(tmp_path):
+    """Checkpoints from before the rename say "arch": "lstm" (top level and in the model config)."""
+    torch.manual_seed(2)
+    model = _lstm()
+    path = save_checkpoint(tmp_path / "old", model, task="wikitext2")
+    meta_json = json.loads((path / "config.json").read_text())
+    meta_json["arch"] = meta_json.pop("family")
+    meta_json["model_config"]["arch"] = meta_json["model_config"].pop("family")
+    (path / "config.json").write_text(json.dumps(meta_json))
+    (path / "tokenizer.json").write_text(_tokenizer_json(40))
+    loaded, meta = load_checkpoint(path)
+    assert isinstance(loaded, LSTMLanguageModel) and meta.family == "lstm"
+    ids = torch.randint(40, (2, 10))
+    assert torch.equal(loaded(ids), model(ids))
+    assert [info.family for info in list_checkpoints(tmp_path)] == ["lstm"]
 
 
 def _tokenizer_json(vocab_size: int) -> str:

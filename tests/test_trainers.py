@@ -444,7 +444,7 @@ def test_every_shipped_checkpoint_loads_and_its_recorded_train_config_rebuilds_i
     model, meta = load_checkpoint(REPO / "assets" / name)
     recorded = meta.train_config
     config = TrainConfig.from_dict(recorded)
-    assert config.family == recorded.get("family", recorded.get("arch", "transformer")) == meta.arch
+    assert config.family == recorded.get("family", recorded.get("arch", "transformer")) == meta.family
     m = meta.model_config
     rebuilt = config.model_for(vocab_size=m.vocab_size, max_len=m.max_len, layout=m.arch,
                                src_vocab_size=m.src_vocab_size, pad_id=m.pad_id, adaptive_cutoffs=m.adaptive_cutoffs)

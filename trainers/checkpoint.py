@@ -3,7 +3,7 @@
 A checkpoint is a folder::
 
     model.safetensors   the weights (safetensors: plain tensors, nothing is unpickled on loading)
-    config.json         format version, task, tokenizer kind, the architecture ("arch": "transformer", or
+    config.json         format version, task, tokenizer kind, the model family ("family": "transformer", or
                         "lstm" for :class:`trainers.lstm.LSTMLanguageModel`), the model's config
                         (TransformerConfig or LSTMConfig), the TrainConfig and command that made it, its
                         metrics, task details
@@ -38,6 +38,7 @@ __all__ = [
     "CheckpointError",
     "CheckpointInfo",
     "CheckpointMeta",
+    "checkpoint_family",
     "list_checkpoints",
     "load_checkpoint",
     "read_meta",
@@ -83,9 +84,10 @@ class CheckpointMeta:
         return self.path.name
 
     @property
-    def arch(self) -> str:
-        """"lstm" for an LSTM language model (``model_config`` is an ``LSTMConfig``), else "transformer"."""
-        return "lstm" if getattr(self.model_config, "arch", None) == "lstm" else "transformer"
+    def family(self) -> str:
+        """The model family: "lstm" for an LSTM language model (``model_config`` is an ``LSTMConfig``), else
+        "transformer" (whose layout, decoder-only or encoder-decoder, is ``model_config.arch``)."""
+        return "lstm" if getattr(self.model_config, "family", None) == "lstm" else "transformer"
 
     def encode(self, text: str) -> list[int]:
         """Text → token ids, as the model was trained.
@@ -168,7 +170,7 @@ class CheckpointInfo:
     size_bytes: int
     n_parameters: int
     source: str  # "assets" for the shipped ones, else the root it was found under
-    arch: str = "transformer"  # "transformer" or "lstm"
+    family: str = "transformer"  # "transformer" or "lstm"
 
 
 def save_checkpoint(
@@ -204,7 +206,7 @@ def save_checkpoint(
         "format": CHECKPOINT_FORMAT,
         "task": task,
         "tokenizer_kind": tokenizer_kind,
-        "arch": "lstm" if isinstance(config, LSTMConfig) else "transformer",
+        "family": "lstm" if isinstance(config, LSTMConfig) else "transformer",
         "model_config": config.to_dict(),
         "train_config": train_config or {},
         "metrics": metrics or {},
@@ -272,11 +274,17 @@ def read_meta(path: str | os.PathLike) -> dict:
     return meta
 
 
+def checkpoint_family(meta: dict) -> str:
+    """A config.json's model family, "transformer" or "lstm": its ``"family"`` key, or ``"arch"`` as checkpoints
+    saved before the rename call it."""
+    return meta.get("family", meta.get("arch", "transformer"))
+
+
 def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[nn.Module, CheckpointMeta]:
     """Rebuild the model of a checkpoint folder and load its weights: returns ``(model in eval mode, meta)``.
 
     The model is a ``Seq2SeqTransformer`` / ``DecoderOnlyLM``, or an ``LSTMLanguageModel`` when config.json
-    says ``"arch": "lstm"``.
+    says ``"family": "lstm"`` (``"arch": "lstm"`` in checkpoints saved before the key was renamed).
 
     Nothing is unpickled: the config is JSON, the weights safetensors. Every tensor's name and shape is
     compared with the model the config describes before loading.
@@ -285,7 +293,7 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
     folder = Path(path)
     meta = read_meta(folder)
     try:
-        if meta.get("arch", "transformer") == "lstm":
+        if checkpoint_family(meta) == "lstm":
             from .lstm import LSTMConfig, LSTMLanguageModel
 
             model_config = LSTMConfig.from_dict(meta["model_config"])
@@ -384,7 +392,7 @@ def list_checkpoints(*roots: str | os.PathLike, max_depth: int = 3) -> list[Chec
                         size_bytes=size,
                         n_parameters=int(meta.get("n_parameters", 0)),
                         source="assets" if root.name == "assets" else str(root),
-                        arch=meta.get("arch", "transformer"),
+                        family=checkpoint_family(meta),
                     )
                 )
     found.sort(key=lambda info: info.created, reverse=True)

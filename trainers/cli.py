@@ -275,7 +275,7 @@ def _list(args) -> int:
 
     for info in list_checkpoints(*args.roots):
         figures = ", ".join(f"{k}={v:.4g}" for k, v in info.metrics.items() if isinstance(v, float))
-        print(f"{info.path}  {info.task}  {info.arch}  {info.tokenizer_kind or '-'}  {info.size_bytes / 1e6:.1f} MB  "
+        print(f"{info.path}  {info.task}  {info.family}  {info.tokenizer_kind or '-'}  {info.size_bytes / 1e6:.1f} MB  "
               f"{figures}")
     return 0
 

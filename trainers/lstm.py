@@ -51,7 +51,7 @@ class LSTMConfig:
     max_len: int = 64  # context window in tokens: the BPTT length it was trained on (sampling slides it)
     adaptive_cutoffs: list[int] | None = None  # adaptive softmax clusters (WikiText-2); None = plain softmax
     adaptive_div_value: float = 4.0  # each adaptive tail cluster is this many times narrower
-    arch: str = "lstm"  # always "lstm": tells checkpoints and pages which model this is
+    family: str = "lstm"  # always "lstm": tells checkpoints and pages which model family this is
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "d_model", "n_layers", "max_len"):
@@ -60,8 +60,8 @@ class LSTMConfig:
                 raise ValueError(f"{name} must be a positive whole number, got {value!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout is a probability in [0, 1), got {self.dropout}")
-        if self.arch != "lstm":
-            raise ValueError(f"an LSTMConfig has arch 'lstm', got {self.arch!r}")
+        if self.family != "lstm":
+            raise ValueError(f"an LSTMConfig has family 'lstm', got {self.family!r}")
         if self.adaptive_cutoffs is not None:
             cutoffs = list(self.adaptive_cutoffs)
             if not cutoffs or any(not isinstance(c, int) for c in cutoffs) or cutoffs != sorted(set(cutoffs)):
@@ -82,6 +82,8 @@ class LSTMConfig:
     @classmethod
     def from_dict(cls, data: dict) -> LSTMConfig:
         """Inverse of :meth:`to_dict`; unknown keys raise ValueError naming them."""
+        if "arch" in data:  # checkpoints saved before the field was renamed
+            data = {("family" if k == "arch" else k): v for k, v in data.items()}
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -92,7 +94,7 @@ class LSTMConfig:
 def lstm_config_like(config: TransformerConfig, tie_embeddings: bool = True) -> LSTMConfig:
     """The LSTM with a transformer config's vocabulary, width, depth, dropout, output layer and context.
 
-    This is how ``arch="lstm"`` turns a task's model settings into an LSTM (the heads, d_ff, positional
+    This is how ``family="lstm"`` turns a task's model settings into an LSTM (the heads, d_ff, positional
     encoding and norm placement have no LSTM counterpart and are ignored). The LSTM ties its embedding and
     output layer whatever the transformer does (``RNNModel --tied``); the character presets' transformers
     do not tie, which differs by V × d_model parameters (65 × 128 for Tiny Shakespeare).

@@ -82,7 +82,7 @@ def checkpoint_choices(
                                         task, "session"))
     for info in sorted(list_checkpoints(assets or assets_dir()), key=lambda i: i.name):
         choices.append(CheckpointChoice(str(info.path), _("{name} — {task} (shipped)").format(
-            name=info.name, task=_with_family(task_label(info.task), info.arch)), info.task, "shipped"))
+            name=info.name, task=_with_family(task_label(info.task), info.family)), info.task, "shipped"))
     return [c for c in choices if tasks is None or c.task in tasks]
 
 
