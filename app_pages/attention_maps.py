@@ -106,7 +106,7 @@ if meta.family == "lstm":
 cfg = meta.model_config
 st.caption(
     _("{task} · {arch} · {layers} layers × {heads} heads · d_model {d} · context {ctx} tokens").format(
-        task=task_label(meta.task), arch=cfg.arch, layers=cfg.n_layers, heads=cfg.n_heads, d=cfg.d_model,
+        task=task_label(meta.task), arch=cfg.layout, layers=cfg.n_layers, heads=cfg.n_heads, d=cfg.d_model,
         ctx=context_length(meta),
     )
 )

@@ -60,14 +60,14 @@ preset = c2.radio(
     format_func=lambda p: f"{p} ({_(PRESETS[task][p].laptop_time)})",
 )
 c2.caption(_(PRESETS[task][preset].description))
-arch = "transformer"
+family = "transformer"
 if task in LM_TASKS:
-    arch = c1.radio(
+    family = c1.radio(
         _("Architecture"), ["transformer", "lstm"], key="train_arch", horizontal=True, format_func=family_label,
         help=_("The LSTM is the baseline the transformer is compared with: the same task, data, width, depth and "
                "output layer, with recurrence instead of attention."),
     )
-    if arch == "lstm":
+    if family == "lstm":
         c1.caption(
             _("An LSTM (torch.nn.LSTM): embedding → LSTM layers → an output layer that shares the embedding's "
               "weights. It has no heads, feed-forward layer or positional encoding; d_model is both its "
@@ -100,7 +100,7 @@ def key(name: str) -> str:
 
 with st.expander(_("Model and training settings (the homework knobs)"), expanded=True):
     m1, m2, m3, m4 = st.columns(4)
-    lstm = arch == "lstm"
+    lstm = family == "lstm"
     d_model = m1.number_input(
         _("d_model (embedding = hidden size)") if lstm else _("d_model"), 8, 1024, defaults["d_model"], 8,
         key=key("d_model"),
@@ -200,7 +200,7 @@ knobs = {
     "d_model": d_model, "n_heads": n_heads, "n_layers": n_layers, "d_ff": d_ff, "dropout": dropout, "lr": lr,
     "warmup_steps": warmup, "batch_size": batch_size, "label_smoothing": label_smoothing,
     "positional": positional, "norm_first": norm_first, "causal": causal, "max_steps": max_steps,
-    "max_time_s": max_time_s, "arch": arch,
+    "max_time_s": max_time_s, "family": family,
 }
 
 

@@ -25,7 +25,7 @@ def test_config_checks_the_cutoffs_in_plain_words():
     with pytest.raises(ValueError, match="vocab_size - 1 = 49"):
         adaptive(adaptive_cutoffs=[10, 50])
     with pytest.raises(ValueError, match="decoder-only"):
-        adaptive(arch="encoder-decoder")
+        adaptive(layout="encoder-decoder")
     config = adaptive()
     assert TransformerConfig.from_dict(config.to_dict()) == config
     assert TransformerConfig(vocab_size=7).adaptive_cutoffs is None  # off by default

@@ -22,7 +22,7 @@ def peaky_model(vocab_size: int = 12, seed: int = 0, eos_bias: float = 1.5, scal
     torch.manual_seed(seed)
     config = TransformerConfig(
         vocab_size=vocab_size, d_model=32, n_heads=4, n_layers=2, d_ff=64, dropout=0.0, max_len=64,
-        arch="encoder-decoder", pad_id=PAD,
+        layout="encoder-decoder", pad_id=PAD,
     )
     model = Seq2SeqTransformer(config).eval()
     with torch.no_grad():
@@ -42,7 +42,7 @@ def reverser() -> Seq2SeqTransformer:
     """
     torch.manual_seed(0)
     config = TransformerConfig(vocab_size=12, d_model=32, n_heads=4, n_layers=2, d_ff=64, dropout=0.0, max_len=64,
-                               arch="encoder-decoder", pad_id=PAD)
+                               layout="encoder-decoder", pad_id=PAD)
     model = Seq2SeqTransformer(config)
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     g = torch.Generator().manual_seed(0)

@@ -353,8 +353,8 @@ def test_train_page_overlays_a_transformer_and_an_lstm_then_generate_and_attenti
 
 
 def test_build_train_config_for_an_lstm():
-    knobs = ui_runs.knob_defaults("wikitext2", "tiny") | {"arch": "lstm", "d_model": 50, "n_layers": 3}
+    knobs = ui_runs.knob_defaults("wikitext2", "tiny") | {"family": "lstm", "d_model": 50, "n_layers": 3}
     config = ui_runs.build_train_config("wikitext2", "tiny", knobs, "run-1")
     assert config.family == "lstm" and (config.model.d_model, config.model.n_layers) == (50, 3)
     assert config.model.adaptive_cutoffs == [2000, 10000]  # the same adaptive head as the transformer's
-    assert ui_runs.knob_defaults("shakespeare", "tiny")["arch"] == "transformer"
+    assert ui_runs.knob_defaults("shakespeare", "tiny")["family"] == "transformer"

@@ -28,14 +28,14 @@ def test_config_validation_speaks_plainly():
         small(positional="rotary")
     with pytest.raises(ValueError, match="n_layers"):
         small(n_layers=0)
-    config = small(arch="encoder-decoder")
+    config = small(layout="encoder-decoder")
     assert TransformerConfig.from_dict(config.to_dict()) == config
     with pytest.raises(ValueError, match="unknown"):
         TransformerConfig.from_dict({**config.to_dict(), "n_head": 3})
 
 
 def test_seq2seq_gives_seed_000_shape_and_a_full_attention_record():
-    model = Seq2SeqTransformer(small(vocab_size=10, arch="encoder-decoder")).eval()
+    model = Seq2SeqTransformer(small(vocab_size=10, layout="encoder-decoder")).eval()
     src, tgt = torch.randint(0, 10, (2, 5)), torch.randint(0, 10, (2, 4))
     logits, record = model(src, tgt, return_attention=True)
     assert logits.shape == torch.Size([2, 4, 10])
@@ -55,13 +55,13 @@ def test_python_m_transformer_prints_2_5_10():
     assert "encoder block 1" in out.stdout
 
 
-@pytest.mark.parametrize("arch", ["decoder", "encoder-decoder"])
-def test_changing_a_future_token_leaves_earlier_outputs_unchanged(arch):
-    model = build_model(small(arch=arch)).eval()
+@pytest.mark.parametrize("layout", ["decoder", "encoder-decoder"])
+def test_changing_a_future_token_leaves_earlier_outputs_unchanged(layout):
+    model = build_model(small(layout=layout)).eval()
     ids = torch.randint(0, 11, (1, 8))
     changed = ids.clone()
     changed[0, 5] = (changed[0, 5] + 1) % 11
-    if arch == "decoder":
+    if layout == "decoder":
         a, b = model(ids), model(changed)
     else:
         src = torch.randint(0, 11, (1, 6))

@@ -57,7 +57,7 @@ def make_lm_checkpoint(path) -> str:
 def make_addsub_checkpoint(path) -> str:
     """A random 1+1-layer AddSub encoder-decoder checkpoint."""
     torch.manual_seed(0)
-    config = TransformerConfig(vocab_size=16, src_vocab_size=16, arch="encoder-decoder", d_model=16, n_heads=2,
+    config = TransformerConfig(vocab_size=16, src_vocab_size=16, layout="encoder-decoder", d_model=16, n_heads=2,
                                n_layers=1, d_ff=32, dropout=0.0, max_len=9)
     return str(save_checkpoint(path, build_model(config), task="addsub",
                                task_info={"vocab": list(addsub.ADDSUB_VOCAB), "bos_id": addsub.BOS_ID,
@@ -435,7 +435,7 @@ def test_addsub_answer_and_three_kinds_of_attention(env):
 
     npz = np.load(io.BytesIO(ui_attention.attention_npz(result.maps)), allow_pickle=False)
     np.testing.assert_allclose(npz["cross"], result.maps.weights["cross"])
-    assert str(npz["input"]) == "-30 - -34" and json.loads(str(npz["model_config"]))["arch"] == "encoder-decoder"
+    assert str(npz["input"]) == "-30 - -34" and json.loads(str(npz["model_config"]))["layout"] == "encoder-decoder"
     assert list(npz["encoder_self_query_tokens"]) == ["BOS", "NEGATIVE", "3", "0", "subtract", "NEGATIVE", "3", "4",
                                                        "EOS"]
     csv = ui_attention.attention_csv(result.maps).decode()

@@ -311,7 +311,7 @@ def _char_tokenizer_json(n: int) -> str:
 
 def test_seq2seq_checkpoint_round_trips_and_half_precision_is_close(tmp_path):
     model = Seq2SeqTransformer(TransformerConfig(vocab_size=16, d_model=32, n_heads=2, n_layers=1, d_ff=64,
-                                                 dropout=0.0, max_len=9, arch="encoder-decoder")).eval()
+                                                 dropout=0.0, max_len=9, layout="encoder-decoder")).eval()
     src, tgt = torch.randint(0, 16, (3, 9)), torch.randint(0, 16, (3, 4))
     save_checkpoint(tmp_path / "a", model, task="addsub", task_info={"vocab": list("0123456789") + ["x"] * 6})
     loaded, meta = load_checkpoint(tmp_path / "a")
@@ -446,7 +446,7 @@ def test_every_shipped_checkpoint_loads_and_its_recorded_train_config_rebuilds_i
     config = TrainConfig.from_dict(recorded)
     assert config.family == recorded.get("family", recorded.get("arch", "transformer")) == meta.family
     m = meta.model_config
-    rebuilt = config.model_for(vocab_size=m.vocab_size, max_len=m.max_len, layout=m.arch,
+    rebuilt = config.model_for(vocab_size=m.vocab_size, max_len=m.max_len, layout=m.layout,
                                src_vocab_size=m.src_vocab_size, pad_id=m.pad_id, adaptive_cutoffs=m.adaptive_cutoffs)
     assert rebuilt == m and sum(p.numel() for p in model.parameters()) > 0
 

@@ -55,7 +55,7 @@ def tiny_model(tokenizer, d_model: int = 32, seed: int = 0):
     torch.manual_seed(seed)
     V = tokenizer.get_vocab_size()
     config = TransformerConfig(
-        vocab_size=V, src_vocab_size=V, arch="encoder-decoder", d_model=d_model, n_heads=2, n_layers=1,
+        vocab_size=V, src_vocab_size=V, layout="encoder-decoder", d_model=d_model, n_heads=2, n_layers=1,
         d_ff=2 * d_model, dropout=0.0, max_len=32, pad_id=tr.PAD_ID,
         share_embeddings=True, tie_embeddings=True,
     )
@@ -139,7 +139,7 @@ def test_share_embeddings_is_one_matrix_and_validated():
     loss.backward()
     assert shared.src_embed.token.weight.grad is not None  # both embeddings and the head feed one gradient
     with pytest.raises(ValueError, match="one vocabulary"):
-        TransformerConfig(vocab_size=10, src_vocab_size=12, arch="encoder-decoder", share_embeddings=True)
+        TransformerConfig(vocab_size=10, src_vocab_size=12, layout="encoder-decoder", share_embeddings=True)
     with pytest.raises(ValueError, match="decoder-only"):
         TransformerConfig(vocab_size=10, share_embeddings=True)
     with pytest.raises(ValueError, match="translation tasks only"):
@@ -245,7 +245,7 @@ def test_trainer_reports_bleu_and_saves_a_loadable_checkpoint(tmp_path):
     assert 0.0 <= summary.final_metrics["bleu"] <= 100.0 and summary.final_metrics["n_sentences"] == 8
     assert summary.final_metrics["val_loss"] < evals[0].val_loss  # it learnt something in 12 steps
     model = trainer.model
-    assert model.config.pad_id == tr.PAD_ID and model.config.arch == "encoder-decoder"
+    assert model.config.pad_id == tr.PAD_ID and model.config.layout == "encoder-decoder"
     info = trainer.task.task_info()
     assert info["default_test_split"] == "test_2016_flickr" and info["bos_id"] == tr.BOS_ID
     path = save_checkpoint(tmp_path / "ckpt", model, task="multi30k_en_de", tokenizer_kind="bpe",

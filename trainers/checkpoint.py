@@ -86,7 +86,7 @@ class CheckpointMeta:
     @property
     def family(self) -> str:
         """The model family: "lstm" for an LSTM language model (``model_config`` is an ``LSTMConfig``), else
-        "transformer" (whose layout, decoder-only or encoder-decoder, is ``model_config.arch``)."""
+        "transformer" (whose layout, decoder-only or encoder-decoder, is ``model_config.layout``)."""
         return "lstm" if getattr(self.model_config, "family", None) == "lstm" else "transformer"
 
     def encode(self, text: str) -> list[int]:

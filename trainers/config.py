@@ -61,7 +61,7 @@ def _positive_int(name: str, value: object, allow_none: bool = False) -> None:
 # The fields of a TransformerConfig that the task fills in when it builds the model (its vocabulary, its
 # layout "decoder" / "encoder-decoder", its padding id and the positions it needs); a TrainConfig's model holds
 # placeholders there (see model_config).
-TASK_FILLED: tuple[str, ...] = ("vocab_size", "src_vocab_size", "arch", "pad_id", "max_len")
+TASK_FILLED: tuple[str, ...] = ("vocab_size", "src_vocab_size", "layout", "pad_id", "max_len")
 
 
 def model_config(**hyper) -> TransformerConfig:
@@ -76,7 +76,7 @@ def model_config(**hyper) -> TransformerConfig:
     placeholders = {
         "vocab_size": max(2, cutoffs[-1] + 1) if cutoffs else 2,
         "max_len": 1,
-        "arch": "encoder-decoder" if hyper.get("share_embeddings") else "decoder",
+        "layout": "encoder-decoder" if hyper.get("share_embeddings") else "decoder",
     }
     return TransformerConfig(**(placeholders | hyper))
 
@@ -247,12 +247,12 @@ class TrainConfig:
     ) -> TransformerConfig:
         """The core config of the model to build: ``model`` with the task's fields filled in.
 
-        ``layout``: "decoder" (decoder-only LM) or "encoder-decoder" (the core's ``arch``); ``max_len``: the
+        ``layout``: "decoder" (decoder-only LM) or "encoder-decoder" (the core's ``TransformerConfig.layout``); ``max_len``: the
         task's sequence length, unless this config sets ``max_len``; ``changes``: other fields the task
         adjusts. Raises ValueError as ``TransformerConfig`` does.
         """
         return replace(
-            self.model, vocab_size=vocab_size, src_vocab_size=src_vocab_size, arch=layout, pad_id=pad_id,
+            self.model, vocab_size=vocab_size, src_vocab_size=src_vocab_size, layout=layout, pad_id=pad_id,
             max_len=self.max_len or max_len, **changes,
         )
 

@@ -14,7 +14,7 @@ from .models import Seq2SeqTransformer, TransformerConfig
 def main() -> None:
     torch.manual_seed(0)
     config = TransformerConfig(
-        vocab_size=10, d_model=32, n_heads=4, n_layers=2, d_ff=64, dropout=0.1, arch="encoder-decoder"
+        vocab_size=10, d_model=32, n_heads=4, n_layers=2, d_ff=64, dropout=0.1, layout="encoder-decoder"
     )
     model = Seq2SeqTransformer(config).eval()
     print("Initialized model with random weights.")

@@ -49,7 +49,7 @@ class TransformerConfig:
     pad_id: int | None = None  # id of the padding token, masked out as a key when set
     src_vocab_size: int | None = None  # source vocabulary of an encoder-decoder (default: vocab_size)
     n_encoder_layers: int | None = None  # encoder layers of an encoder-decoder (default: n_layers)
-    arch: str = "decoder"  # "decoder" (decoder-only LM) or "encoder-decoder"
+    layout: str = "decoder"  # "decoder" (decoder-only LM) or "encoder-decoder" (older configs: "arch")
     # Adaptive softmax (Grave et al. 2017) for large vocabularies, decoder-only models: None = an ordinary
     # linear output layer; e.g. [2000, 10000] = a head of the 2,000 most frequent ids (ids must be sorted
     # by frequency) and tail clusters 2000-9999 and 10000-(V-1) of width d_model / div_value**(i+1).
@@ -72,14 +72,14 @@ class TransformerConfig:
             raise ValueError(f"positional must be one of {sorted(POSITIONAL_ENCODINGS)}, got {self.positional!r}")
         if self.activation not in ("relu", "gelu"):
             raise ValueError(f"activation must be 'relu' or 'gelu', got {self.activation!r}")
-        if self.arch not in ("decoder", "encoder-decoder"):
-            raise ValueError(f"arch must be 'decoder' or 'encoder-decoder', got {self.arch!r}")
+        if self.layout not in ("decoder", "encoder-decoder"):
+            raise ValueError(f"layout must be 'decoder' or 'encoder-decoder', got {self.layout!r}")
         for name in ("src_vocab_size", "n_encoder_layers"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ValueError(f"{name} must be a positive whole number or None, got {value!r}")
         if self.share_embeddings:
-            if self.arch != "encoder-decoder":
+            if self.layout != "encoder-decoder":
                 raise ValueError("share_embeddings joins the source and target embeddings of an encoder-decoder; "
                                  "a decoder-only model has one embedding already")
             if self.src_vocab_size not in (None, self.vocab_size):
@@ -91,7 +91,7 @@ class TransformerConfig:
             raise ValueError(f"pad_id={self.pad_id} is not a token id of the vocabulary")
         if self.adaptive_cutoffs is not None:
             cutoffs = list(self.adaptive_cutoffs)
-            if self.arch != "decoder":
+            if self.layout != "decoder":
                 raise ValueError("adaptive_cutoffs (adaptive softmax) is offered for the decoder-only model only")
             if not cutoffs or any(not isinstance(c, int) for c in cutoffs) or cutoffs != sorted(set(cutoffs)):
                 raise ValueError(f"adaptive_cutoffs must be increasing whole numbers, got {self.adaptive_cutoffs!r}")
@@ -115,7 +115,12 @@ class TransformerConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> TransformerConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise ValueError naming them."""
+        """Inverse of :meth:`to_dict`; unknown keys raise ValueError naming them.
+
+        Configs saved before ``layout`` was renamed call it ``arch``; that key is read as ``layout``.
+        """
+        if "arch" in data and "layout" not in data:
+            data = {("layout" if k == "arch" else k): v for k, v in data.items()}
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -431,8 +436,8 @@ class DecoderOnlyLM(nn.Module):
 
 
 def build_model(config: TransformerConfig) -> Seq2SeqTransformer | DecoderOnlyLM:
-    """The model class named by ``config.arch``."""
-    return Seq2SeqTransformer(config) if config.arch == "encoder-decoder" else DecoderOnlyLM(config)
+    """The model class named by ``config.layout``."""
+    return Seq2SeqTransformer(config) if config.layout == "encoder-decoder" else DecoderOnlyLM(config)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -32,7 +32,7 @@ MAX_POINTS_PER_CURVE = 400  # longer training curves are averaged in buckets dow
 # The knobs a student tunes in the homework, in the order the page shows them.
 KNOBS: tuple[str, ...] = (
     "d_model", "n_heads", "n_layers", "d_ff", "dropout", "lr", "warmup_steps", "batch_size",
-    "label_smoothing", "positional", "norm_first", "causal", "max_steps", "max_time_s", "arch",
+    "label_smoothing", "positional", "norm_first", "causal", "max_steps", "max_time_s", "family",
 )  # fmt: skip
 # The knobs an LSTM has no use for (it has no heads, no feed-forward layer, no positions, no mask).
 TRANSFORMER_ONLY_KNOBS: tuple[str, ...] = ("n_heads", "d_ff", "positional", "norm_first", "causal")
@@ -94,7 +94,7 @@ def display_path(path: Path) -> str:
 
 
 def knob_defaults(task: str, preset: str) -> dict:
-    """The preset's values of every knob in :data:`KNOBS` (``causal`` is True, ``arch`` the preset's)."""
+    """The preset's values of every knob in :data:`KNOBS` (``causal`` is True, ``family`` the preset's)."""
     config = PRESETS[task][preset].config
     m = config.model
     return {
@@ -112,7 +112,7 @@ def knob_defaults(task: str, preset: str) -> dict:
         "causal": True,
         "max_steps": config.max_steps or 0,
         "max_time_s": float(config.max_time_s or 0.0),
-        "arch": config.family,
+        "family": config.family,
     }
 
 
@@ -147,8 +147,8 @@ def build_train_config(
     limit at all, …).
     """
     base = preset_config(task, preset)
-    arch = knobs.get("arch", "transformer")
-    if arch == "lstm":  # an LSTM has no heads or mask: one head keeps any d_model valid, the mask stays on
+    family = knobs.get("family", "transformer")
+    if family == "lstm":  # an LSTM has no heads or mask: one head keeps any d_model valid, the mask stays on
         knobs = {**knobs, "n_heads": 1, "causal": True}
     model = _model_config(task, knobs, base.model)
     max_steps = int(knobs["max_steps"]) or None
@@ -161,7 +161,7 @@ def build_train_config(
     return replace(
         base,
         model=model,
-        family=arch,
+        family=family,
         lr=float(knobs["lr"]),
         warmup_steps=int(knobs["warmup_steps"]),
         batch_size=int(knobs["batch_size"]),
@@ -196,8 +196,8 @@ class RunRecord:
         """
         if self.task not in LM_TASKS:
             return f"#{self.number} {self.task} {self.preset}"
-        arch = "LSTM" if self.config.family == "lstm" else "transformer"
-        return f"#{self.number} {self.task} {self.preset} {arch}"
+        family = "LSTM" if self.config.family == "lstm" else "transformer"
+        return f"#{self.number} {self.task} {self.preset} {family}"
 
 
 def _bucket(steps: list[int], values: list[float], max_points: int) -> tuple[list[float], list[float]]:

@@ -133,7 +133,7 @@ def seq2seq_shape_trace(
     """
     config = TransformerConfig(
         vocab_size=vocab_size, d_model=d_model, n_heads=n_heads, n_layers=n_layers, d_ff=d_ff,
-        dropout=0.1, norm_first=norm_first, arch="encoder-decoder",
+        dropout=0.1, norm_first=norm_first, layout="encoder-decoder",
     )
     with torch.random.fork_rng(devices=[]):  # the model initialises from the global generator
         torch.manual_seed(seed)
