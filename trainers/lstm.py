@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, fields
 
 from torch import Tensor, nn
 
-from transformer.models import AdaptiveInput, AdaptiveSoftmaxHead, TransformerConfig
+from transformer.models import AdaptiveInput, AdaptiveSoftmaxHead, TransformerConfig, check_adaptive_cutoffs
 
 __all__ = ["LSTMConfig", "LSTMLanguageModel", "LSTMState", "lstm_config_like"]
 
@@ -63,17 +63,7 @@ class LSTMConfig:
         if self.family != "lstm":
             raise ValueError(f"an LSTMConfig has family 'lstm', got {self.family!r}")
         if self.adaptive_cutoffs is not None:
-            cutoffs = list(self.adaptive_cutoffs)
-            if not cutoffs or any(not isinstance(c, int) for c in cutoffs) or cutoffs != sorted(set(cutoffs)):
-                raise ValueError(f"adaptive_cutoffs must be increasing whole numbers, got {self.adaptive_cutoffs!r}")
-            if cutoffs[0] < 1 or cutoffs[-1] >= self.vocab_size:
-                raise ValueError(
-                    f"adaptive_cutoffs must lie between 1 and vocab_size - 1 = {self.vocab_size - 1}, "
-                    f"got {self.adaptive_cutoffs!r}"
-                )
-            if self.adaptive_div_value < 1.0:
-                raise ValueError(f"adaptive_div_value must be ≥ 1, got {self.adaptive_div_value}")
-            self.adaptive_cutoffs = cutoffs
+            self.adaptive_cutoffs = check_adaptive_cutoffs(self.adaptive_cutoffs, self.vocab_size, self.adaptive_div_value)
 
     def to_dict(self) -> dict:
         """A JSON-serialisable dict (for checkpoints)."""

@@ -26,7 +26,25 @@ __all__ = [
     "Seq2SeqTransformer",
     "TransformerConfig",
     "build_model",
+    "check_adaptive_cutoffs",
 ]
+
+
+def check_adaptive_cutoffs(cutoffs: list[int], vocab_size: int, div_value: float) -> list[int]:
+    """Validate adaptive-softmax cutoffs (Grave et al. 2017) for a vocabulary of ``vocab_size`` ids; returns them as a list.
+
+    Raises:
+        ValueError: cutoffs that are not increasing whole numbers between 1 and vocab_size − 1, or a
+            ``div_value`` below 1. Shared by :class:`TransformerConfig` and the LSTM baseline's config.
+    """
+    cutoffs = list(cutoffs)
+    if not cutoffs or any(not isinstance(c, int) for c in cutoffs) or cutoffs != sorted(set(cutoffs)):
+        raise ValueError(f"adaptive_cutoffs must be increasing whole numbers, got {cutoffs!r}")
+    if cutoffs[0] < 1 or cutoffs[-1] >= vocab_size:
+        raise ValueError(f"adaptive_cutoffs must lie between 1 and vocab_size - 1 = {vocab_size - 1}, got {cutoffs!r}")
+    if div_value < 1.0:
+        raise ValueError(f"adaptive_div_value must be ≥ 1, got {div_value}")
+    return cutoffs
 
 
 @dataclass
@@ -90,19 +108,9 @@ class TransformerConfig:
         if self.pad_id is not None and not 0 <= self.pad_id < max(self.vocab_size, self.src_vocab_size or 0):
             raise ValueError(f"pad_id={self.pad_id} is not a token id of the vocabulary")
         if self.adaptive_cutoffs is not None:
-            cutoffs = list(self.adaptive_cutoffs)
             if self.layout != "decoder":
                 raise ValueError("adaptive_cutoffs (adaptive softmax) is offered for the decoder-only model only")
-            if not cutoffs or any(not isinstance(c, int) for c in cutoffs) or cutoffs != sorted(set(cutoffs)):
-                raise ValueError(f"adaptive_cutoffs must be increasing whole numbers, got {self.adaptive_cutoffs!r}")
-            if cutoffs[0] < 1 or cutoffs[-1] >= self.vocab_size:
-                raise ValueError(
-                    f"adaptive_cutoffs must lie between 1 and vocab_size - 1 = {self.vocab_size - 1}, "
-                    f"got {self.adaptive_cutoffs!r}"
-                )
-            if self.adaptive_div_value < 1.0:
-                raise ValueError(f"adaptive_div_value must be ≥ 1, got {self.adaptive_div_value}")
-            self.adaptive_cutoffs = cutoffs
+            self.adaptive_cutoffs = check_adaptive_cutoffs(self.adaptive_cutoffs, self.vocab_size, self.adaptive_div_value)
 
     @property
     def d_k(self) -> int:
