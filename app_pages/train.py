@@ -6,8 +6,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from trainers.config import LM_TASKS, PRESETS, TRANSLATION_TASKS
+from trainers.config import LM_TASKS, TRANSLATION_TASKS
 from trainers.job import TrainingJob
+from trainers.presets import PRESETS
 from trainers.trainer import default_run_id
 from ui.charts import X_AXES, loss_curves_spec
 from ui.i18n import _

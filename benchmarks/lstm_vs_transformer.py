@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from trainers.config import preset_config  # noqa: E402
+from trainers.presets import preset_config  # noqa: E402
 from trainers.trainer import Trainer  # noqa: E402
 
 DEFAULT_BUDGETS = {"shakespeare": 60.0, "wikitext2": 120.0}

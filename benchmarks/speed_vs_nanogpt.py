@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from trainers.config import preset_config  # noqa: E402
+from trainers.presets import preset_config  # noqa: E402
 from trainers.trainer import Callbacks, Trainer, _optimizer  # noqa: E402
 from transformer.attention import MultiHeadAttention  # noqa: E402
 from transformer.layers import LayerNorm  # noqa: E402

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from trainers.config import preset_config  # noqa: E402
+from trainers.presets import preset_config  # noqa: E402
 from trainers.trainer import Callbacks, Trainer  # noqa: E402
 
 

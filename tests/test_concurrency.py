@@ -18,8 +18,8 @@ from streamlit.testing.v1 import AppTest
 import ui.jobs
 from app import PAGES
 from tests.conftest import REPO
-from trainers.config import preset_config
 from trainers.job import TrainingJob
+from trainers.presets import preset_config
 from ui.jobs import JobSlots, SessionJobs, job_slots, max_jobs_from_env, threads_per_job
 
 LONG_STEPS = 1_000_000

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from trainers import data_paths
-from trainers.config import preset_config
+from trainers.presets import preset_config
 from trainers.tasks.addsub_task import AddSubTask
 
 REPO = Path(__file__).resolve().parent.parent

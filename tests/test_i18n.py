@@ -18,7 +18,7 @@ from babel.messages.pofile import write_po
 from matplotlib import rc_context
 
 from app import PAGES
-from trainers.config import PRESETS
+from trainers.presets import PRESETS
 from ui import charts, fonts, i18n
 from ui import i18n_catalogs as cat
 from ui.diagrams import STAGE_NAMES

@@ -17,8 +17,9 @@ from streamlit.testing.v1 import AppTest
 from tests.conftest import REPO
 from trainers import cli
 from trainers.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
-from trainers.config import TrainConfig, preset_config
+from trainers.config import TrainConfig
 from trainers.lstm import LSTMConfig, LSTMLanguageModel, LSTMState, lstm_config_like
+from trainers.presets import preset_config
 from trainers.tasks.lm import build_char_tokenizer
 from trainers.tasks.lm_task import evaluate_lm_split, lm_nll
 from trainers.trainer import Callbacks, Trainer

@@ -20,8 +20,9 @@ import torch
 
 from trainers import data_paths
 from trainers.checkpoint import CheckpointError, list_checkpoints, load_checkpoint, save_checkpoint
-from trainers.config import PRESETS, TrainConfig, model_config, preset_config
+from trainers.config import TrainConfig, model_config
 from trainers.job import TrainingJob
+from trainers.presets import PRESETS, preset_config
 from trainers.schedule import learning_rate, warmup_then_decay
 from trainers.tasks.addsub_task import AddSubTask, solve_addsub
 from trainers.trainer import Callbacks, Trainer, resolve_device

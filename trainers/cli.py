@@ -147,7 +147,7 @@ def _train(args) -> int:
     import torch
 
     from .checkpoint import save_checkpoint
-    from .config import preset_config
+    from .presets import preset_config
     from .trainer import Callbacks, Trainer
 
     world_size = int(os.environ.get("WORLD_SIZE", "1"))

@@ -19,8 +19,9 @@ from typing import Any
 import pandas as pd
 
 from trainers import data_paths
-from trainers.config import LM_TASKS, PRESETS, TrainConfig, preset_config
+from trainers.config import LM_TASKS, TrainConfig
 from trainers.data_status import DataStatus
+from trainers.presets import PRESETS, preset_config
 from transformer.models import TransformerConfig
 from ui.i18n import _
 from ui.labels import family_label, status_name
