@@ -22,7 +22,7 @@ from tokenizers import Tokenizer  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
 from trainers import data_paths  # noqa: E402
-from trainers.tasks import TASKS, addsub, lm  # noqa: E402
+from trainers.tasks import TASKS, addsub, lm, wikitext2  # noqa: E402
 
 COURSE_EXAMPLE_IN = "BOS NEGATIVE 30 subtract NEGATIVE 34 EOS"
 COURSE_EXAMPLE_OUT = "BOS POSITIVE 04 EOS"
@@ -288,7 +288,7 @@ def test_wikitext2_word_corpus_matches_pytorch_example():
 def test_wikitext2_every_split_line_encodes_like_the_tokenizer():
     _need_wikitext2()
     corpus = lm.load_lm_corpus("wikitext2")
-    lines = lm.read_wikitext2()
+    lines = wikitext2.read_wikitext2()
     assert {split: len(lines[split]) for split in lm.SPLITS} == WIKITEXT2_LINES
     assert lines["train"][:2] == (" ", " = Valkyria Chronicles III = ")
     restored = Tokenizer.from_str(corpus.tokenizer.to_str())  # the JSON a checkpoint stores
@@ -308,7 +308,7 @@ def test_wikitext2_is_cached_in_process():
 
 def test_wikitext2_offline_without_files_fails_fast(tmp_path):
     start = time.perf_counter()
-    with pytest.raises(lm.DataUnavailableError) as info:
+    with pytest.raises(wikitext2.DataUnavailableError) as info:
         lm.load_lm_corpus("wikitext2", data_dir=tmp_path)
     assert time.perf_counter() - start < 5
     message = str(info.value)
@@ -326,8 +326,8 @@ def test_wikitext2_unreachable_hub_fails_fast(tmp_path, monkeypatch):
     monkeypatch.delenv("HF_DATASETS_OFFLINE")
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
     start = time.perf_counter()
-    with pytest.raises(lm.DataUnavailableError, match=f"127.0.0.1:{port}"):
-        lm.read_wikitext2(tmp_path)
+    with pytest.raises(wikitext2.DataUnavailableError, match=f"127.0.0.1:{port}"):
+        wikitext2.read_wikitext2(tmp_path)
     assert time.perf_counter() - start < 5
 
 
@@ -362,16 +362,16 @@ def test_bpe_wikitext_counts_words_for_per_word_perplexity():
     assert {split: int((ids == corpus.eos_id).sum()) for split, ids in corpus.splits.items()} == WIKITEXT2_LINES
     pieces_per_word = len(corpus.valid) / corpus.n_words["valid"]
     assert 1.05 < pieces_per_word < 1.4
-    lines = lm.read_wikitext2()["valid"][:50]
+    lines = wikitext2.read_wikitext2()["valid"][:50]
     n_ids = sum(len(line.split()) for line in lines)  # rough upper bound on the ids those lines need
     text = corpus.decode(corpus.valid[: 2 * n_ids])
     assert text.startswith("".join((" " + " ".join(line.split()) if line.split() else "") + "<eos>" for line in lines))
     # Per-word perplexity: exp(total nats / words). A uniform model over 8000 pieces gives
     # 8000 ** (pieces / words) per word, more than its 8000 per piece.
     total_nll = len(corpus.valid) * math.log(8000)
-    ppl = lm.word_perplexity(total_nll, corpus.n_words["valid"])
+    ppl = wikitext2.word_perplexity(total_nll, corpus.n_words["valid"])
     assert ppl == pytest.approx(8000**pieces_per_word) and ppl > 8000
-    assert lm.count_words([" = Title = ", " ", ""]) == 3 + 1 + 1 + 1
+    assert wikitext2.count_words([" = Title = ", " ", ""]) == 3 + 1 + 1 + 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -436,4 +436,4 @@ def test_load_lm_corpus_rejects_bad_arguments(tmp_path):
     with pytest.raises(FileNotFoundError, match=str(tmp_path / "input.txt")):
         lm.load_lm_corpus("shakespeare", data_dir=tmp_path)
     with pytest.raises(ValueError, match="n_words must be positive"):
-        lm.word_perplexity(1.0, 0)
+        wikitext2.word_perplexity(1.0, 0)

@@ -542,4 +542,4 @@ def test_run_ids_are_readable_and_unique_within_a_second():
 
     ids = {default_run_id("addsub") for _ in range(200)}
     assert len(ids) == 200  # one server starting runs in the same second never reuses a name
-    assert all(re.fullmatch(r"addsub-\d{8}-\d{6}-[0-9a-f]{4}", i) for i in ids)
+    assert all(re.fullmatch(r"addsub-\d{8}-\d{6}-[0-9a-f]{6}", i) for i in ids)

@@ -22,8 +22,8 @@ from pathlib import Path
 from trainers import data_paths
 from trainers.hub import hub_unavailable_reason
 from trainers.tasks import LM_TASKS, TRANSLATION_TASKS
-from trainers.tasks.lm import WIKITEXT2_FILE_NAMES
 from trainers.tasks.translation import data_location
+from trainers.tasks.wikitext2 import WIKITEXT2_FILE_NAMES
 
 __all__ = ["DataStatus", "data_status", "TASK_FILES"]
 

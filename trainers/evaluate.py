@@ -89,14 +89,14 @@ def lm_split_ids(
     ``data`` is the folder holding the corpus (default: the task's folder). Raises
     FileNotFoundError / DataUnavailableError when it is missing, ValueError for a split the corpus lacks.
     """
-    from .tasks import lm
+    from .tasks import lm, wikitext2
 
     if meta.task == "wikitext2":
         if split not in ("train", "valid", "test"):
             raise ValueError(f"WikiText-2 splits are train, valid and test, not {split!r}")
-        lines = lm.read_wikitext2(data)[split]
+        lines = wikitext2.read_wikitext2(data)[split]
         ids = meta.encode("\n".join(lines) + "\n")  # every line followed by <eos>, as in training
-        return torch.tensor(ids, dtype=torch.long), lm.count_words(lines), None
+        return torch.tensor(ids, dtype=torch.long), wikitext2.count_words(lines), None
     if split not in ("train", "valid"):
         raise ValueError(f"{meta.task} has a train and a valid split (90/10, as nanoGPT), not {split!r}")
     text = lm.read_char_corpus(meta.task, data)

@@ -25,6 +25,7 @@ import hashlib
 import math
 import os
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -182,13 +183,23 @@ def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
     return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, config.beta2), fused=fused)
 
 
-def default_run_id(task: str) -> str:
-    """A unique run name, readable in lists and safe as a folder name: ``addsub-20250101-120000-1a2b``.
+_ISSUED_RUN_IDS: set[str] = set()
+_RUN_ID_LOCK = threading.Lock()
 
-    The date and time say when; four random hex digits keep two runs started in the same second (two
-    sessions of one server, or two processes) apart. The Train page and the command line both use it.
+
+def default_run_id(task: str) -> str:
+    """A unique run name, readable in lists and safe as a folder name: ``addsub-20250101-120000-1a2b3c``.
+
+    The date and time say when; six random hex digits keep runs started in the same second apart (two
+    processes collide with odds of about 1 in 16 million; within one process a name is never issued twice).
+    The Train page and the command line both use it.
     """
-    return f"{task}-{datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:4]}"
+    with _RUN_ID_LOCK:
+        while True:
+            run_id = f"{task}-{datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+            if run_id not in _ISSUED_RUN_IDS:
+                _ISSUED_RUN_IDS.add(run_id)
+                return run_id
 
 
 class Trainer:

@@ -25,7 +25,8 @@ from transformer.models import DecoderOnlyLM, TransformerConfig, build_model
 from ..config import TrainConfig
 from ..lstm import LSTMLanguageModel, lstm_config_like
 from .base import check_stop
-from .lm import batchify, get_batch, load_lm_corpus, random_windows, word_perplexity
+from .lm import batchify, get_batch, load_lm_corpus, random_windows
+from .wikitext2 import word_perplexity
 
 __all__ = ["LanguageModelTask", "evaluate_lm_split", "lm_nll", "lm_unit_metrics"]
 
