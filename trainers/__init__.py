@@ -3,7 +3,8 @@
 Layout (one concern per module):
 
 - ``config``: ``TrainConfig`` (task, model ``family`` transformer/lstm, the model's hyper-parameters as the
-  core's ``TransformerConfig`` via ``model_config``, optimiser, limits) and the ``PRESETS``.
+  core's ``TransformerConfig`` via ``model_config``, optimiser, limits).
+- ``presets``: the measured tiny / small / shipped ``PRESETS`` and ``preset_config``.
 - ``tasks/``: the course tasks. Each data module (``addsub``, ``lm``, ``translation``) sits beside its
   task adapter (``addsub_task``, ``lm_task``, ``translation_task``: batches, loss, metrics, evaluation);
   ``tasks.base`` holds the ``Task`` protocol and the one teacher-forcing loss, ``tasks.registry`` maps
@@ -13,7 +14,8 @@ Layout (one concern per module):
 - ``lstm``: the LSTM baseline language model.
 - ``translate``: translating sentences with a trained encoder-decoder (greedy or beam search).
 - ``checkpoint``, ``evaluate``, ``job`` (a run in a worker thread), ``cli`` (``python -m trainers``),
-  ``data_paths``, ``data_status``, ``hub``.
+  ``data_paths`` (where the course data lives; Tiny Shakespeare ships in ``assets/data``), ``data_status``
+  (is a task's data here, downloadable, or waiting for a folder), ``hub`` (a quick Hugging Face Hub probe).
 
 Submodules are imported explicitly (``from trainers.tasks import addsub``); this package file stays
 free of heavy imports so that ``import trainers`` is instant.

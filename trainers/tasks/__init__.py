@@ -10,9 +10,13 @@
 Data modules (datasets and tokenizers):
 
 - ``trainers.tasks.addsub``: EECS 498 A5's two-digit addition/subtraction, sequence to sequence
-  (``AddSubDataset``, ``load_course_split``, ``generate_expressions``).
+  (``AddSubDataset``, ``load_course_split``, ``generate_expressions``, ``make_split``: generated data when
+  the course file is absent).
 - ``trainers.tasks.lm``: language modelling on WikiText-2 (words, as PyTorch's word_language_model),
-  Tiny Shakespeare and Anna Karenina (characters, as nanoGPT), each also with BPE (``load_lm_corpus``).
+  Tiny Shakespeare and Anna Karenina (characters, as nanoGPT), each also with BPE (``load_lm_corpus``),
+  and the batching (``batchify``, ``get_batch``, ``random_windows``).
+- ``trainers.tasks.wikitext2``: WikiText-2's files or its Hub copy, word counts, perplexity per word and
+  the word tokenizer.
 - ``trainers.tasks.translation``: Multi30k English→German / English→French and Anki English→French with a
   shared BPE tokenizer (``load_translation_data``, ``read_split``).
 
