@@ -452,11 +452,15 @@ def test_every_shipped_checkpoint_loads_and_its_recorded_train_config_rebuilds_i
     assert rebuilt == m and sum(p.numel() for p in model.parameters()) > 0
 
 
-def test_shipped_checkpoints_evaluate_to_their_recorded_figures():
+@needs_addsub
+def test_shipped_addsub_evaluates_to_its_recorded_figure():
     run = subprocess.run([sys.executable, "-m", "trainers", "evaluate", "--checkpoint", "assets/addsub", "--json"],
                          capture_output=True, text=True, cwd=REPO, env=_env(), timeout=120)
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["exact_match"] == 1.0
+
+
+def test_shipped_shakespeare_evaluates_to_its_recorded_figure():  # the shipped corpus: also with no ../shared
     from trainers.evaluate import evaluate_checkpoint
 
     result = evaluate_checkpoint(REPO / "assets" / "shakespeare", split="valid")
