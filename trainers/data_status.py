@@ -23,7 +23,7 @@ from trainers import data_paths
 from trainers.hub import hub_unavailable_reason
 from trainers.tasks import LM_TASKS, TRANSLATION_TASKS
 from trainers.tasks.translation import data_location
-from trainers.tasks.wikitext2 import WIKITEXT2_FILE_NAMES
+from trainers.tasks.wikitext2 import local_wikitext2_files
 
 __all__ = ["DataStatus", "data_status", "TASK_FILES"]
 
@@ -72,7 +72,7 @@ def _local(task: str, data_dir: Path | None) -> tuple[Path, bool]:
         return path, path.is_file()
     if task == "wikitext2":
         folder = data_paths.wikitext2_dir(data_dir)
-        return folder, any(_has_all(folder, tuple(names.values())) for names in WIKITEXT2_FILE_NAMES)
+        return folder, local_wikitext2_files(folder) is not None
     if task in TRANSLATION_TASKS:
         location = data_location(task, data_dir)
         if task == "anki_en_fr":

@@ -33,6 +33,7 @@ __all__ = [
     "WIKITEXT2_HUB_ID",
     "build_word_tokenizer",
     "count_words",
+    "local_wikitext2_files",
     "read_wikitext2",
     "word_perplexity",
 ]
@@ -54,7 +55,8 @@ class DataUnavailableError(FileNotFoundError):
 
 
 
-def _local_wikitext2_files(folder: Path) -> dict[str, Path] | None:
+def local_wikitext2_files(folder: Path) -> dict[str, Path] | None:
+    """The three split files in ``folder`` (either layout of ``WIKITEXT2_FILE_NAMES``), or None if absent."""
     for names in WIKITEXT2_FILE_NAMES:
         files = {split: folder / name for split, name in names.items()}
         if all(path.is_file() for path in files.values()):
@@ -66,7 +68,7 @@ def _local_wikitext2_files(folder: Path) -> dict[str, Path] | None:
 def _read_wikitext2_local(folder: str) -> dict[str, tuple[str, ...]]:
     import datasets  # deferred: importing datasets takes about half a second
 
-    files = _local_wikitext2_files(Path(folder))
+    files = local_wikitext2_files(Path(folder))
     if files is None:
         raise FileNotFoundError(f"{folder} no longer holds the WikiText-2 files.")
     # The "text" builder yields one row per line with the newline stripped; empty lines are kept
@@ -103,7 +105,7 @@ def read_wikitext2(data_dir: str | os.PathLike | None = None) -> dict[str, tuple
             looked and how to point ``--data-dir``/``TC_DATA_DIR`` at the files.
     """
     folder = data_paths.wikitext2_dir(data_dir)
-    if _local_wikitext2_files(folder) is not None:
+    if local_wikitext2_files(folder) is not None:
         return dict(_read_wikitext2_local(str(folder.resolve())))
     if data_dir is not None:
         origin = "given by --data-dir"
