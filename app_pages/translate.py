@@ -23,7 +23,7 @@ TEXT_STYLE = (
 
 
 @st.cache_data(show_spinner=_("Translating…"), max_entries=64)
-def cached_translation(path: str, stamp: float, source_ids: tuple[int, ...], decoding: str, beam_width: int,
+def cached_translation(path: str, stamp: tuple, source_ids: tuple[int, ...], decoding: str, beam_width: int,
                        length_penalty: float):
     """The translation of one prepared source under one decoding setting (same inputs, same answer)."""
     model, meta = shared_model(path, stamp)
