@@ -115,6 +115,18 @@ def _task_or_blank(path) -> str:
         return ""
 
 
+def shown_reason(reason: str) -> str:
+    """A checkpoint's error with the paths a student knows: a folder under the checkpoints folder
+    (``TC_ASSETS_DIR``) or the runs folder (``TC_RUNS_DIR``) is written from that folder's name on
+    (``assets/…``, ``runs/…``); the pages' message helper (``ui.text.plain_text``) makes other project paths
+    relative."""
+    from ui.runs import runs_dir
+
+    for root in (assets_dir(), runs_dir()):
+        reason = reason.replace(str(root.resolve()) + os.sep, root.name + "/").replace(str(root) + os.sep, root.name + "/")
+    return reason
+
+
 def _with_family(task: str, family: str) -> str:
     """"Tiny Shakespeare" → "Tiny Shakespeare, LSTM" for an LSTM; transformers keep the plain task name."""
     return task if family == "transformer" else _("{task}, {arch}").format(task=task, arch=family_label(family))
@@ -228,16 +240,17 @@ def checkpoint_picker(
     if broken:
         with st.expander(_("Checkpoints that cannot be used ({n})").format(n=len(broken)), icon=":material/warning:"):
             for choice in broken:
-                st.markdown(format_plain("- **{name}**: {reason}", name=choice.label, reason=choice.error))
+                st.markdown(format_plain("- **{name}**: {reason}", name=choice.label, reason=shown_reason(choice.error)))
     chosen = next(c for c in choices if c.path == path)
     if chosen.error is not None:
-        st.warning(format_plain(_("This checkpoint cannot be used: {error}"), error=chosen.error),
+        st.warning(format_plain(_("This checkpoint cannot be used: {error}"), error=shown_reason(chosen.error)),
                    icon=":material/warning:")
         st.stop()
     stamp = checkpoint_stamp(path)
     try:
         model, meta = cached_model(path, stamp)
     except (ValueError, OSError) as exc:
-        st.error(format_plain(_("This checkpoint cannot be loaded: {error}"), error=exc), icon=":material/error:")
+        st.error(format_plain(_("This checkpoint cannot be loaded: {error}"), error=shown_reason(str(exc))),
+                 icon=":material/error:")
         st.stop()
     return PickedModel(path, stamp, model, meta)
