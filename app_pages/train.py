@@ -29,6 +29,7 @@ from ui.runs import (
     tensorboard_command,
     zip_checkpoint,
 )
+from ui.text import format_plain, plain_text
 
 TASK_ORDER = ("addsub", "shakespeare", "anna", "wikitext2", *TRANSLATION_TASKS)
 PAGE_DIR = Path(__file__).resolve().parent  # the Generate and Attention-maps pages sit beside this one
@@ -44,7 +45,7 @@ st.caption(
 try:
     slots = job_slots()
 except ValueError as exc:  # a malformed TC_MAX_JOBS: say so, and train nothing
-    st.error(str(exc), icon=":material/error:")
+    st.error(plain_text(exc), icon=":material/error:")
     st.stop()
 jobs = session_jobs()
 runs: list[RunRecord] = train_runs()
@@ -238,7 +239,7 @@ if start:
     try:
         config = build_train_config(task, preset, knobs, run_id, data_dir=data_dir)
     except ValueError as exc:
-        st.error(_("These settings cannot be trained: {error}").format(error=exc), icon=":material/error:")
+        st.error(format_plain(_("These settings cannot be trained: {error}"), error=exc), icon=":material/error:")
     else:
         job = TrainingJob(config, semaphore=slots.semaphore, threads=slots.threads_per_job)
         if job.try_start():
@@ -276,15 +277,15 @@ def live_panel() -> None:
     status_text = status_name(status)
     message = snap.get("message", "")
     if status == "failed":
-        st.error(_("Status: {status}. {message}").format(status=status_text, message=message), icon=":material/error:")
+        st.error(format_plain(_("Status: {status}. {message}"), status=status_text, message=message), icon=":material/error:")
     elif status == "stopped":
-        st.warning(_("Status: {status}. {message}").format(status=status_text, message=message),
+        st.warning(format_plain(_("Status: {status}. {message}"), status=status_text, message=message),
                    icon=":material/stop_circle:")
     elif status == "finished":
-        st.success(_("Status: {status}. {message}").format(status=status_text, message=message),
+        st.success(format_plain(_("Status: {status}. {message}"), status=status_text, message=message),
                    icon=":material/check_circle:")
     else:
-        st.info(_("Status: {status}. {message}").format(status=status_text, message=message),
+        st.info(format_plain(_("Status: {status}. {message}"), status=status_text, message=message),
                 icon=":material/model_training:")
     progress = min(1.0, max(0.0, float(snap.get("progress", 0.0))))
     last_step = snap.get("last_step") or {}
@@ -362,7 +363,7 @@ else:
             try:
                 record.checkpoint = str(record.job.save(str(runs_dir() / record.run_id / "checkpoint")))
             except (RuntimeError, OSError, ValueError) as exc:
-                st.error(_("The checkpoint could not be saved: {error}").format(error=exc), icon=":material/error:")
+                st.error(format_plain(_("The checkpoint could not be saved: {error}"), error=exc), icon=":material/error:")
             else:
                 st.rerun()
     else:

@@ -25,9 +25,14 @@ __all__ = [
     "split_sentence", "unique_labels",
 ]
 
-# Every ASCII punctuation mark may be backslash-escaped in CommonMark; these are the ones Markdown, GitHub
-# Markdown, Streamlit's directives (:red[…], :material/…:) and math ($…$) give a meaning to.
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=^\"'])")
+# Every ASCII punctuation mark may be backslash-escaped in CommonMark. Escaped here, wherever they stand: the
+# characters that open code, emphasis, links and images ([ — so ![…](…) and [… ](…) are text), HTML and entities
+# (<, &), strikethrough and math (~, $); "_" where it can open emphasis (not inside a word, as in d_model);
+# ":" where it can open a Streamlit directive, icon or emoji shortcode (:red[…], :material/…:) or a URL scheme
+# (http://). Block markers (#, >, -, +, =, "1.") only mean something at the start of a line, and a message is made
+# one line, so only its start is escaped for them.
+_MD_SPECIAL = re.compile(r"([\\`*\[\]<~$&])|((?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))|(:(?=[A-Za-z/]))")
+_MD_LINE_START = re.compile(r"^([#>+\-=]|\d+(?=[.)]))")
 
 DEFAULT_MAX_TOKENS = 64
 
@@ -106,9 +111,13 @@ def md_escape(text) -> str:
     breaks turned into spaces, so Streamlit's Markdown shows it as typed.
 
     >>> print(md_escape("zz ![t](http://127.0.0.1:9/md.png)"))
-    zz \!\[t\]\(http\://127\.0\.0\.1\:9/md\.png\)
+    zz !\[t\](http\://127.0.0.1:9/md.png)
+    >>> print(md_escape("1. # not a list"))
+    1\. # not a list
     """
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).splitlines()))
+    flat = " ".join(str(text).splitlines()).lstrip()  # one line; leading spaces would start a code block
+    flat = _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), flat)
+    return _MD_LINE_START.sub(lambda m: m.group(1) + "\\" if m.group(1)[0].isdigit() else "\\" + m.group(1), flat)
 
 
 def relative_paths(text: str) -> str:
