@@ -32,6 +32,10 @@ __all__ = [
 # (http://). Block markers (#, >, -, +, =, "1.") only mean something at the start of a line, and a message is made
 # one line, so only its start is escaped for them.
 _MD_SPECIAL = re.compile(r"([\\`*\[\]<~$&])|((?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))|(:(?=[A-Za-z/]))")
+# GitHub Markdown turns bare URLs (http://, www.) and e-mail addresses into links after parsing, which no
+# backslash prevents: an invisible WORD JOINER (U+2060) after "http:", "www" and "@" keeps them text.
+WORD_JOINER = "\u2060"
+_AUTOLINK = re.compile(r"(?i)(?:\b(?:https?|ftp|mailto|file)\\?:|\bwww(?=\.)|@)")
 _MD_LINE_START = re.compile(r"^([#>+\-=]|\d+(?=[.)]))")
 
 DEFAULT_MAX_TOKENS = 64
@@ -110,13 +114,14 @@ def md_escape(text) -> str:
     r"""``text`` (anything; ``str()`` is taken) with every Markdown and HTML character backslash-escaped and line
     breaks turned into spaces, so Streamlit's Markdown shows it as typed.
 
-    >>> print(md_escape("zz ![t](http://127.0.0.1:9/md.png)"))
-    zz !\[t\](http\://127.0.0.1:9/md.png)
+    >>> md_escape("zz ![t](http://127.0.0.1:9/md.png)")
+    'zz !\\[t\\](http\\:\u2060//127.0.0.1:9/md.png)'
     >>> print(md_escape("1. # not a list"))
     1\. # not a list
     """
     flat = " ".join(str(text).splitlines()).lstrip()  # one line; leading spaces would start a code block
     flat = _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), flat)
+    flat = _AUTOLINK.sub(lambda m: m.group(0) + WORD_JOINER, flat)  # no link made of a bare URL or address
     return _MD_LINE_START.sub(lambda m: m.group(1) + "\\" if m.group(1)[0].isdigit() else "\\" + m.group(1), flat)
 
 
