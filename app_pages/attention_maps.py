@@ -21,6 +21,7 @@ from ui.i18n import _
 from ui.labels import kind_names, task_label
 from ui.page_state import show_notes
 from ui.sampling import prepare_prompt
+from ui.text import plain_text
 from ui.translation import language_names, prepare_source, translate
 
 DEFAULT_EXPRESSION = "-30 - -34"
@@ -119,7 +120,7 @@ if meta.task == "addsub":
     try:
         result = addsub_answer(model, meta, text)
     except ValueError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(plain_text(exc), icon=":material/error:")
         st.stop()
     verdict = _("right") if result.correct else _("wrong")
     shown_answer = result.answer_value if result.answer_value is not None else _("not a number")
@@ -138,7 +139,7 @@ elif meta.is_translation:
     source = prepare_source(meta, text)
     show_notes(source.notes)
     if source.error:
-        st.error(source.error, icon=":material/error:")
+        st.error(plain_text(source.error), icon=":material/error:")
         st.stop()
     result = translate(model, meta, source.ids, "greedy")
     st.markdown(
@@ -156,7 +157,7 @@ else:
     try:
         maps = lm_attention(model, meta, prompt.ids, text=text)
     except ValueError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(plain_text(exc), icon=":material/error:")
         st.stop()
     show_notes(maps.notes)
     show_maps(maps, key=f"att_lm_{meta.task}", causal=meta.model_config.causal)

@@ -16,7 +16,7 @@ from ui.diagrams import block_dot
 from ui.i18n import _
 from ui.inputs import matrix_view, sentence_input
 from ui.lessons import layer_norm_stats, norm_inputs, sentence_blocks, seq2seq_shape_trace, tensor_summary
-from ui.text import shape_text, unique_labels
+from ui.text import format_plain, shape_text, unique_labels
 
 K = "blk_"  # widget key prefix of this page
 
@@ -87,7 +87,7 @@ with st.expander(_("Why the residual stream and the layer norm")):
 try:
     enc_stages, dec_stages = _blocks(tuple(tokens), d_model, n_heads, d_ff, norm_first, seed)
 except ValueError as err:
-    st.error(_("These sizes do not make a block: {why}").format(why=err), icon=":material/error:")
+    st.error(format_plain(_("These sizes do not make a block: {why}"), why=err), icon=":material/error:")
     enc_stages = dec_stages = None
 
 if enc_stages is not None:
@@ -175,7 +175,7 @@ st.markdown(
 try:
     trace = _shape_trace(d_model, n_heads, d_ff, norm_first, seed)
 except ValueError as err:
-    st.error(_("These sizes do not make a model: {why}").format(why=err), icon=":material/error:")
+    st.error(format_plain(_("These sizes do not make a model: {why}"), why=err), icon=":material/error:")
 else:
     st.code(
         "Initialized model with random weights.\n"

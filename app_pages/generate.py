@@ -24,6 +24,7 @@ from ui.sampling import (
     steps_table,
     visible,
 )
+from ui.text import format_plain
 
 TEXT_STYLE = (
     "white-space: pre-wrap; font-family: 'Source Code Pro', monospace; font-size: 1.05rem; line-height: 1.5; "
@@ -193,7 +194,7 @@ if st.button(_("Generate"), type="primary", icon=":material/auto_awesome:", key=
             with slot:
                 results.append(run_generation(model, meta, prompt, settings, st.empty()))
     except (ValueError, RuntimeError) as exc:
-        st.error(_("Generation failed: {error}").format(error=exc), icon=":material/error:")
+        st.error(format_plain(_("Generation failed: {error}"), error=exc), icon=":material/error:")
     else:
         number = st.session_state.get("gen_result", {}).get("number", 0) + 1  # fresh step sliders for new text
         st.session_state["gen_result"] = {"checkpoint": path, "results": results, "number": number}

@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from trainers.config import LM_TASKS, TRANSLATION_TASKS
+from trainers.estimate import estimate_training_memory
 from trainers.job import TrainingJob
 from trainers.presets import PRESETS
 from trainers.trainer import default_run_id
@@ -14,6 +15,7 @@ from ui.charts import X_AXES, loss_curves_spec
 from ui.i18n import _
 from ui.jobs import ACTIVE_STATUSES, job_slots, session_jobs
 from ui.labels import family_label, status_name, task_names
+from ui.limits import check_request, knob_range, out_of_range, read_limits, size_text
 from ui.page_state import cached_data_status, train_runs
 from ui.runs import (
     RunRecord,
@@ -29,6 +31,7 @@ from ui.runs import (
     tensorboard_command,
     zip_checkpoint,
 )
+from ui.text import format_plain, plain_text
 
 TASK_ORDER = ("addsub", "shakespeare", "anna", "wikitext2", *TRANSLATION_TASKS)
 PAGE_DIR = Path(__file__).resolve().parent  # the Generate and Attention-maps pages sit beside this one
@@ -43,8 +46,9 @@ st.caption(
 
 try:
     slots = job_slots()
-except ValueError as exc:  # a malformed TC_MAX_JOBS: say so, and train nothing
-    st.error(str(exc), icon=":material/error:")
+    limits = read_limits()
+except ValueError as exc:  # a malformed TC_MAX_JOBS (or another limit): say so, and train nothing
+    st.error(plain_text(exc), icon=":material/error:")
     st.stop()
 jobs = session_jobs()
 runs: list[RunRecord] = train_runs()
@@ -94,6 +98,13 @@ data_state, data_text = data_message(cached_data_status(task, data_dir))
 defaults = knob_defaults(task, preset)
 
 
+def bounds(name: str) -> str:
+    """The knob's range on this server, for its help text (the widget itself takes any number, so that a value
+    out of range is refused with a message instead of being reset without a word)."""
+    low, high = knob_range(name, limits)
+    return _("On this server: {low:,g} to {high:,g}.").format(low=low, high=high)
+
+
 def key(name: str) -> str:
     """Widget key per task and preset, so that choosing another preset shows its own values."""
     return f"train_{name}_{task}_{preset}"
@@ -103,10 +114,11 @@ with st.expander(_("Model and training settings (the homework knobs)"), expanded
     m1, m2, m3, m4 = st.columns(4)
     lstm = family == "lstm"
     d_model = m1.number_input(
-        _("d_model (embedding = hidden size)") if lstm else _("d_model"), 8, 1024, defaults["d_model"], 8,
+        _("d_model (embedding = hidden size)") if lstm else _("d_model"), value=defaults["d_model"], step=8,
         key=key("d_model"),
-        help=_("Width of the embeddings and of the LSTM's hidden state (they must be equal to tie the output layer "
-               "to the embedding).") if lstm else _("Width of every token vector. Must be divisible by n_heads."),
+        help=(_("Width of the embeddings and of the LSTM's hidden state (they must be equal to tie the output layer "
+                "to the embedding).") if lstm else _("Width of every token vector. Must be divisible by n_heads."))
+        + " " + bounds("d_model"),
     )
     n_heads, d_ff = defaults["n_heads"], defaults["d_ff"]
     if not lstm:
@@ -124,21 +136,25 @@ with st.expander(_("Model and training settings (the homework knobs)"), expanded
         layers_label = _("layers (encoder and decoder each)")
     else:
         layers_label = _("layers")
-    n_layers = (m2 if lstm else m3).number_input(layers_label, 1, 8, defaults["n_layers"], 1, key=key("n_layers"))
+    n_layers = (m2 if lstm else m3).number_input(layers_label, value=defaults["n_layers"], step=1, key=key("n_layers"),
+                                                 help=bounds("n_layers"))
     if not lstm:
         d_ff = m4.number_input(
-            _("d_ff"), 8, 4096, defaults["d_ff"], 8, key=key("d_ff"), help=_("Hidden width of the feed-forward layer."),
+            _("d_ff"), value=defaults["d_ff"], step=8, key=key("d_ff"),
+            help=_("Hidden width of the feed-forward layer.") + " " + bounds("d_ff"),
         )
     o1, o2, o3, o4 = st.columns(4)
     lr = o1.number_input(
-        _("learning rate"), 0.0, 1.0, float(defaults["lr"]), 1e-4, format="%.4f", key=key("lr"),
-        help=_("Peak learning rate of AdamW, reached at the end of the warmup."),
+        _("learning rate"), value=float(defaults["lr"]), step=1e-4, format="%.4f", key=key("lr"),
+        help=_("Peak learning rate of AdamW, reached at the end of the warmup.") + " " + bounds("lr"),
     )
     warmup = o2.number_input(
-        _("warmup steps"), 0, 100_000, defaults["warmup_steps"], 10, key=key("warmup"),
-        help=_("The learning rate rises linearly from 0 over this many steps, then decays (cosine)."),
+        _("warmup steps"), value=defaults["warmup_steps"], step=10, key=key("warmup"),
+        help=_("The learning rate rises linearly from 0 over this many steps, then decays (cosine).") + " "
+        + bounds("warmup_steps"),
     )
-    batch_size = o3.number_input(_("batch size"), 1, 1024, defaults["batch_size"], 8, key=key("batch"))
+    batch_size = o3.number_input(_("batch size"), value=defaults["batch_size"], step=8, key=key("batch"),
+                                 help=bounds("batch_size"))
     dropout = o4.slider(_("dropout"), 0.0, 0.5, float(defaults["dropout"]), 0.05, key=key("dropout"))
     p1, p2, p3, p4 = st.columns(4)
     label_smoothing = p1.slider(
@@ -168,10 +184,13 @@ with st.expander(_("Model and training settings (the homework knobs)"), expanded
         )
     l1, l2, l3 = st.columns([1, 1, 2])
     max_steps = l1.number_input(
-        _("steps (0 = no step limit)"), 0, 1_000_000, defaults["max_steps"], 10, key=key("steps"),
+        _("steps (0 = no step limit)"), value=defaults["max_steps"], step=10, key=key("steps"), help=bounds("max_steps"),
     )
     max_time_s = l2.number_input(
-        _("time limit in seconds (0 = none)"), 0.0, 3600.0, defaults["max_time_s"], 5.0, key=key("time"),
+        _("time limit in seconds (0 = none)") if limits.max_run_s is None
+        else _("time limit in seconds (0 = this server's longest, {n:,g} s)").format(n=limits.max_run_s),
+        value=min(float(defaults["max_time_s"]), limits.max_run_s or float("inf")), step=5.0, key=key("time"),
+        help=bounds("max_time_s"),
     )
     if task in LM_TASKS:
         l3.caption(
@@ -203,6 +222,13 @@ knobs = {
     "positional": positional, "norm_first": norm_first, "causal": causal, "max_steps": max_steps,
     "max_time_s": max_time_s, "family": family,
 }
+KNOB_NAMES = {"d_model": "d_model", "n_layers": _("layers"), "d_ff": "d_ff", "batch_size": _("batch size"),
+              "lr": _("learning rate"), "warmup_steps": _("warmup steps"), "max_steps": _("steps"),
+              "max_time_s": _("time limit in seconds")}
+out_of_bounds = out_of_range(knobs, limits)
+for name, value, low, high in out_of_bounds:
+    st.error(format_plain(_("{name} must be from {low} to {high} on this server; {value} was refused."),
+                          name=KNOB_NAMES.get(name, name), low=f"{low:,g}", high=f"{high:,g}", value=f"{value:,g}"), icon=":material/block:")
 
 
 def refresh() -> list[RunRecord]:
@@ -221,25 +247,61 @@ def refresh() -> list[RunRecord]:
 refresh()
 active = [r for r in runs if r.last_snapshot.get("status") in ACTIVE_STATUSES]
 
+def refusal_text(request, limits) -> str:
+    """Why a request is refused, with what fits (see ui.limits.check_request)."""
+    est = request.estimate
+    if request.problem == "time":
+        return _("The time limit of {asked:,g} s is longer than this server's longest run, {limit:,g} s.").format(
+            asked=request.config.max_time_s, limit=limits.max_run_s)
+    if request.problem == "weights":
+        return _("This model needs about {need} of memory to train: its {params:,} parameters with their gradients "
+                 "and AdamW state alone take {weights}, and this server allows {budget} per run. Make d_model, d_ff "
+                 "or the number of layers smaller.").format(
+            need=size_text(est.total_bytes), params=est.parameters, weights=size_text(est.weights_bytes * 1.1),
+            budget=size_text(limits.job_memory_bytes))
+    return _("This run needs about {need} of memory (the {params:,} parameters, their gradients and AdamW state, and "
+             "the activations of a batch of {batch:,}); this server allows {budget} per run. At these sizes a batch "
+             "of at most {largest:,} fits.").format(
+        need=size_text(est.total_bytes), params=est.parameters, batch=request.config.batch_size,
+        budget=size_text(limits.job_memory_bytes), largest=request.largest_batch)
+
+
 b1, b2 = st.columns([1, 4], vertical_alignment="center")
 start = b1.button(
     _("Start training"), type="primary", icon=":material/play_arrow:", key="train_start",
-    disabled=bool(active) or data_state == "folder",
+    disabled=len(active) >= limits.jobs_per_session or data_state == "folder" or bool(out_of_bounds),
 )
 b2.caption(
     _("Training slots on this server: {used} of {cap} in use · each run uses {threads} CPU thread(s).").format(
         used=slots.in_use(), cap=slots.capacity, threads=slots.threads_per_job
     )
-    + (" " + _("Your run is training; stop it or wait for it to finish before starting another.") if active else "")
+    + (" " + _("Your run is training; stop it or wait for it to finish before starting another.")
+       if len(active) >= limits.jobs_per_session else "")
+    + (" " + _("Runs stop after {n:,g} s of training on this server.").format(n=limits.max_run_s)
+       if limits.max_run_s is not None else "")
 )
+if not out_of_bounds:
+    try:
+        preview = estimate_training_memory(build_train_config(task, preset, knobs, "preview", data_dir=data_dir))
+    except ValueError:
+        preview = None  # Start says why
+    if preview is not None:
+        b2.caption(_("Estimated memory of this run: {need} ({params:,} parameters); this server allows {budget} per "
+                     "run.").format(need=size_text(preview.total_bytes), params=preview.parameters,
+                                    budget=size_text(limits.job_memory_bytes)))
 
 if start:
     run_id = default_run_id(task)
     try:
         config = build_train_config(task, preset, knobs, run_id, data_dir=data_dir)
+        request = check_request(config, limits)  # estimated before anything is allocated
     except ValueError as exc:
-        st.error(_("These settings cannot be trained: {error}").format(error=exc), icon=":material/error:")
+        st.error(format_plain(_("These settings cannot be trained: {error}"), error=exc), icon=":material/error:")
     else:
+        if request.problem is not None:
+            st.error(refusal_text(request, limits), icon=":material/memory:")
+            st.stop()
+        config = request.config
         job = TrainingJob(config, semaphore=slots.semaphore, threads=slots.threads_per_job)
         if job.try_start():
             record = RunRecord(run_id, len(runs) + 1, task, preset, config, job=job)
@@ -276,15 +338,15 @@ def live_panel() -> None:
     status_text = status_name(status)
     message = snap.get("message", "")
     if status == "failed":
-        st.error(_("Status: {status}. {message}").format(status=status_text, message=message), icon=":material/error:")
+        st.error(format_plain(_("Status: {status}. {message}"), status=status_text, message=message), icon=":material/error:")
     elif status == "stopped":
-        st.warning(_("Status: {status}. {message}").format(status=status_text, message=message),
+        st.warning(format_plain(_("Status: {status}. {message}"), status=status_text, message=message),
                    icon=":material/stop_circle:")
     elif status == "finished":
-        st.success(_("Status: {status}. {message}").format(status=status_text, message=message),
+        st.success(format_plain(_("Status: {status}. {message}"), status=status_text, message=message),
                    icon=":material/check_circle:")
     else:
-        st.info(_("Status: {status}. {message}").format(status=status_text, message=message),
+        st.info(format_plain(_("Status: {status}. {message}"), status=status_text, message=message),
                 icon=":material/model_training:")
     progress = min(1.0, max(0.0, float(snap.get("progress", 0.0))))
     last_step = snap.get("last_step") or {}
@@ -362,7 +424,7 @@ else:
             try:
                 record.checkpoint = str(record.job.save(str(runs_dir() / record.run_id / "checkpoint")))
             except (RuntimeError, OSError, ValueError) as exc:
-                st.error(_("The checkpoint could not be saved: {error}").format(error=exc), icon=":material/error:")
+                st.error(format_plain(_("The checkpoint could not be saved: {error}"), error=exc), icon=":material/error:")
             else:
                 st.rerun()
     else:

@@ -13,6 +13,7 @@ from ui.checkpoints import checkpoint_picker, context_length, shared_model
 from ui.i18n import _
 from ui.labels import task_label
 from ui.page_state import show_notes
+from ui.text import format_plain, plain_text
 from ui.translation import language_names, nbest_table, prepare_source, translate
 
 DEFAULT_SENTENCE = "A little girl in a pink dress is climbing up the stairs."
@@ -23,7 +24,7 @@ TEXT_STYLE = (
 
 
 @st.cache_data(show_spinner=_("Translating…"), max_entries=64)
-def cached_translation(path: str, stamp: float, source_ids: tuple[int, ...], decoding: str, beam_width: int,
+def cached_translation(path: str, stamp: tuple, source_ids: tuple[int, ...], decoding: str, beam_width: int,
                        length_penalty: float):
     """The translation of one prepared source under one decoding setting (same inputs, same answer)."""
     model, meta = shared_model(path, stamp)
@@ -82,12 +83,12 @@ length_penalty = c3.slider(
 source = prepare_source(meta, text)
 show_notes(source.notes)
 if source.error:
-    st.error(source.error, icon=":material/error:")
+    st.error(plain_text(source.error), icon=":material/error:")
     st.stop()
 try:
     result = cached_translation(path, stamp, tuple(source.ids), decoding, int(beam_width), float(length_penalty))
 except (ValueError, RuntimeError) as exc:
-    st.error(_("Translation failed: {error}").format(error=exc), icon=":material/error:")
+    st.error(format_plain(_("Translation failed: {error}"), error=exc), icon=":material/error:")
     st.stop()
 
 best = result.best

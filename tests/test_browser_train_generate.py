@@ -46,7 +46,7 @@ def open_page(page, app_url: str, title: str) -> None:
 def test_train_live_then_stop(app_url, page):
     open_page(page, app_url, "Train")
     page.get_by_text("Training slots on this server").first.wait_for(timeout=30_000)
-    steps = page.get_by_label("steps (0 = no step limit)")
+    steps = page.get_by_role("spinbutton", name="steps (0 = no step limit)")
     steps.fill("1500")
     steps.press("Enter")
     time.sleep(1.0)  # let the rerun that takes the new value finish
@@ -114,12 +114,12 @@ def test_train_an_lstm_beside_the_transformer_knobs(app_url, page):
     page.get_by_text("Architecture").first.wait_for(timeout=15_000)
     page.get_by_label("n_heads").first.wait_for(timeout=15_000)  # the transformer's knobs (once the rerun ends)
     page.get_by_text("LSTM", exact=True).click()
-    page.get_by_label("LSTM layers").wait_for(timeout=15_000)
+    page.get_by_role("spinbutton", name="LSTM layers").wait_for(timeout=15_000)
     deadline = time.monotonic() + 15  # the rerun removes the transformer's knobs when it completes
     while page.get_by_label("n_heads").count() and time.monotonic() < deadline:
         time.sleep(0.3)
     assert page.get_by_label("n_heads").count() == 0 and page.get_by_label("d_ff").count() == 0
-    steps = page.get_by_label("steps (0 = no step limit)")
+    steps = page.get_by_role("spinbutton", name="steps (0 = no step limit)")
     steps.fill("20")
     steps.press("Enter")
     time.sleep(1.0)

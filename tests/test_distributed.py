@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from trainers import data_paths
+from trainers.checkpoint import resolve_checkpoint
 from trainers.presets import preset_config
 from trainers.tasks.addsub_task import AddSubTask
 
@@ -38,7 +39,7 @@ def test_two_cpu_processes_train_with_ddp_and_end_with_identical_parameters(tmp_
     hashes = summary["extra"]["rank_param_sha256"]
     assert summary["extra"]["world_size"] == 2 and len(hashes) == 2
     assert hashes[0] == hashes[1]  # all-reduced gradients → bit-identical weights on both ranks
-    meta = json.loads((out / "config.json").read_text())
+    meta = json.loads((resolve_checkpoint(out) / "config.json").read_text())
     assert meta["extra"]["rank_param_sha256"] == hashes
     assert meta["command"].startswith("torchrun --nproc_per_node=2 -m trainers train --task addsub")
     # Only rank 0 wrote TensorBoard logs (one run folder, one events file).

@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.conftest import REPO
 from trainers import cli
-from trainers.checkpoint import list_checkpoints, load_checkpoint, save_checkpoint
+from trainers.checkpoint import list_checkpoints, load_checkpoint, resolve_checkpoint, save_checkpoint
 from trainers.config import TrainConfig
 from trainers.lstm import LSTMConfig, LSTMLanguageModel, LSTMState, lstm_config_like
 from trainers.presets import preset_config
@@ -164,13 +164,13 @@ def test_lstm_checkpoint_round_trips_to_identical_logits(tmp_path):
         torch.manual_seed(1)
         model = _lstm(**overrides)
         path = save_checkpoint(tmp_path / f"ck{len(overrides)}", model, task="wikitext2")
-        meta_json = json.loads((path / "config.json").read_text())
+        meta_json = json.loads((resolve_checkpoint(path) / "config.json").read_text())
         assert meta_json["family"] == "lstm" and meta_json["model_config"]["family"] == "lstm"
         assert meta_json["model_config"]["d_model"] == 16
-        with safe_open(str(path / "model.safetensors"), framework="pt") as f:
+        with safe_open(str(resolve_checkpoint(path) / "model.safetensors"), framework="pt") as f:
             names = set(f.keys())
         assert not {"embed.weight", "lm_head.weight"} <= names  # the tied table is stored once
-        (path / "tokenizer.json").write_text(_tokenizer_json(40))
+        (resolve_checkpoint(path) / "tokenizer.json").write_text(_tokenizer_json(40))
         loaded, meta = load_checkpoint(path)
         assert isinstance(loaded, LSTMLanguageModel) and meta.family == "lstm" and not loaded.training
         ids = torch.randint(40, (2, 10))
@@ -185,11 +185,11 @@ def test_lstm_checkpoint_saved_before_the_family_rename_still_loads(tmp_path):
     torch.manual_seed(2)
     model = _lstm()
     path = save_checkpoint(tmp_path / "old", model, task="wikitext2")
-    meta_json = json.loads((path / "config.json").read_text())
+    meta_json = json.loads((resolve_checkpoint(path) / "config.json").read_text())
     meta_json["arch"] = meta_json.pop("family")
     meta_json["model_config"]["arch"] = meta_json["model_config"].pop("family")
-    (path / "config.json").write_text(json.dumps(meta_json))
-    (path / "tokenizer.json").write_text(_tokenizer_json(40))
+    (resolve_checkpoint(path) / "config.json").write_text(json.dumps(meta_json))
+    (resolve_checkpoint(path) / "tokenizer.json").write_text(_tokenizer_json(40))
     loaded, meta = load_checkpoint(path)
     assert isinstance(loaded, LSTMLanguageModel) and meta.family == "lstm"
     ids = torch.randint(40, (2, 10))

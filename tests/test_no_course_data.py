@@ -19,6 +19,7 @@ from app import PAGES
 from tests.conftest import REPO
 from tests.test_pages_train_generate import last_status, loss_points, poll, stop_runs
 from trainers import data_paths
+from trainers.checkpoint import resolve_checkpoint
 from trainers.data_status import data_status
 from trainers.tasks import addsub
 from ui.jobs import ACTIVE_STATUSES
@@ -123,10 +124,10 @@ def test_cli_trains_without_course_data(no_data, tmp_path, task):
     assert run.returncode == 0, run.stderr
     summary = json.loads(run.stdout)
     assert summary["status"] == "finished" and summary["steps"] == 20
-    assert (out / "model.safetensors").is_file()
+    assert (resolve_checkpoint(out) / "model.safetensors").is_file()
     if task == "addsub":
         assert "validating on 500 generated" not in run.stderr  # the tiny preset asks for generated data
-        info = json.loads((out / "config.json").read_text())["task_info"]
+        info = json.loads((resolve_checkpoint(out) / "config.json").read_text())["task_info"]
         assert (info["train_source"], info["valid_source"]) == ("generated", "generated")
     assert data_paths.shared_data_dir() == no_data
 

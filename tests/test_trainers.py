@@ -19,7 +19,14 @@ import pytest
 import torch
 
 from trainers import data_paths
-from trainers.checkpoint import CheckpointError, list_checkpoints, load_checkpoint, save_checkpoint
+from trainers.checkpoint import (
+    CheckpointError,
+    checkpoint_files,
+    list_checkpoints,
+    load_checkpoint,
+    resolve_checkpoint,
+    save_checkpoint,
+)
 from trainers.config import TrainConfig, model_config
 from trainers.job import TrainingJob
 from trainers.presets import PRESETS, preset_config
@@ -292,7 +299,7 @@ def test_checkpoint_round_trips_to_identical_logits(tmp_path, overrides):
             p.add_(0.01 * torch.randn_like(p))  # not the initial weights
     path = save_checkpoint(tmp_path / "lm", model, task="shakespeare", tokenizer_kind="char",
                            tokenizer_json=_char_tokenizer_json(40), metrics={"val_loss": 1.5})
-    assert sorted(p.name for p in path.iterdir()) == ["config.json", "model.safetensors", "tokenizer.json"]
+    assert [p.name for p in checkpoint_files(path)] == ["config.json", "model.safetensors", "tokenizer.json"]
     loaded, meta = load_checkpoint(path)
     ids = torch.randint(0, 40, (2, 12))
     assert torch.equal(loaded(ids), model(ids))
@@ -321,7 +328,8 @@ def test_seq2seq_checkpoint_round_trips_and_half_precision_is_close(tmp_path):
     half, _ = load_checkpoint(tmp_path / "h")
     assert half.lm_head.weight.dtype == torch.float32
     torch.testing.assert_close(half(src, tgt), model(src, tgt), atol=2e-2, rtol=0)
-    assert (tmp_path / "h" / "model.safetensors").stat().st_size < 0.6 * (tmp_path / "a" / "model.safetensors").stat().st_size
+    assert (resolve_checkpoint(tmp_path / "h") / "model.safetensors").stat().st_size < 0.6 * (
+        resolve_checkpoint(tmp_path / "a") / "model.safetensors").stat().st_size
     assert meta.encode("-30 - -34") == [14, 11, 3, 0, 13, 11, 3, 4, 15]
     assert meta.decode([14, 10, 0, 4, 15]) == "BOS POSITIVE 04 EOS"
 
@@ -329,7 +337,7 @@ def test_seq2seq_checkpoint_round_trips_and_half_precision_is_close(tmp_path):
 def test_mismatched_checkpoint_is_refused_with_a_clear_error(tmp_path):
     path = save_checkpoint(tmp_path / "lm", _lm(), task="shakespeare", tokenizer_kind="char",
                            tokenizer_json=_char_tokenizer_json(40))
-    config_file = path / "config.json"
+    config_file = resolve_checkpoint(path) / "config.json"
     meta = json.loads(config_file.read_text())
     meta["model_config"]["d_ff"] = 48
     config_file.write_text(json.dumps(meta))
@@ -342,7 +350,7 @@ def test_mismatched_checkpoint_is_refused_with_a_clear_error(tmp_path):
         load_checkpoint(path)
     meta["model_config"]["n_layers"] = 3
     config_file.write_text(json.dumps(meta))
-    with pytest.raises(CheckpointError, match="lacks .* tensor"):
+    with pytest.raises(CheckpointError, match="lacks tensor .* which the model of config.json needs"):
         load_checkpoint(path)
     with pytest.raises(CheckpointError, match="not a checkpoint folder"):
         load_checkpoint(tmp_path / "nowhere")
@@ -389,7 +397,7 @@ def test_cli_trains_and_evaluate_prints_one_json_object(tmp_path):  # with or wi
     assert result["n"] == 500 and result["split"] == "valid"
     assert 0.0 <= result["exact_match"] <= result["token_accuracy"] <= 1.0
     assert result["exact_match"] == pytest.approx(summary["final_metrics"]["exact_match"])
-    meta = json.loads((out / "config.json").read_text())
+    meta = json.loads((resolve_checkpoint(out) / "config.json").read_text())
     assert meta["command"].startswith("python -m trainers train --task addsub --preset tiny --max-steps 10")
 
 

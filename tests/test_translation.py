@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from trainers import data_paths
-from trainers.checkpoint import load_checkpoint, save_checkpoint
+from trainers.checkpoint import checkpoint_files, load_checkpoint, save_checkpoint
 from trainers.cli import main as cli_main
 from trainers.config import TrainConfig, model_config
 from trainers.tasks import translation as tr
@@ -251,7 +251,7 @@ def test_trainer_reports_bleu_and_saves_a_loadable_checkpoint(tmp_path):
     path = save_checkpoint(tmp_path / "ckpt", model, task="multi30k_en_de", tokenizer_kind="bpe",
                            tokenizer_json=trainer.task.tokenizer_json, task_info=info, dtype="float16",
                            metrics=summary.final_metrics)
-    assert sorted(p.name for p in path.iterdir()) == ["config.json", "model.safetensors", "tokenizer.json"]
+    assert [p.name for p in checkpoint_files(path)] == ["config.json", "model.safetensors", "tokenizer.json"]
     loaded, meta = load_checkpoint(path)
     assert meta.is_translation and loaded.src_embed.token.weight is loaded.lm_head.weight
     assert meta.token_strings(meta.encode("A dog runs."))[-1] == "<eos>"

@@ -5,7 +5,7 @@
         [--max-time SECONDS] [--max-steps N] [--out DIR] [--data-dir DIR] [--device auto|cpu|cuda]
         [--seed N] [--lr LR] [--batch-size N] [--block-size N] [--tokenizer word|char|bpe]
         [--threads N] [--run-id NAME] [--save-dtype float32|float16] [--set FIELD=VALUE …] [--json]
-    python -m trainers evaluate --checkpoint DIR [--data PATH] [--split valid|test|train] [--stride N] --json
+    python -m trainers evaluate --checkpoint DIR [DIR …] [--data PATH] [--split valid|test|train] [--stride N] --json
     python -m trainers evaluate --checkpoint DIR [--split test_2016_flickr|val|train]
         [--decoding greedy|beam] [--beam-width 4] [--length-penalty 0.6] --json      (translation: BLEU)
     python -m trainers list [ROOT …]
@@ -17,7 +17,9 @@ size) or needs a folder (and which files it must hold), as the Train page does b
 ``train`` prints progress on stderr and saves a checkpoint (default ``runs/<run_id>/checkpoint``; only
 rank 0 under ``torchrun --nproc_per_node=N -m trainers train …``, which trains with
 DistributedDataParallel: gloo on CPU, nccl on GPU). ``evaluate --json`` prints exactly one JSON object
-on stdout. Errors (missing data, bad arguments) are one line on stderr and exit status 2.
+on stdout (one per checkpoint). Errors (missing data, bad arguments) are one line on stderr and exit status 2;
+``evaluate`` checks every checkpoint it is given before loading any and reports each malformed one on a line
+of its own (``error: PATH: reason``), exiting 2.
 """
 
 from __future__ import annotations
@@ -82,7 +84,11 @@ def _parser() -> argparse.ArgumentParser:
     data.add_argument("--json", action="store_true", help="print JSON (one object with --task, else a list)")
 
     evaluate = sub.add_parser("evaluate", help="evaluate a checkpoint")
-    evaluate.add_argument("--checkpoint", required=True, help="checkpoint folder")
+    evaluate.add_argument(
+        "--checkpoint", required=True, nargs="+",
+        help="checkpoint folder(s); each is checked before any is loaded, and every malformed one is reported "
+             "on a line of its own (exit status 2)",
+    )
     evaluate.add_argument("--data", default=None, help="AddSub: a JSON file; language models: the corpus folder")
     evaluate.add_argument(
         "--split", default=None, choices=("train", "valid", "test", "val", "test_2016_flickr"),
@@ -247,33 +253,49 @@ def _train(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from .checkpoint import CheckpointError
+    from .checkpoint import CheckpointError, inspect_checkpoint
     from .evaluate import evaluate_checkpoint
 
-    try:
-        device = args.device
-        if device == "auto":
-            import torch
+    malformed = []
+    for path in args.checkpoint:  # every checkpoint is checked (header and JSON only) before any is loaded
+        try:
+            inspect_checkpoint(path)
+        except CheckpointError as exc:
+            malformed.append(f"error: {path}: {exc}")
+    good = [p for p in args.checkpoint if not any(line.startswith(f"error: {p}: ") for line in malformed)]
+    device = args.device
+    if device == "auto":
+        import torch
 
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        result = evaluate_checkpoint(
-            args.checkpoint, data=args.data, split=args.split, device=device, stride=args.stride,
-            decoding=args.decoding, beam_width=args.beam_width, length_penalty=args.length_penalty,
-        )
-    except (CheckpointError, FileNotFoundError, ValueError, RuntimeError) as exc:
-        raise CLIError(str(exc)) from None
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for key, value in result.items():
-            print(f"{key}: {value}")
-    return 0
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    for path in good:
+        try:
+            result = evaluate_checkpoint(
+                path, data=args.data, split=args.split, device=device, stride=args.stride,
+                decoding=args.decoding, beam_width=args.beam_width, length_penalty=args.length_penalty,
+            )
+        except (CheckpointError, FileNotFoundError, ValueError, RuntimeError) as exc:
+            if len(args.checkpoint) == 1:
+                raise CLIError(str(exc)) from None
+            malformed.append(f"error: {path}: {exc}")
+            continue
+        if args.json:
+            print(json.dumps(result), flush=True)
+        else:
+            for key, value in result.items():
+                print(f"{key}: {value}")
+    for line in malformed:
+        print(" ".join(line.splitlines()), file=sys.stderr)
+    return 2 if malformed else 0
 
 
 def _list(args) -> int:
     from .checkpoint import list_checkpoints
 
-    for info in list_checkpoints(*args.roots):
+    for info in list_checkpoints(*args.roots, include_unusable=True):
+        if info.error is not None:
+            print(f"{info.path}  unusable: {' '.join(info.error.splitlines())}")
+            continue
         figures = ", ".join(f"{k}={v:.4g}" for k, v in info.metrics.items() if isinstance(v, float))
         print(f"{info.path}  {info.task}  {info.family}  {info.tokenizer_kind or '-'}  {info.size_bytes / 1e6:.1f} MB  "
               f"{figures}")

@@ -18,10 +18,19 @@ import streamlit as st
 import torch
 from torch import nn
 
-from trainers.checkpoint import CheckpointMeta, list_checkpoints, load_checkpoint, read_meta
+from trainers import checkpoint as _checkpoint
+from trainers.checkpoint import (
+    CheckpointError,
+    CheckpointMeta,
+    inspect_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+    read_meta,
+)
 from ui.i18n import _
 from ui.labels import family_label, task_label
 from ui.page_state import session_checkpoints
+from ui.text import format_plain
 
 REPO = Path(__file__).resolve().parent.parent
 ENV_ASSETS_DIR = "TC_ASSETS_DIR"
@@ -54,8 +63,9 @@ class CheckpointChoice:
 
     path: str
     label: str
-    task: str
+    task: str  # "" when config.json cannot say
     source: str  # "shipped" (assets/) or "session" (trained on the Train page in this session)
+    error: str | None = None  # why it cannot be used (listed, but not loaded); None when it can
 
 
 def assets_dir() -> Path:
@@ -69,21 +79,52 @@ def checkpoint_choices(
 ) -> list[CheckpointChoice]:
     """The shipped checkpoints in ``assets/`` and this session's saved runs, optionally only for ``tasks``.
 
-    ``session_checkpoints``: (run label, checkpoint folder) pairs. Folders that are gone or unreadable
-    are left out. The session's own runs come first (newest first), then the shipped ones.
+    ``session_checkpoints``: (run label, checkpoint folder) pairs. Every checkpoint is checked without
+    loading its weights (:func:`trainers.checkpoint.inspect_checkpoint`, cached on the files' stamps, failures
+    included); one that fails is still listed, with ``error`` saying why, under its task when config.json
+    names one, else in every picker. Session runs whose folder is gone are left out. The usable ones
+    come first: the session's own runs (newest first), then the shipped ones; then the unusable ones.
     """
     choices: list[CheckpointChoice] = []
     for label, path in reversed(list(session_checkpoints)):
-        try:
-            task = read_meta(path)["task"]
-        except ValueError:
+        if not Path(path).exists():
             continue
-        choices.append(CheckpointChoice(str(path), _("{run} — {task} (your run)").format(run=label, task=task_label(task)),
-                                        task, "session"))
-    for info in sorted(list_checkpoints(assets or assets_dir()), key=lambda i: i.name):
+        try:
+            task, error = inspect_checkpoint(path).meta["task"], None
+        except CheckpointError as exc:
+            task, error = _task_or_blank(path), str(exc)
+        choices.append(CheckpointChoice(str(path), _("{run} — {task} (your run)").format(
+            run=label, task=task_label(task) if task else "?"), task, "session", error))
+    for info in sorted(list_checkpoints(assets or assets_dir(), include_unusable=True), key=lambda i: i.name):
+        if info.error is not None:
+            task = _task_or_blank(info.path)
+            choices.append(CheckpointChoice(str(info.path), _("{name} (shipped)").format(name=info.name), task,
+                                            "shipped", info.error))
+            continue
         choices.append(CheckpointChoice(str(info.path), _("{name} — {task} (shipped)").format(
             name=info.name, task=_with_family(task_label(info.task), info.family)), info.task, "shipped"))
-    return [c for c in choices if tasks is None or c.task in tasks]
+    choices = [c for c in choices if tasks is None or c.task in tasks or (c.error is not None and not c.task)]
+    return [c for c in choices if c.error is None] + [c for c in choices if c.error is not None]
+
+
+def _task_or_blank(path) -> str:
+    """The task a (possibly broken) checkpoint's config.json names, or "" when it cannot be read."""
+    try:
+        return read_meta(path)["task"]
+    except (CheckpointError, OSError):
+        return ""
+
+
+def shown_reason(reason: str) -> str:
+    """A checkpoint's error with the paths a student knows: a folder under the checkpoints folder
+    (``TC_ASSETS_DIR``) or the runs folder (``TC_RUNS_DIR``) is written from that folder's name on
+    (``assets/…``, ``runs/…``); the pages' message helper (``ui.text.plain_text``) makes other project paths
+    relative."""
+    from ui.runs import runs_dir
+
+    for root in (assets_dir(), runs_dir()):
+        reason = reason.replace(str(root.resolve()) + os.sep, root.name + "/").replace(str(root) + os.sep, root.name + "/")
+    return reason
 
 
 def _with_family(task: str, family: str) -> str:
@@ -101,10 +142,10 @@ def load_model(path: str) -> tuple[nn.Module, CheckpointMeta]:
     return model, meta
 
 
-def checkpoint_stamp(path: str) -> float:
-    """The modification time of a checkpoint's weights (part of the page's cache key, so a re-save reloads)."""
-    weights = Path(path) / "model.safetensors"
-    return weights.stat().st_mtime if weights.exists() else 0.0
+def checkpoint_stamp(path: str) -> tuple:
+    """What changes when a checkpoint is rewritten (:func:`trainers.checkpoint.checkpoint_stamp`: its current
+    version and each file's size and modification time): part of the page's cache key, so a re-save reloads."""
+    return _checkpoint.checkpoint_stamp(path)
 
 
 def context_length(meta: CheckpointMeta) -> int:
@@ -112,18 +153,31 @@ def context_length(meta: CheckpointMeta) -> int:
     return int(meta.model_config.max_len)
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
-def shared_model(path: str, stamp: float):
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _model_or_error(path: str, stamp: tuple):
+    """``(model, meta, None)`` or ``(None, None, reason)``: failures are kept like successes, so a broken
+    checkpoint is not read again on every rerun of every session (until its files change)."""
+    try:
+        model, meta = load_model(path)
+    except (ValueError, OSError) as exc:
+        return None, None, str(exc)
+    return model, meta, None
+
+
+def shared_model(path: str, stamp: tuple):
     """A checkpoint's (model, meta), loaded once per server for every page and session.
 
     ``stamp`` (:func:`checkpoint_stamp`) changes when the folder is rewritten, so a re-saved run is loaded
     again. The model is in eval mode and only read under ``torch.no_grad``.
-    Raises what :func:`load_model` raises (ValueError, OSError).
+    Raises CheckpointError (a ValueError) with the reason when it cannot be loaded (cached too).
     """
-    return load_model(path)
+    model, meta, error = _model_or_error(path, stamp)
+    if error is not None:
+        raise CheckpointError(error)
+    return model, meta
 
 
-def cached_model(path: str, stamp: float):
+def cached_model(path: str, stamp: tuple):
     """:func:`shared_model` under a "Loading the model…" spinner in the session's language."""
     with st.spinner(_("Loading the model…")):
         return shared_model(path, stamp)
@@ -150,7 +204,7 @@ class PickedModel:
     """What :func:`checkpoint_picker` returns: the chosen folder, its stamp, and the loaded model and meta."""
 
     path: str
-    stamp: float
+    stamp: tuple
     model: nn.Module
     meta: CheckpointMeta
 
@@ -167,22 +221,36 @@ def checkpoint_picker(
 
     ``key``: the widget key; ``open_key``: the session-state key another page sets to open a checkpoint
     here; ``tasks``: only these tasks; ``prefer``: the first choice it accepts is the default. With no
-    checkpoint to offer, ``empty_message`` is shown and the page stops; so it does when the chosen one
-    cannot be loaded (with the reason).
+    checkpoint to offer, ``empty_message`` is shown and the page stops. Checkpoints that cannot be used are
+    offered after the others, marked, and listed with their reasons in an expander under the box; choosing
+    one shows its reason and stops the page (so does a load that fails), never an exception.
     """
     choices = checkpoint_choices(session_checkpoints(), tasks=tasks)
     if not choices:
         st.info(empty_message, icon=":material/info:")
         st.stop()
+    usable = [c for c in choices if c.error is None]
+    broken = [c for c in choices if c.error is not None]
     paths = [c.path for c in choices]
-    default = next((c.path for c in choices if prefer(c)), None) if prefer else None
-    preselect_checkpoint(paths, key, open_key, default=default)
-    labels = {c.path: c.label for c in choices}
+    default = next((c.path for c in usable if prefer(c)), None) if prefer else None
+    preselect_checkpoint(paths, key, open_key, default=default or (usable[0].path if usable else None))
+    labels = {c.path: c.label for c in usable}
+    labels.update({c.path: _("⚠ {label} — cannot be used").format(label=c.label) for c in broken})
     path = st.selectbox(_("Model"), paths, format_func=labels.get, key=key)
+    if broken:
+        with st.expander(_("Checkpoints that cannot be used ({n})").format(n=len(broken)), icon=":material/warning:"):
+            for choice in broken:
+                st.markdown(format_plain("- **{name}**: {reason}", name=choice.label, reason=shown_reason(choice.error)))
+    chosen = next(c for c in choices if c.path == path)
+    if chosen.error is not None:
+        st.warning(format_plain(_("This checkpoint cannot be used: {error}"), error=shown_reason(chosen.error)),
+                   icon=":material/warning:")
+        st.stop()
     stamp = checkpoint_stamp(path)
     try:
         model, meta = cached_model(path, stamp)
     except (ValueError, OSError) as exc:
-        st.error(_("This checkpoint cannot be loaded: {error}").format(error=exc), icon=":material/error:")
+        st.error(format_plain(_("This checkpoint cannot be loaded: {error}"), error=shown_reason(str(exc))),
+                 icon=":material/error:")
         st.stop()
     return PickedModel(path, stamp, model, meta)

@@ -12,6 +12,7 @@ import streamlit as st
 
 from trainers import data_paths
 from trainers.data_status import data_status
+from ui.text import plain_text
 
 RUNS_KEY = "train_runs"
 
@@ -27,12 +28,15 @@ def session_checkpoints() -> list[tuple[str, str]]:
 
 
 def show_notes(notes: list[tuple[str, str]]) -> None:
-    """Show ("info" | "warning", text) notes as ``st.info`` / ``st.warning`` boxes."""
+    """Show ("info" | "warning", text) notes as ``st.info`` / ``st.warning`` boxes.
+
+    Notes are plain sentences that may quote what the user typed, so they are shown as text
+    (:func:`ui.text.plain_text`: Markdown escaped, paths relative), never as Markdown."""
     for level, text in notes:
         if level == "warning":
-            st.warning(text, icon=":material/warning:")
+            st.warning(plain_text(text), icon=":material/warning:")
         else:
-            st.info(text, icon=":material/info:")
+            st.info(plain_text(text), icon=":material/info:")
 
 
 def cached_data_status(task: str, data_dir: str | None):

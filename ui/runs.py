@@ -335,11 +335,13 @@ def config_table(records: list[RunRecord]) -> pd.DataFrame:
 
 
 def zip_checkpoint(folder: str | os.PathLike) -> bytes:
-    """A zip of a checkpoint folder (weights, config.json, tokenizer.json when there is one) for download."""
+    """A zip of a checkpoint's current files (weights, config.json, tokenizer.json and any extra files, as one
+    flat folder named after the run) for download. Raises CheckpointError when ``folder`` is not a checkpoint."""
+    from trainers.checkpoint import checkpoint_files
+
     folder = Path(folder)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(folder.iterdir()):
-            if path.is_file():
-                archive.write(path, arcname=f"{folder.parent.name}/{path.name}")
+        for path in checkpoint_files(folder):
+            archive.write(path, arcname=f"{folder.parent.name}/{path.name}")
     return buffer.getvalue()

@@ -5,14 +5,38 @@ character / word / BPE tokenizers): words and numbers stay whole, each punctuati
 Japanese / Korean character and each emoji (with its modifiers and joiners) is one token. The result is
 capped (64 tokens by default, about what a heatmap can show) and says so. No Streamlit here: pages turn
 ``TokenizedText.note`` into an ``st.info``.
+
+``md_escape`` / ``plain_text`` / ``format_plain`` are the one place that makes text a user typed (or a message
+that quotes it, such as an exception's) safe inside Streamlit's Markdown messages (``st.error``, ``st.warning``,
+``st.info``, captions): every Markdown and HTML character is escaped, so ``![t](http://host/x.png)`` shows as
+those characters instead of fetching an image, and absolute paths inside the project or beside it are shown
+relative to it (``runs/…``, ``assets/…``, ``../shared/…``).
 """
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
-__all__ = ["DEFAULT_MAX_TOKENS", "TokenizedText", "shape_text", "split_sentence", "unique_labels"]
+__all__ = [
+    "DEFAULT_MAX_TOKENS", "TokenizedText", "format_plain", "md_escape", "plain_text", "relative_paths", "shape_text",
+    "split_sentence", "unique_labels",
+]
+
+# Every ASCII punctuation mark may be backslash-escaped in CommonMark. Escaped here, wherever they stand: the
+# characters that open code, emphasis, links and images ([ — so ![…](…) and [… ](…) are text), HTML and entities
+# (<, &), strikethrough and math (~, $); "_" where it can open emphasis (not inside a word, as in d_model);
+# ":" where it can open a Streamlit directive, icon or emoji shortcode (:red[…], :material/…:) or a URL scheme
+# (http://). Block markers (#, >, -, +, =, "1.") only mean something at the start of a line, and a message is made
+# one line, so only its start is escaped for them.
+_MD_SPECIAL = re.compile(r"([\\`*\[\]<~$&])|((?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))|(:(?=[A-Za-z/]))")
+# GitHub Markdown turns bare URLs (http://, www.) and e-mail addresses into links after parsing, which no
+# backslash prevents: an invisible WORD JOINER (U+2060) after "http:", "www" and "@" keeps them text.
+WORD_JOINER = "\u2060"
+_AUTOLINK = re.compile(r"(?i)(?:\b(?:https?|ftp|mailto|file)\\?:|\bwww(?=\.)|@)")
+_MD_LINE_START = re.compile(r"^([#>+\-=]|\d+(?=[.)]))")
 
 DEFAULT_MAX_TOKENS = 64
 
@@ -84,3 +108,41 @@ def unique_labels(tokens: list[str], max_chars: int = 12) -> list[str]:
 def shape_text(shape) -> str:
     """A tensor's shape as the pages write it: ``torch.Size([2, 5, 10])`` → ``"(2, 5, 10)"``."""
     return "(" + ", ".join(str(s) for s in shape) + ")"
+
+
+def md_escape(text) -> str:
+    r"""``text`` (anything; ``str()`` is taken) with every Markdown and HTML character backslash-escaped and line
+    breaks turned into spaces, so Streamlit's Markdown shows it as typed.
+
+    >>> md_escape("zz ![t](http://127.0.0.1:9/md.png)")
+    'zz !\\[t\\](http\\:\u2060//127.0.0.1:9/md.png)'
+    >>> print(md_escape("1. # not a list"))
+    1\. # not a list
+    """
+    flat = " ".join(str(text).splitlines()).lstrip()  # one line; leading spaces would start a code block
+    flat = _MD_SPECIAL.sub(lambda m: "\\" + m.group(0), flat)
+    flat = _AUTOLINK.sub(lambda m: m.group(0) + WORD_JOINER, flat)  # no link made of a bare URL or address
+    return _MD_LINE_START.sub(lambda m: m.group(1) + "\\" if m.group(1)[0].isdigit() else "\\" + m.group(1), flat)
+
+
+def relative_paths(text: str) -> str:
+    """Absolute paths inside the project written relative to it (``/srv/app/runs/x`` → ``runs/x``), those beside
+    it with ``../`` (``/srv/shared/data`` → ``../shared/data``) and the home folder as ``~``."""
+    root = Path(__file__).resolve().parent.parent
+    for prefix, shown in ((root, ""), (root.parent, "../"), (Path.home(), "~/")):
+        prefix_text = str(prefix)
+        if len(prefix_text) > 1:
+            text = text.replace(prefix_text + os.sep, shown)
+    return text
+
+
+def plain_text(text) -> str:
+    """A message that may quote what a user typed (an exception's message, a note), ready for ``st.error`` and
+    friends: paths made relative (:func:`relative_paths`), then Markdown-escaped (:func:`md_escape`)."""
+    return md_escape(relative_paths(str(text)))
+
+
+def format_plain(template: str, **values) -> str:
+    """``template.format(**values)`` with every value passed through :func:`plain_text`; the template (a
+    translated sentence of ours) keeps its own Markdown."""
+    return template.format(**{name: plain_text(value) for name, value in values.items()})
