@@ -555,3 +555,10 @@ def test_run_ids_are_readable_and_unique_within_a_second():
     ids = {default_run_id("addsub") for _ in range(200)}
     assert len(ids) == 200  # one server starting runs in the same second never reuses a name
     assert all(re.fullmatch(r"addsub-\d{8}-\d{6}-[0-9a-f]{6}", i) for i in ids)
+
+
+def test_addsub_exact_preset_is_the_shipped_recipe_run_longer_on_two_threads():
+    # README Benchmarks: this recipe got all 500 course validation expressions right from step 2,400 on.
+    shipped, exact = preset_config("addsub", "shipped").to_dict(), preset_config("addsub", "exact").to_dict()
+    assert {k for k in exact if exact[k] != shipped[k]} == {"max_steps", "threads", "eval_every", "preset"}
+    assert (exact["max_steps"], exact["threads"], exact["eval_every"]) == (2600, 2, 400)
