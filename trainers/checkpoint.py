@@ -97,6 +97,8 @@ class CheckpointMeta:
         newline becomes ``<eos>``). Translation: the source sentence's pieces then ``<eos>``.
         Raises ValueError for text the vocabulary cannot express.
         """
+        if self.task == "gpt2":  # a GPT-2-family folder (trainers.gpt2): its tokenizer.json, no tokens added
+            return self._tokenizer().encode(text, add_special_tokens=False).ids
         if self.task == "addsub":
             from .tasks import addsub
 
@@ -110,6 +112,8 @@ class CheckpointMeta:
 
     def decode(self, ids) -> str:
         """Token ids → text (AddSub: the course string, e.g. "BOS POSITIVE 04 EOS")."""
+        if self.task == "gpt2":
+            return self._tokenizer().decode(torch.as_tensor(ids).flatten().tolist(), skip_special_tokens=False)
         if self.task == "addsub":
             from .tasks import addsub
 
@@ -283,6 +287,8 @@ def checkpoint_family(meta: dict) -> str:
 def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[nn.Module, CheckpointMeta]:
     """Rebuild the model of a checkpoint folder and load its weights: returns ``(model in eval mode, meta)``.
 
+    A Hugging Face GPT-2-family folder (config.json with ``"model_type": "gpt2"``) is loaded by
+    :func:`trainers.gpt2.load_gpt2` into a ``DecoderOnlyLM`` (``meta.task`` "gpt2").
     The model is a ``Seq2SeqTransformer`` / ``DecoderOnlyLM``, or an ``LSTMLanguageModel`` when config.json
     says ``"family": "lstm"`` (``"arch": "lstm"`` in checkpoints saved before the key was renamed).
 
@@ -291,6 +297,10 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
     Raises CheckpointError naming the file, or the first tensor whose shape or presence disagrees.
     """
     folder = Path(path)
+    from .gpt2 import is_gpt2_folder, load_gpt2
+
+    if is_gpt2_folder(folder):  # a Hugging Face GPT-2-family folder: config.json says "model_type": "gpt2"
+        return load_gpt2(folder, device)
     meta = read_meta(folder)
     try:
         if checkpoint_family(meta) == "lstm":
