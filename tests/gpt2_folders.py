@@ -44,8 +44,8 @@ def make_gpt2_folder(folder: Path, options: dict, seed: int, tokenizer_file: Pat
     from transformers import GPT2Config, GPT2LMHeadModel
 
     vocab = Tokenizer.from_file(str(tokenizer_file)).get_vocab_size()
-    eos = vocab - 1 if vocab > 1 else 0
-    config = GPT2Config(vocab_size=vocab + 3, bos_token_id=0, eos_token_id=eos, **options)  # vocab padded, as fine-tunes
+    # vocab padded, as fine-tunes do; no end-of-text id, so that HF's generate never stops early
+    config = GPT2Config(vocab_size=vocab + 3, bos_token_id=None, eos_token_id=None, **options)
     torch.manual_seed(seed)
     model = GPT2LMHeadModel(config)
     with torch.no_grad():

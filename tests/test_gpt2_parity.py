@@ -76,8 +76,7 @@ def test_greedy_continuation_equals_transformers_generate(pair):
     n_new = min(20, ours.config.max_len - len(prompt))
     with torch.no_grad():
         theirs = hf.generate(torch.tensor([prompt]), attention_mask=torch.ones(1, len(prompt), dtype=torch.long),
-                             do_sample=False, max_new_tokens=n_new, min_new_tokens=n_new,
-                             pad_token_id=hf.config.eos_token_id)[0, len(prompt):].tolist()
+                             do_sample=False, max_new_tokens=n_new, pad_token_id=0)[0, len(prompt):].tolist()
     mine = [step.token_id for step in generate(ours, prompt, n_new, temperature=0)]
     assert len(mine) == n_new and mine == theirs
 

@@ -8,11 +8,18 @@
     python -m trainers evaluate --checkpoint DIR [--data PATH] [--split valid|test|train] [--stride N] --json
     python -m trainers evaluate --checkpoint DIR [--split test_2016_flickr|val|train]
         [--decoding greedy|beam] [--beam-width 4] [--length-penalty 0.6] --json      (translation: BLEU)
+    python -m trainers evaluate --checkpoint GPT2_DIR --data FILE --json       (a GPT-2-family folder: loss on FILE)
+    python -m trainers generate --checkpoint DIR --prompt TEXT [--max-new-tokens N] [--temperature T]
+        [--top-k K] [--top-p P] [--seed S] [--threads N] [--json]
     python -m trainers list [ROOT …]
     python -m trainers data [--task TASK] [--data-dir DIR] [--json]
 
 ``data`` says, for each task, whether its data is ready, downloadable from the Hugging Face Hub (with its
 size) or needs a folder (and which files it must hold), as the Train page does before Start.
+
+``generate`` samples from any language-model checkpoint (a transformer, an LSTM, or a Hugging Face GPT-2-family
+folder), as nanoGPT's sample.py: ``--temperature 0`` is greedy; ``--json`` prints one object with the
+generated ``text`` and ``token_ids`` (the new tokens only) beside the prompt's.
 
 ``train`` prints progress on stderr and saves a checkpoint (default ``runs/<run_id>/checkpoint``; only
 rank 0 under ``torchrun --nproc_per_node=N -m trainers train …``, which trains with
@@ -99,6 +106,17 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--length-penalty", type=float, default=0.6,
                           help="translation: α of the length penalty ((5+|Y|)/6)^α (default 0.6)")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+    gen = sub.add_parser("generate", help="sample text from a language-model checkpoint (ours or a GPT-2 folder)")
+    gen.add_argument("--checkpoint", required=True, help="checkpoint folder, or a GPT-2-family Hugging Face folder")
+    gen.add_argument("--prompt", required=True, help="the text to continue")
+    gen.add_argument("--max-new-tokens", type=int, default=100, help="tokens to generate (default 100)")
+    gen.add_argument("--temperature", type=float, default=1.0, help="softmax temperature; 0 = greedy (default 1)")
+    gen.add_argument("--top-k", type=int, default=None, help="keep the K most probable tokens (default: all)")
+    gen.add_argument("--top-p", type=float, default=None, help="keep the smallest set reaching probability P")
+    gen.add_argument("--seed", type=int, default=0, help="random seed of the draws (default 0)")
+    gen.add_argument("--threads", type=int, default=None, help="torch threads")
+    gen.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
     listing = sub.add_parser("list", help="list checkpoints under folders (default assets and runs)")
     listing.add_argument("roots", nargs="*", default=["assets", "runs"])
@@ -270,6 +288,54 @@ def _evaluate(args) -> int:
     return 0
 
 
+def _generate(args) -> int:
+    import torch
+
+    from transformer.sampling import generate
+
+    from .checkpoint import CheckpointError, load_checkpoint
+
+    if args.max_new_tokens < 0:
+        raise CLIError(f"--max-new-tokens must be ≥ 0, got {args.max_new_tokens}")
+    if args.threads is not None:
+        if args.threads < 1:
+            raise CLIError(f"--threads must be ≥ 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
+    try:
+        model, meta = load_checkpoint(args.checkpoint)
+    except (CheckpointError, FileNotFoundError, ValueError) as exc:
+        raise CLIError(str(exc)) from None
+    if meta.task == "addsub" or meta.is_translation:
+        raise CLIError(f"{args.checkpoint} is a {meta.task} model (an encoder-decoder): generate samples from language "
+                       f"models; use evaluate, or the Translate page")
+    try:
+        prompt_ids = meta.encode(args.prompt)
+    except ValueError as exc:
+        raise CLIError(f"the prompt cannot be encoded: {exc}") from None
+    if not prompt_ids:
+        raise CLIError("the prompt is empty: give at least one token to continue")
+    context = model.config.max_len
+    if len(prompt_ids) > context:
+        print(f"note: the prompt has {len(prompt_ids)} tokens; the model reads the last {context}", file=sys.stderr)
+        prompt_ids = prompt_ids[-context:]
+    try:
+        steps = list(generate(model, prompt_ids, args.max_new_tokens, temperature=args.temperature, top_k=args.top_k,
+                              top_p=args.top_p, seed=args.seed))
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    token_ids = [step.token_id for step in steps]
+    text = meta.decode(token_ids) if token_ids else ""
+    if args.json:
+        print(json.dumps({
+            "checkpoint": str(args.checkpoint), "task": meta.task, "prompt": args.prompt, "prompt_ids": prompt_ids,
+            "text": text, "token_ids": token_ids, "temperature": args.temperature, "top_k": args.top_k,
+            "top_p": args.top_p, "seed": args.seed, "max_new_tokens": args.max_new_tokens,
+        }, ensure_ascii=False))
+    else:
+        print(meta.decode(prompt_ids) + text)
+    return 0
+
+
 def _list(args) -> int:
     from .checkpoint import list_checkpoints
 
@@ -314,6 +380,8 @@ def main(argv: list[str] | None = None) -> int:
             return _evaluate(args)
         if args.command == "data":
             return _data(args)
+        if args.command == "generate":
+            return _generate(args)
         return _list(args)
     except CLIError as exc:
         print(f"error: {exc}", file=sys.stderr)
