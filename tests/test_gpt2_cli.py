@@ -120,3 +120,40 @@ def test_generate_refuses_encoder_decoders_and_empty_prompts(gpt2, capsys):
     assert "empty" in capsys.readouterr().err
     assert main(["generate", "--checkpoint", str(gpt2[0]), "--prompt", "a", "--temperature", "-1"]) == 2
     assert "temperature" in capsys.readouterr().err
+
+
+def test_a_hub_id_not_in_the_cache_names_the_files_and_the_folder(tmp_path, monkeypatch, capsys):
+    import trainers.gpt2
+
+    monkeypatch.setattr(trainers.gpt2, "gpt2_from_hub_cache", lambda repo_id, cache_dir=None: None)  # not cached
+    monkeypatch.setenv("TC_MODELS_DIR", str(tmp_path / "models"))
+    assert main(["generate", "--checkpoint", "distilgpt2", "--prompt", "Hello"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "config.json, model.safetensors, tokenizer.json" in err and str(tmp_path / "models" / "distilgpt2") in err
+
+
+def test_a_hub_id_resolves_to_models_dir_and_to_the_hub_cache(gpt2, tmp_path, monkeypatch, capsys):
+    from trainers.gpt2 import find_gpt2_folders, gpt2_from_hub_cache, resolve_gpt2
+
+    folder, _ = gpt2
+    models = tmp_path / "models"
+    (models / "tiny-gpt2").mkdir(parents=True)
+    for name in ("config.json", "model.safetensors", "tokenizer.json"):
+        (models / "tiny-gpt2" / name).write_bytes((folder / name).read_bytes())
+    monkeypatch.setenv("TC_MODELS_DIR", str(models))
+    assert find_gpt2_folders() == [models / "tiny-gpt2"]
+    assert resolve_gpt2("tiny-gpt2") == models / "tiny-gpt2"
+    out = _json(capsys, ["generate", "--checkpoint", "tiny-gpt2", "--prompt", "The", "--max-new-tokens", "3",
+                         "--temperature", "0", "--json"])
+    assert len(out["token_ids"]) == 3
+    # a Hub cache laid out as huggingface_hub writes it: snapshots/<revision>/<files>
+    cache = tmp_path / "hub"
+    snapshot = cache / "models--someone--tiny-gpt2" / "snapshots" / ("0" * 40)
+    snapshot.mkdir(parents=True)
+    (cache / "models--someone--tiny-gpt2" / "refs").mkdir()
+    (cache / "models--someone--tiny-gpt2" / "refs" / "main").write_text("0" * 40)
+    for name in ("config.json", "model.safetensors", "tokenizer.json"):
+        (snapshot / name).write_bytes((folder / name).read_bytes())
+    assert gpt2_from_hub_cache("someone/tiny-gpt2", cache_dir=cache) == snapshot
+    assert gpt2_from_hub_cache("someone/absent", cache_dir=cache) is None

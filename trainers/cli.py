@@ -108,7 +108,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
     gen = sub.add_parser("generate", help="sample text from a language-model checkpoint (ours or a GPT-2 folder)")
-    gen.add_argument("--checkpoint", required=True, help="checkpoint folder, or a GPT-2-family Hugging Face folder")
+    gen.add_argument("--checkpoint", required=True,
+                     help="checkpoint folder, a GPT-2-family Hugging Face folder, or a Hub id (distilgpt2, gpt2) "
+                          "found in models/ or the Hugging Face cache")
     gen.add_argument("--prompt", required=True, help="the text to continue")
     gen.add_argument("--max-new-tokens", type=int, default=100, help="tokens to generate (default 100)")
     gen.add_argument("--temperature", type=float, default=1.0, help="softmax temperature; 0 = greedy (default 1)")
@@ -275,7 +277,7 @@ def _evaluate(args) -> int:
 
             device = "cuda" if torch.cuda.is_available() else "cpu"
         result = evaluate_checkpoint(
-            args.checkpoint, data=args.data, split=args.split, device=device, stride=args.stride,
+            _checkpoint_path(args.checkpoint), data=args.data, split=args.split, device=device, stride=args.stride,
             decoding=args.decoding, beam_width=args.beam_width, length_penalty=args.length_penalty,
         )
     except (CheckpointError, FileNotFoundError, ValueError, RuntimeError) as exc:
@@ -286,6 +288,19 @@ def _evaluate(args) -> int:
         for key, value in result.items():
             print(f"{key}: {value}")
     return 0
+
+
+def _checkpoint_path(name: str) -> str:
+    """A checkpoint folder as given, or a GPT-2-family Hub id (distilgpt2, gpt2) found in models/ or the Hub cache."""
+    if os.path.exists(name):
+        return name
+    from .checkpoint import CheckpointError
+    from .gpt2 import resolve_gpt2
+
+    try:
+        return str(resolve_gpt2(name))
+    except CheckpointError as exc:
+        raise CLIError(str(exc)) from None
 
 
 def _generate(args) -> int:
@@ -302,7 +317,7 @@ def _generate(args) -> int:
             raise CLIError(f"--threads must be ≥ 1, got {args.threads}")
         torch.set_num_threads(args.threads)
     try:
-        model, meta = load_checkpoint(args.checkpoint)
+        model, meta = load_checkpoint(_checkpoint_path(args.checkpoint))
     except (CheckpointError, FileNotFoundError, ValueError) as exc:
         raise CLIError(str(exc)) from None
     if meta.task == "addsub" or meta.is_translation:

@@ -43,6 +43,12 @@ from .checkpoint import CheckpointError, CheckpointMeta
 __all__ = [
     "GPT2_FILES",
     "GPT2_TASK",
+    "HUB_MODELS",
+    "download_gpt2",
+    "find_gpt2_folders",
+    "gpt2_from_hub_cache",
+    "models_dir",
+    "resolve_gpt2",
     "gpt2_config",
     "gpt2_state_dict",
     "is_gpt2_folder",
@@ -54,6 +60,79 @@ GPT2_TASK = "gpt2"  # CheckpointMeta.task of a loaded GPT-2-family folder
 GPT2_FILES = ("config.json", "model.safetensors", "tokenizer.json")
 # Hugging Face's names for the feed-forward activation → ours. "gelu_new" is GPT-2's tanh approximation.
 _ACTIVATIONS = {"gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "gelu": "gelu", "relu": "relu"}
+
+
+# The GPT-2-family models the app offers to fetch (Hub id → download size of the three files, MB)
+HUB_MODELS = {"distilgpt2": 357, "gpt2": 551}
+ENV_MODELS_DIR = "TC_MODELS_DIR"
+
+
+def models_dir() -> Path:
+    """The folder searched for GPT-2 folders (one per model, e.g. ``models/distilgpt2``): env ``TC_MODELS_DIR``,
+    else ``models/`` beside the app (not committed: the weights are hundreds of MB)."""
+    env = os.environ.get(ENV_MODELS_DIR)
+    return Path(env).expanduser() if env else Path(__file__).resolve().parent.parent / "models"
+
+
+def find_gpt2_folders(root: str | os.PathLike | None = None) -> list[Path]:
+    """Every GPT-2 folder directly under ``root`` (default :func:`models_dir`) holding all of ``GPT2_FILES``."""
+    root = Path(root) if root is not None else models_dir()
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir()
+                  if p.is_dir() and all((p / f).is_file() for f in GPT2_FILES) and is_gpt2_folder(p))
+
+
+def gpt2_from_hub_cache(repo_id: str, cache_dir: str | os.PathLike | None = None) -> Path | None:
+    """The Hugging Face cache's snapshot folder of ``repo_id`` when it holds all of ``GPT2_FILES``, else None.
+
+    Reads the local cache only (``snapshot_download(local_files_only=True)``): never touches the network.
+    ``cache_dir``: another cache than huggingface_hub's default (``HF_HUB_CACHE``).
+    """
+    from huggingface_hub import snapshot_download
+
+    try:
+        folder = Path(snapshot_download(repo_id, allow_patterns=list(GPT2_FILES), local_files_only=True,
+                                        cache_dir=cache_dir))
+    except Exception:  # LocalEntryNotFoundError and friends: not in the cache
+        return None
+    return folder if all((folder / f).is_file() for f in GPT2_FILES) else None
+
+
+def missing_files_sentence(name: str = "distilgpt2") -> str:
+    """The one line that says where GPT-2 files go when they cannot be fetched."""
+    return (f"put {', '.join(GPT2_FILES)} of {name} (from https://huggingface.co/{name}) into the folder "
+            f"{models_dir() / name}, or name any folder holding them")
+
+
+def resolve_gpt2(name_or_path: str | os.PathLike) -> Path:
+    """A folder given by path, or a Hub id (``distilgpt2``, ``gpt2``, …) found in ``models/`` or the Hub cache.
+
+    Raises CheckpointError with one line naming the files and the folder to put them in when neither has it.
+    """
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        return path
+    name = str(name_or_path)
+    local = models_dir() / name
+    if local.is_dir():
+        return local
+    cached = gpt2_from_hub_cache(name)  # an invalid Hub id is simply not in the cache
+    if cached is not None:
+        return cached
+    raise CheckpointError(f"{name} is neither a folder nor in the Hugging Face cache: {missing_files_sentence(name)}")
+
+
+def download_gpt2(repo_id: str, tqdm_class=None) -> Path:
+    """Fetch ``GPT2_FILES`` of ``repo_id`` from the Hugging Face Hub into its cache; returns the snapshot folder.
+
+    Call :func:`trainers.hub.hub_unavailable_reason` first: offline, this fails only after the Hub's retries.
+    Raises whatever ``huggingface_hub`` raises (OSError subclasses for network and missing-file errors).
+    """
+    from huggingface_hub import snapshot_download
+
+    kwargs = {"tqdm_class": tqdm_class} if tqdm_class is not None else {}
+    return Path(snapshot_download(repo_id, allow_patterns=list(GPT2_FILES), **kwargs))
 
 
 def read_hf_config(folder: str | os.PathLike) -> dict:
