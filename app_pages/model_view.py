@@ -28,7 +28,7 @@ st.caption(
 )
 
 picked = checkpoint_picker(
-    "mv_checkpoint", "open_in_model_view", prefer=lambda c: c.task == "shakespeare",
+    "mv_checkpoint", "open_in_model_view", prefer=lambda c: c.task == "shakespeare", pretrained=True,
     empty_message=_("No trained model is available yet. Train one on the Train page and save it, or add the shipped "
                     "checkpoints to assets/."),
 )

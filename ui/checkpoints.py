@@ -162,15 +162,22 @@ def checkpoint_picker(
     empty_message: str,
     tasks: tuple[str, ...] | None = None,
     prefer: Callable[[CheckpointChoice], bool] | None = None,
+    pretrained: bool = False,
 ) -> PickedModel:
     """The "Model" select box over this session's runs and the shipped checkpoints, and the loaded choice.
 
     ``key``: the widget key; ``open_key``: the session-state key another page sets to open a checkpoint
     here; ``tasks``: only these tasks; ``prefer``: the first choice it accepts is the default. With no
     checkpoint to offer, ``empty_message`` is shown and the page stops; so it does when the chosen one
-    cannot be loaded (with the reason).
+    cannot be loaded (with the reason). ``pretrained``: offer GPT-2-family folders too (:mod:`ui.pretrained`),
+    with a panel under the picker to name a folder or fetch one.
     """
     choices = checkpoint_choices(session_checkpoints(), tasks=tasks)
+    if pretrained:
+        from ui.pretrained import pretrained_folders
+
+        choices += [CheckpointChoice(path, _("{name} — GPT-2 (Hugging Face)").format(name=name), "gpt2", "pretrained")
+                    for name, path in pretrained_folders()]
     if not choices:
         st.info(empty_message, icon=":material/info:")
         st.stop()
@@ -179,6 +186,10 @@ def checkpoint_picker(
     preselect_checkpoint(paths, key, open_key, default=default)
     labels = {c.path: c.label for c in choices}
     path = st.selectbox(_("Model"), paths, format_func=labels.get, key=key)
+    if pretrained:
+        from ui.pretrained import pretrained_panel
+
+        pretrained_panel(key, open_key)
     stamp = checkpoint_stamp(path)
     try:
         model, meta = cached_model(path, stamp)
