@@ -102,3 +102,48 @@ def test_attention_step_page_shows_the_models_own_weights():
         got[row["r"], row["c"]] = row["value"] if row["value"] is not None else 0.0
     np.testing.assert_allclose(got, expected, atol=1e-5)
     assert any("first 64 dimensions" in info.value for info in at.info)  # d_model 256: X is drawn in part
+
+
+def test_model_multihead_is_the_layers_own_attention(loaded):
+    from ui.lessons.model_weights import model_multihead
+
+    model, meta = loaded
+    ids = meta.encode(TEXT)[:24]
+    with torch.no_grad():
+        _logits, record = model(torch.tensor([ids]), return_attention=True)
+    for layer in range(model.config.n_layers):
+        res, _cut = model_multihead(model, meta, TEXT, layer)
+        assert res.module is model.blocks[layer].self_attn
+        assert_close(res.trace.weights[0], record.decoder_self[layer][0], atol=1e-5, rtol=1e-4)
+        with torch.no_grad():
+            expected, _w = res.module(res.trace.x, mask=res.mask)
+        assert_close(res.trace.output, expected, atol=1e-5, rtol=1e-4)
+
+
+def test_multihead_page_shows_every_head_of_the_models_layer():
+    import json
+
+    import numpy as np
+    from streamlit.testing.v1 import AppTest
+
+    from .test_model_view import chart_rows
+
+    path = REPO / "assets" / "shakespeare"
+    model, meta = load_checkpoint(path)
+    text = "ROMEO: but soft"
+    at = AppTest.from_file(str(REPO / "app_pages" / "multihead.py"), default_timeout=120)
+    at.session_state["mha_weights"] = "model"
+    at.session_state["mha_model"] = str(path)
+    at.session_state["mha_text"] = text
+    at.session_state["mha_layer_4"] = 3
+    at.run()
+    assert not at.exception and not at.error
+    with torch.no_grad():
+        _logits, record = model(torch.tensor([meta.encode(text)]), return_attention=True)
+    chart = next(el for el in at.get("vega_lite_chart")
+                 if "Attention weights per head" in json.dumps(json.loads(el.proto.spec).get("title", "")))
+    expected = record.decoder_self[2][0].numpy()  # layer 3: (H, T, T)
+    got = np.zeros_like(expected)
+    for row in chart_rows(chart):
+        got[int(row["head"].split()[-1]) - 1, row["r"], row["c"]] = row["value"] or 0.0
+    np.testing.assert_allclose(got, expected, atol=1e-5)

@@ -13,7 +13,7 @@ import streamlit as st
 from trainers.tasks import LM_TASKS
 from ui.checkpoints import checkpoint_picker, shared_model
 from ui.i18n import _
-from ui.lessons.model_weights import model_head_attention, model_supports_steps
+from ui.lessons.model_weights import model_head_attention, model_multihead, model_supports_steps
 
 MAX_SHOWN_DIMS = 64  # columns of X and rows of W_Q, W_K, W_V drawn (GPT-2's d_model is 768)
 
@@ -28,8 +28,9 @@ class ModelHead:
     head: int
 
 
-def weights_source(prefix: str) -> ModelHead | None:
-    """The "Weights" control; for a trained model also the Model picker, layer and head. None = random weights."""
+def weights_source(prefix: str, choose_head: bool = True) -> ModelHead | None:
+    """The "Weights" control; for a trained model also the Model picker, layer and head (``choose_head``: the
+    head too). None = random weights."""
     choice = st.segmented_control(
         _("Weights"), ["random", "model"], default="random", required=True, key=prefix + "weights",
         format_func={"random": _("random (seeded)"), "model": _("a trained model")}.__getitem__,
@@ -49,7 +50,7 @@ def weights_source(prefix: str) -> ModelHead | None:
     cfg = picked.meta.model_config
     c1, c2 = st.columns(2)
     layer = c1.slider(_("Layer"), 1, cfg.n_layers, 1, key=f"{prefix}layer_{cfg.n_layers}")
-    head = c2.slider(_("Head"), 1, cfg.n_heads, 1, key=f"{prefix}head_{cfg.n_heads}")
+    head = c2.slider(_("Head"), 1, cfg.n_heads, 1, key=f"{prefix}head_{cfg.n_heads}") if choose_head else 1
     return ModelHead(picked.path, picked.stamp, int(layer), int(head))
 
 
@@ -58,3 +59,14 @@ def model_attend(path: str, stamp: float, text: str, layer: int, head: int, scal
     """:func:`ui.lessons.model_weights.model_head_attention` of a cached model (0-based layer, head); cached."""
     model, meta = shared_model(path, stamp)
     return model_head_attention(model, meta, text, layer, head, scale=scale)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def model_heads(path: str, stamp: float, text: str, layer: int):
+    """:func:`ui.lessons.model_weights.model_multihead` of a cached model (0-based layer), cached without the
+    module: ``(tokens, trace, W_O (d_model, d_model) in the formula's orientation, list-of-heads difference, cut)``."""
+    from ui.lessons import list_of_heads_difference
+
+    model, meta = shared_model(path, stamp)
+    res, cut = model_multihead(model, meta, text, layer)
+    return res.tokens, res.trace, res.module.w_o.weight.T.detach().clone(), list_of_heads_difference(res), cut

@@ -15,12 +15,14 @@ from torch import nn
 
 from trainers.checkpoint import CheckpointMeta
 from transformer.models import DecoderOnlyLM
-from transformer.trace import trace_self_attention
+from transformer.trace import trace_multihead, trace_self_attention
 
 from .attention import SentenceAttention
 from .embeddings import TokenEmbedding
+from .multihead import SentenceMultiHead
 
-__all__ = ["MAX_MODEL_TOKENS", "head_projections", "model_head_attention", "model_supports_steps"]
+__all__ = ["MAX_MODEL_TOKENS", "head_projections", "layer_input", "model_head_attention", "model_multihead",
+           "model_supports_steps"]
 
 MAX_MODEL_TOKENS = 24  # the step views draw a dozen T × T and T × d heatmaps: longer sentences are cut
 
@@ -46,16 +48,13 @@ def head_projections(mha, head: int) -> tuple[tuple[torch.Tensor, ...], tuple[to
 
 
 @torch.no_grad()
-def model_head_attention(
-    model: DecoderOnlyLM, meta: CheckpointMeta, text: str, layer: int, head: int, scale: bool = True,
-    max_tokens: int = MAX_MODEL_TOKENS,
-) -> tuple[SentenceAttention, bool]:
-    """Layer ``layer``'s head ``head`` (0-based) of a decoder-only model on ``text``, every step kept.
+def layer_input(model: DecoderOnlyLM, meta: CheckpointMeta, text: str, layer: int, max_tokens: int = MAX_MODEL_TOKENS):
+    """What layer ``layer`` (0-based)'s attention reads for ``text``: ``(tokens, embedding, x (1, T, d_model),
+    mask (T, T) or None, cut)``.
 
-    Returns (the steps as a :class:`SentenceAttention` whose trace has x (T, d_model), w_q … (d_model, d_k),
-    weights (T, T) …, and whether the text was cut to ``max_tokens`` tokens). The mask is the model's own
-    (causal unless it was trained without). ``scale=False`` skips ÷√d_k (the model itself always scales).
-    Raises ValueError for text that encodes to no token, or a layer or head the model lacks.
+    The model's tokenizer (the first ``max_tokens`` tokens; ``cut`` says whether it cut), embedding and
+    positions, layers 0 … layer − 1, then the layer's norm in a pre-norm model. Raises ValueError for text
+    that encodes to no token or a layer the model lacks.
     """
     if not 0 <= layer < len(model.blocks):
         raise ValueError(f"layer must be between 0 and {len(model.blocks) - 1}, got {layer}")
@@ -75,9 +74,38 @@ def model_head_attention(
         x = block(x, self_mask=mask)[0]
     block = model.blocks[layer]
     x = block.residual1.norm(x) if block.residual1.norm_first else x  # what this layer's attention reads
-    (w_q, w_k, w_v), biases = head_projections(block.self_attn, head)
-    trace = trace_self_attention(x[0], w_q, w_k, w_v, mask=mask, scale=scale, biases=biases)
     tokens = meta.token_strings(ids)
     embedding = TokenEmbedding(vocab=list(dict.fromkeys(tokens)), ids=batch[0], token_vectors=token_vectors,
                                positions=positions.detach(), x=x[0])
-    return SentenceAttention(tokens=tokens, is_pad=[False] * T, embedding=embedding, trace=trace), cut
+    return tokens, embedding, x, mask, cut
+
+
+@torch.no_grad()
+def model_head_attention(
+    model: DecoderOnlyLM, meta: CheckpointMeta, text: str, layer: int, head: int, scale: bool = True,
+    max_tokens: int = MAX_MODEL_TOKENS,
+) -> tuple[SentenceAttention, bool]:
+    """Layer ``layer``'s head ``head`` (0-based) of a decoder-only model on ``text``, every step kept.
+
+    Returns (the steps as a :class:`SentenceAttention` whose trace has x (T, d_model), w_q … (d_model, d_k),
+    weights (T, T) …, and whether the text was cut to ``max_tokens`` tokens). The mask is the model's own
+    (causal unless it was trained without). ``scale=False`` skips ÷√d_k (the model itself always scales).
+    Raises ValueError for text that encodes to no token, or a layer or head the model lacks.
+    """
+    tokens, embedding, x, mask, cut = layer_input(model, meta, text, layer, max_tokens)
+    (w_q, w_k, w_v), biases = head_projections(model.blocks[layer].self_attn, head)
+    trace = trace_self_attention(x[0], w_q, w_k, w_v, mask=mask, scale=scale, biases=biases)
+    return SentenceAttention(tokens=tokens, is_pad=[False] * len(tokens), embedding=embedding, trace=trace), cut
+
+
+@torch.no_grad()
+def model_multihead(
+    model: DecoderOnlyLM, meta: CheckpointMeta, text: str, layer: int, max_tokens: int = MAX_MODEL_TOKENS,
+) -> tuple[SentenceMultiHead, bool]:
+    """All heads of layer ``layer`` (0-based) on ``text``: the layer's own ``MultiHeadAttention`` step by step
+    (:func:`transformer.trace.trace_multihead`) on what it reads. Returns (the result, whether the text was cut).
+    Raises ValueError as :func:`layer_input`.
+    """
+    tokens, embedding, x, mask, cut = layer_input(model, meta, text, layer, max_tokens)
+    mha = model.blocks[layer].self_attn
+    return SentenceMultiHead(tokens, embedding, mha, trace_multihead(mha, x, mask), mask), cut
