@@ -127,3 +127,24 @@ def test_config_rejects_a_bad_eps_and_round_trips_the_new_fields():
     old = {k: v for k, v in config.to_dict().items() if k not in ("layer_norm_eps", "scale_embeddings", "lm_head_bias")}
     restored = TransformerConfig.from_dict(old)  # a checkpoint saved before these options existed
     assert (restored.layer_norm_eps, restored.scale_embeddings, restored.lm_head_bias) == (1e-5, True, True)
+
+
+def test_one_query_fast_path_and_no_grad_projections_equal_the_fused_kernels():
+    """Sampling steps (one query, no gradients) skip the stacked Q/K/V weight and the flash kernel: same numbers."""
+    from transformer.attention import KVCache, MultiHeadAttention
+
+    torch.manual_seed(0)
+    mha = MultiHeadAttention(16, 4).eval()
+    x = torch.randn(2, 7, 16)
+    with torch.enable_grad():
+        fused = mha(x)[0]  # training-style path: one stacked product, F.scaled_dot_product_attention
+    with torch.no_grad():
+        cache = KVCache()
+        mha(x[:, :6], cache=cache)
+        step, none = mha(x[:, 6:], cache=cache)  # one query against 7 cached keys: the small-product path
+        assert none is None
+        assert_close(step, fused[:, 6:], atol=1e-6, rtol=1e-5)
+        assert_close(mha(x)[0], fused, atol=1e-6, rtol=1e-5)
+    lm = DecoderOnlyLM(_gpt2_like())
+    assert lm.self_mask(1, 5, torch.device("cpu")) is None  # one new token may see every cached one
+    assert lm.self_mask(2, 5, torch.device("cpu")).shape == (2, 7)

@@ -409,8 +409,12 @@ class DecoderOnlyLM(nn.Module):
         return [KVCache() for _ in self.blocks]
 
     def self_mask(self, T: int, offset: int, device: torch.device) -> Tensor | None:
-        """Causal mask for T new positions after ``offset`` cached ones: (T, offset + T), or None."""
-        if not self.config.causal:
+        """Causal mask for T new positions after ``offset`` cached ones: (T, offset + T), or None.
+
+        None also for one new position (T = 1): it may see every cached key and itself, so nothing is masked
+        (sampling then builds no (offset + 1)² matrix per token).
+        """
+        if not self.config.causal or T == 1:
             return None
         return causal_mask(offset + T, device=device)[offset:]  # row i may see keys j <= offset + i
 
