@@ -113,20 +113,22 @@ def sentence_mode() -> None:
                                        help=_("Draws other random embeddings and weight matrices."),
                                        disabled=source is not None))
         c1, c2, c3, c4 = st.columns([1, 1, 1.3, 1])
-        d_model = c1.slider(_("d_model"), 2, 64, 8, key=K + "d_model", help=_("Width of each token vector in X."),
-                            disabled=source is not None)
-        d_k = c2.slider(_("d_k"), 1, 64, 4, key=K + "d_k", help=_("Width of the queries and keys (and here, values)."),
-                        disabled=source is not None)
-        mask = c3.segmented_control(
-            _("Mask"),
-            options=["none", "causal", "padding"],
-            format_func={"none": _("none"), "causal": _("causal"), "padding": _("padding")}.__getitem__,
-            default="none",
-            required=True,
-            key=K + "mask",
-            help=_("causal: a token may not look ahead; padding: nobody may look at [PAD] tokens."),
-            disabled=source is not None,
-        )
+        if source is None:
+            d_model = c1.slider(_("d_model"), 2, 64, 8, key=K + "d_model", help=_("Width of each token vector in X."))
+            d_k = c2.slider(_("d_k"), 1, 64, 4, key=K + "d_k",
+                            help=_("Width of the queries and keys (and here, values)."))
+            mask = c3.segmented_control(
+                _("Mask"),
+                options=["none", "causal", "padding"],
+                format_func={"none": _("none"), "causal": _("causal"), "padding": _("padding")}.__getitem__,
+                default="none",
+                required=True,
+                key=K + "mask",
+                help=_("causal: a token may not look ahead; padding: nobody may look at [PAD] tokens."),
+            )
+        else:  # set by the model below
+            d_model, d_k, mask = 8, 4, "none"
+            c1.caption(_("d_model, d_k and the mask are the model's own (shown with the steps below)."))
         n_pad = 0
         if mask == "padding":
             n_pad = c4.slider(_("[PAD] tokens added"), 1, 4, 2, key=K + "n_pad")
