@@ -29,6 +29,7 @@ PAGES: list[tuple[str, str, str, str]] = [
     ("app_pages/generate.py", N_("Generate"), ":material/auto_awesome:", N_("Train & sample")),
     ("app_pages/translate.py", N_("Translate"), ":material/translate:", N_("Train & sample")),
     ("app_pages/attention_maps.py", N_("Attention maps"), ":material/grid_view:", N_("Train & sample")),
+    ("app_pages/model_view.py", N_("Model view"), ":material/apps:", N_("Train & sample")),
 ]
 
 

@@ -96,7 +96,7 @@ st.caption(
 )
 
 picked = checkpoint_picker(
-    "att_checkpoint", "open_in_attention", prefer=lambda c: c.task == "addsub",
+    "att_checkpoint", "open_in_attention", prefer=lambda c: c.task == "addsub", pretrained=True,
     empty_message=_("No trained model is available yet. Train one on the Train page and save it, or add the shipped "
                     "checkpoints to assets/."),
 )

@@ -7,6 +7,7 @@ Widgets only; every number comes from ``ui.lessons.sentence_attention`` (which c
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 
 import numpy as np
@@ -26,6 +27,7 @@ from ui.lessons import (
     weight_stats,
 )
 from ui.text import unique_labels
+from ui.weights_source import MAX_SHOWN_DIMS, model_attend, weights_source
 
 K = "steps_"  # widget key prefix of this page
 SWEEP_D_KS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
@@ -104,22 +106,29 @@ def sentence_mode() -> None:
     """Your sentence, step by step. A fragment: moving one of its widgets reruns only this part of the page."""
     controls = st.container(border=True)
     with controls:
+        source = weights_source(K)  # None: random weights; else a trained model's layer and head
         c_text, c_seed = st.columns([4, 1])
         tokens = sentence_input(K + "text", container=c_text)
         seed = int(c_seed.number_input(_("Seed"), min_value=0, max_value=10_000, value=0, step=1, key=K + "seed",
-                                       help=_("Draws other random embeddings and weight matrices.")))
+                                       help=_("Draws other random embeddings and weight matrices."),
+                                       disabled=source is not None))
         c1, c2, c3, c4 = st.columns([1, 1, 1.3, 1])
-        d_model = c1.slider(_("d_model"), 2, 64, 8, key=K + "d_model", help=_("Width of each token vector in X."))
-        d_k = c2.slider(_("d_k"), 1, 64, 4, key=K + "d_k", help=_("Width of the queries and keys (and here, values)."))
-        mask = c3.segmented_control(
-            _("Mask"),
-            options=["none", "causal", "padding"],
-            format_func={"none": _("none"), "causal": _("causal"), "padding": _("padding")}.__getitem__,
-            default="none",
-            required=True,
-            key=K + "mask",
-            help=_("causal: a token may not look ahead; padding: nobody may look at [PAD] tokens."),
-        )
+        if source is None:
+            d_model = c1.slider(_("d_model"), 2, 64, 8, key=K + "d_model", help=_("Width of each token vector in X."))
+            d_k = c2.slider(_("d_k"), 1, 64, 4, key=K + "d_k",
+                            help=_("Width of the queries and keys (and here, values)."))
+            mask = c3.segmented_control(
+                _("Mask"),
+                options=["none", "causal", "padding"],
+                format_func={"none": _("none"), "causal": _("causal"), "padding": _("padding")}.__getitem__,
+                default="none",
+                required=True,
+                key=K + "mask",
+                help=_("causal: a token may not look ahead; padding: nobody may look at [PAD] tokens."),
+            )
+        else:  # set by the model below
+            d_model, d_k, mask = 8, 4, "none"
+            c1.caption(_("d_model, d_k and the mask are the model's own (shown with the steps below)."))
         n_pad = 0
         if mask == "padding":
             n_pad = c4.slider(_("[PAD] tokens added"), 1, 4, 2, key=K + "n_pad")
@@ -127,12 +136,33 @@ def sentence_mode() -> None:
         scale = c5.toggle(_("Divide by √d_k"), value=True, key=K + "scale",
                           help=_("Turn off to see the softmax saturate as d_k grows."))
         positional = c6.toggle(_("Add positional encoding"), value=True, key=K + "positional",
-                               help=_("Sinusoidal (Vaswani et al. §3.5). Without it, a repeated word gets identical rows."))
+                               help=_("Sinusoidal (Vaswani et al. §3.5). Without it, a repeated word gets identical rows."),
+                               disabled=source is not None)
         table = matrix_view(K + "view", container=c7)
 
     args = (tuple(tokens), d_model, d_k, seed, mask, n_pad, scale, "sinusoidal" if positional else None)
-    res = _attend(*args)
+    if source is None:
+        res, other = _attend(*args), _attend(*args[:6], not scale, args[7])
+    else:  # the sentence through the model's own tokenizer, embedding, positions and layers 1 … l − 1
+        text = st.session_state.get(K + "text") or " ".join(tokens)
+        try:
+            (res, cut), (other, _cut) = (model_attend(source.path, source.stamp, text, source.layer - 1,
+                                                      source.head - 1, s) for s in (scale, not scale))
+        except ValueError as exc:
+            st.error(_("The model cannot read this text: {error}").format(error=exc), icon=":material/error:")
+            return
+        if cut:
+            st.info(_("The model's tokenizer made more than {n} tokens of the text: the steps show the first {n}.")
+                    .format(n=len(res.tokens)), icon=":material/info:")
+        d_model, d_k = res.trace.x.shape[-1], res.trace.q.shape[-1]
+        mask, n_pad, positional = ("causal" if bool(res.trace.mask is not None) else "none"), 0, True
     tr = res.trace
+    if d_model > MAX_SHOWN_DIMS:  # GPT-2: 768 columns would not fit the page; Q, K, V are computed from all of them
+        st.info(_("d_model = {d}: X and W_Q, W_K, W_V show their first {n} dimensions; Q, K, V and everything after "
+                  "them use all {d}.").format(d=d_model, n=MAX_SHOWN_DIMS), icon=":material/info:")
+        shown = slice(0, MAX_SHOWN_DIMS)
+        tr = dataclasses.replace(tr, x=tr.x[:, shown], w_q=tr.w_q[shown], w_k=tr.w_k[shown], w_v=tr.w_v[shown])
+        d_model = MAX_SHOWN_DIMS
     T = len(res.tokens)
     labels = unique_labels(res.tokens)
     dims, kdims = dim_labels(d_model), dim_labels(d_k)
@@ -154,20 +184,31 @@ def sentence_mode() -> None:
 
     # 1. X
     st.subheader(_("① X: the tokens as vectors"))
-    st.markdown(
-        _("Each token's row of a random embedding table{pe}: **X** has shape (T, d_model) = ({T}, {d}).").format(
-            pe=_(", plus its positional encoding") if positional else "", T=T, d=d_model
+    if source is None:
+        st.markdown(
+            _("Each token's row of a random embedding table{pe}: **X** has shape (T, d_model) = ({T}, {d}).").format(
+                pe=_(", plus its positional encoding") if positional else "", T=T, d=d_model
+            )
         )
-    )
+    else:
+        through = _(", through layers 1 to {last}").format(last=source.layer - 1) if source.layer > 1 else ""
+        st.markdown(_("**X** is exactly what layer {layer}'s attention reads: the model's own tokens, embedding and "
+                      "positions{through}, then (in a pre-norm model) the layer norm. Shape (T, d_model) = ({T}, {d})."
+                      ).format(layer=source.layer, through=through, T=T, d=res.trace.x.shape[-1]))
     show_matrix(_np(tr.x), labels, dims, title=_("X (T × d_model)"), key=K + "x", table=table, **no_dl,
                 x_title=_("dimension"), y_title=tok_axis)
 
     # 2. Weights
     st.subheader(_("② W_Q, W_K, W_V: three projections"))
-    st.markdown(
-        _("Three (d_model, d_k) = ({d}, {k}) matrices with random N(0, 1/d_model) entries — a trained model "
-          "would have learnt them.").format(d=d_model, k=d_k)
-    )
+    if source is None:
+        st.markdown(
+            _("Three (d_model, d_k) = ({d}, {k}) matrices with random N(0, 1/d_model) entries — a trained model "
+              "would have learnt them.").format(d=d_model, k=d_k)
+        )
+    else:
+        st.markdown(_("Head {h}'s slice of layer {layer}'s learned projections, each (d_model, d_k) = ({d}, {k}); "
+                      "Q, K and V below add the learned biases too.").format(
+                          h=source.head, layer=source.layer, d=res.trace.x.shape[-1], k=d_k))
     show_matrices([(_np(w), dims, kdims, name) for name, w in ((_("W_Q"), tr.w_q), (_("W_K"), tr.w_k), (_("W_V"), tr.w_v))],
                   key=K + "w", table=table, x_title=_("dimension"), y_title="d_model", **no_dl)
 
@@ -201,8 +242,6 @@ def sentence_mode() -> None:
         else:
             st.warning(_("Scaling is off: the softmax below gets Q Kᵀ itself."), icon=":material/warning:")
     with right:
-        other = _attend(tuple(tokens), d_model, d_k, seed, mask, n_pad, not scale,
-                        "sinusoidal" if positional else None)
         on, off = (res, other) if scale else (other, res)
         (max_on, ent_on), (max_off, ent_off) = weight_stats(on.trace.weights), weight_stats(off.trace.weights)
         even_entropy = float(even_spread_entropy(tr.mask, T, T).mean())
@@ -279,7 +318,7 @@ def sentence_mode() -> None:
             + inspect.getsource(core_attention.scaled_dot_product_attention),
             language="python",
         )
-        cmp = _loops(*args)
+        cmp = _loops(*args) if source is None else compare_loop_versions(tr.q, tr.k, tr.v, tr.mask)
         rows = [
             {_("implementation"): name, _("output shape"): str(tuple(out.shape)),
              _("max |difference| from vectorised"): f"{cmp.max_abs_diff[name]:.2e}"}

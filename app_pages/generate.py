@@ -114,7 +114,7 @@ st.caption(
 if checkpoint_choices(session_checkpoints(), tasks=TRANSLATION_TASKS):
     st.caption(_("Translation models are encoder-decoders, not language models: they are on the Translate page."))
 picked = checkpoint_picker(
-    "gen_checkpoint", "open_in_generate", tasks=LM_TASKS,
+    "gen_checkpoint", "open_in_generate", tasks=LM_TASKS, pretrained=True,
     empty_message=_("No language model is available yet. Train one on the Train page (Tiny Shakespeare, preset tiny, "
                     "takes seconds) and save it, or add the shipped checkpoints to assets/."),
 )

@@ -27,6 +27,7 @@ STEPS = [
     (_("Generate"), _("sample with temperature, top-k and top-p; see each step's candidates")),
     (_("Translate"), _("English to German with greedy or beam search, and the cross-attention alignment")),
     (_("Attention maps"), _("what a trained model's heads attend to, per layer and head")),
+    (_("Model view"), _("every layer and head of a trained model (or GPT-2) at once, any head enlarged")),
 ]
 for number, (title, what) in enumerate(STEPS, start=1):
     st.markdown(f"{number}. **{title}**: {what}")

@@ -19,6 +19,7 @@ from ui.i18n import _
 from ui.inputs import matrix_view, sentence_input
 from ui.lessons import list_of_heads_difference, sentence_multihead, udl_12_2_multihead
 from ui.text import shape_text, unique_labels
+from ui.weights_source import MAX_SHOWN_DIMS, model_heads, weights_source
 
 K = "mha_"  # widget key prefix of this page
 
@@ -74,20 +75,32 @@ with st.expander(_("Why several heads, and what they cost")):
     )
 
 with st.container(border=True):
+    source = weights_source(K, choose_head=False)  # None: random weights; else a trained model's layer
     c_text, c_seed = st.columns([4, 1])
     tokens = sentence_input(K + "text", container=c_text)
-    seed = int(c_seed.number_input(_("Seed"), 0, 10_000, 0, key=K + "seed",
+    seed = int(c_seed.number_input(_("Seed"), 0, 10_000, 0, key=K + "seed", disabled=source is not None,
                                    help=_("Draws other random embeddings and weight matrices.")))
     c1, c2, c3, c4 = st.columns([1, 1, 1, 1.2])
-    d_model = c1.slider(_("d_model"), 1, 64, 16, key=K + "d_model")
-    n_heads = c2.slider(_("heads H"), 1, 8, 4, key=K + "n_heads")
+    d_model = c1.slider(_("d_model"), 1, 64, 16, key=K + "d_model", disabled=source is not None)
+    n_heads = c2.slider(_("heads H"), 1, 8, 4, key=K + "n_heads", disabled=source is not None)
     mask_names = {"none": _("none"), "causal": _("causal")}
     mask = c3.segmented_control(_("Mask"), options=list(mask_names), format_func=mask_names.__getitem__,
-                                default="none", required=True, key=K + "mask")
+                                default="none", required=True, key=K + "mask", disabled=source is not None)
     table = matrix_view(K + "view", container=c4)
 
+model_w_o = model_difference = None
 try:
-    tr = _multihead(tuple(tokens), d_model, n_heads, seed, mask)
+    if source is None:
+        tr = _multihead(tuple(tokens), d_model, n_heads, seed, mask)
+    else:  # the sentence through the model's tokenizer, embedding, positions and layers 1 … l − 1
+        tokens, tr, model_w_o, model_difference, cut = model_heads(
+            source.path, source.stamp, st.session_state.get(K + "text") or " ".join(tokens), source.layer - 1)
+        d_model, n_heads = tr.x.shape[-1], tr.q.shape[1]
+        st.caption(_("Layer {layer} of the model: X is what its attention reads (the model's own tokens, embedding "
+                     "and positions, through the layers before it and the layer norm).").format(layer=source.layer))
+        if cut:
+            st.info(_("The model's tokenizer made more than {n} tokens of the text: the steps show the first {n}.")
+                    .format(n=len(tokens)), icon=":material/info:")
 except ValueError as err:
     st.error(
         _("Cannot split d_model = {d} into {h} heads: {why}").format(d=d_model, h=n_heads, why=err),
@@ -139,7 +152,11 @@ if tr is not None:
           "({T}, {d}) again: columns h1·d0 … belong to head 1, and so on.").format(T=T, k=d_k, d=d_model)
     )
     concat_cols = [f"h{h + 1}·d{j}" for h in range(n_heads) for j in range(d_k)]
-    show_matrix(_np(tr.concat[0]), labels, concat_cols, title=_("Concat(head₁, …, head_H)"), key=K + "concat",
+    shown = slice(0, MAX_SHOWN_DIMS)  # a trained model's d_model can be 768: draw the first 64 columns
+    if d_model > MAX_SHOWN_DIMS:
+        st.info(_("d_model = {d}: the concatenation and W_O show their first {n} dimensions; the output uses all {d}.")
+                .format(d=d_model, n=MAX_SHOWN_DIMS), icon=":material/info:")
+    show_matrix(_np(tr.concat[0])[:, shown], labels, concat_cols[shown], title=_("Concat(head₁, …, head_H)"), key=K + "concat",
                 table=table, x_title=_("head · dimension"), y_title=_("token"), max_width=1000)
 
     st.header(_("④ Mixing the heads: W_O"))
@@ -149,11 +166,12 @@ if tr is not None:
     c1, c2 = st.columns(2)
     with c1:
         # nn.Linear stores W_Oᵀ: output = concat · weightᵀ, so weightᵀ is the W_O of the formula.
-        w_o = _np(sentence_multihead(list(tokens), d_model, n_heads, seed, mask).module.w_o.weight.T)
-        show_matrix(w_o, concat_cols, dim_labels(d_model), title=_("W_O"), key=K + "w_o", table=table, max_width=500,
+        w_o = _np(sentence_multihead(list(tokens), d_model, n_heads, seed, mask).module.w_o.weight.T
+                  if model_w_o is None else model_w_o)[shown, shown]
+        show_matrix(w_o, concat_cols[shown], dim_labels(d_model)[shown], title=_("W_O"), key=K + "w_o", table=table, max_width=500,
                     x_title=_("output dimension"), y_title=_("head · dimension"))
     with c2:
-        show_matrix(_np(tr.output[0]), labels, dim_labels(d_model), title=_("Output = Concat · W_O"),
+        show_matrix(_np(tr.output[0])[:, shown], labels, dim_labels(d_model)[shown], title=_("Output = Concat · W_O"),
                     key=K + "output", table=table, x_title=_("dimension"), y_title=_("token"), max_width=500)
 
     with st.expander(_("The course's form: a list of SelfAttention heads (EECS 498 A5, Fudan Lab3)")):
@@ -165,7 +183,8 @@ if tr is not None:
         )
         st.code(inspect.getsource(ListOfHeadsMultiHeadAttention), language="python")
         st.success(_("The fused and the list-of-heads outputs agree to within {w:.1e}.").format(
-            w=_list_of_heads(tuple(tokens), d_model, n_heads, seed, mask)), icon=":material/check:")
+            w=_list_of_heads(tuple(tokens), d_model, n_heads, seed, mask) if model_difference is None
+            else model_difference), icon=":material/check:")
 
 # --------------------------------------------------------------------------------------------------
 st.header(_("Textbook example: UDL 12.2, two heads"))

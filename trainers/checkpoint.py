@@ -117,6 +117,8 @@ class CheckpointMeta:
         newline becomes ``<eos>``). Translation: the source sentence's pieces then ``<eos>``.
         Raises ValueError for text the vocabulary cannot express.
         """
+        if self.task == "gpt2":  # a GPT-2-family folder (trainers.gpt2): its tokenizer.json, no tokens added
+            return self._tokenizer().encode(text, add_special_tokens=False).ids
         if self.task == "addsub":
             from .tasks import addsub
 
@@ -130,6 +132,8 @@ class CheckpointMeta:
 
     def decode(self, ids) -> str:
         """Token ids → text (AddSub: the course string, e.g. "BOS POSITIVE 04 EOS")."""
+        if self.task == "gpt2":
+            return self._tokenizer().decode(torch.as_tensor(ids).flatten().tolist(), skip_special_tokens=False)
         if self.task == "addsub":
             from .tasks import addsub
 
@@ -408,14 +412,22 @@ def read_meta(path: str | os.PathLike) -> dict:
     config_file = folder / CONFIG_FILE
     if not config_file.is_file() or not (folder / WEIGHTS_FILE).is_file():
         raise CheckpointError(f"{Path(path)} is not a checkpoint: it needs {CONFIG_FILE} and {WEIGHTS_FILE}")
+    return check_meta(read_config_json(config_file), config_file)
+
+
+def read_config_json(config_file: str | os.PathLike):
+    """A checkpoint's (or a Hugging Face folder's) ``config.json``, parsed, at most :data:`MAX_CONFIG_BYTES`.
+
+    Raises CheckpointError when it is too large, unreadable, not UTF-8, not JSON or nested too deeply to parse.
+    """
+    config_file = Path(config_file)
     if config_file.stat().st_size > MAX_CONFIG_BYTES:
         raise CheckpointError(f"{config_file} is {config_file.stat().st_size:,} bytes; a checkpoint's config is "
                               f"at most {MAX_CONFIG_BYTES:,}")
     try:
-        meta = json.loads(config_file.read_text(encoding="utf-8"))
+        return json.loads(config_file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise CheckpointError(f"{config_file} is not valid JSON: {exc}") from None
-    return check_meta(meta, config_file)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -430,8 +442,8 @@ MODEL_LIMITS = {
 MAX_ELEMENTS = 1_000_000_000  # parameters + buffers of a model a checkpoint may describe (4 GB in float32)
 MAX_CONFIG_BYTES = 10_000_000
 MAX_TOKENIZER_BYTES = 100_000_000
-_BOOL_FIELDS = ("norm_first", "tie_embeddings", "share_embeddings", "causal")
-_STRING_FIELDS = {"positional": None, "activation": ("relu", "gelu"), "layout": ("decoder", "encoder-decoder"),
+_BOOL_FIELDS = ("norm_first", "tie_embeddings", "share_embeddings", "causal", "scale_embeddings", "lm_head_bias")
+_STRING_FIELDS = {"positional": None, "activation": ("relu", "gelu", "gelu_tanh"), "layout": ("decoder", "encoder-decoder"),
                   "arch": None, "family": ("lstm",)}
 _SAFETENSORS_DTYPES = ("F32", "F16", "BF16")
 
@@ -504,6 +516,9 @@ def check_meta(meta, config_file: str | os.PathLike = CONFIG_FILE) -> dict:
     dropout = config.get("dropout", 0.0)
     if not _is_number(dropout) or not 0.0 <= dropout < 1.0:
         raise bad("model_config.dropout", "a number in [0, 1)", dropout)
+    eps = config.get("layer_norm_eps", 1e-5)
+    if not _is_number(eps) or not 0.0 < eps < 1.0:
+        raise bad("model_config.layer_norm_eps", "a small positive number", eps)
     div = config.get("adaptive_div_value", 4.0)
     if not _is_number(div) or not 1.0 <= div <= 64.0:
         raise bad("model_config.adaptive_div_value", "a number from 1 to 64", div)
@@ -692,6 +707,8 @@ def checkpoint_family(meta: dict) -> str:
 def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[nn.Module, CheckpointMeta]:
     """Rebuild the model of a checkpoint folder and load its weights: returns ``(model in eval mode, meta)``.
 
+    A Hugging Face GPT-2-family folder (config.json with ``"model_type": "gpt2"``) is loaded by
+    :func:`trainers.gpt2.load_gpt2` into a ``DecoderOnlyLM`` (``meta.task`` "gpt2").
     The model is a ``Seq2SeqTransformer`` / ``DecoderOnlyLM``, or an ``LSTMLanguageModel`` when config.json
     says ``"family": "lstm"`` (``"arch": "lstm"`` in checkpoints saved before the key was renamed).
 
@@ -700,6 +717,10 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
     (read from the safetensors header) against the model the config describes.
     Raises CheckpointError naming the file, or the first field or tensor that disagrees.
     """
+    from .gpt2 import is_gpt2_folder, load_gpt2
+
+    if is_gpt2_folder(Path(path)):  # a Hugging Face GPT-2-family folder: config.json says "model_type": "gpt2"
+        return load_gpt2(Path(path), device)
     for attempt in range(3):  # a save may remove the version read a moment ago: resolve again
         try:
             report = inspect_checkpoint(path)

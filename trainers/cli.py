@@ -8,11 +8,18 @@
     python -m trainers evaluate --checkpoint DIR [DIR …] [--data PATH] [--split valid|test|train] [--stride N] --json
     python -m trainers evaluate --checkpoint DIR [--split test_2016_flickr|val|train]
         [--decoding greedy|beam] [--beam-width 4] [--length-penalty 0.6] --json      (translation: BLEU)
+    python -m trainers evaluate --checkpoint GPT2_DIR --data FILE --json       (a GPT-2-family folder: loss on FILE)
+    python -m trainers generate --checkpoint DIR --prompt TEXT [--max-new-tokens N] [--temperature T]
+        [--top-k K] [--top-p P] [--seed S] [--threads N] [--json]
     python -m trainers list [ROOT …]
     python -m trainers data [--task TASK] [--data-dir DIR] [--json]
 
 ``data`` says, for each task, whether its data is ready, downloadable from the Hugging Face Hub (with its
 size) or needs a folder (and which files it must hold), as the Train page does before Start.
+
+``generate`` samples from any language-model checkpoint (a transformer, an LSTM, or a Hugging Face GPT-2-family
+folder), as nanoGPT's sample.py: ``--temperature 0`` is greedy; ``--json`` prints one object with the
+generated ``text`` and ``token_ids`` (the new tokens only) beside the prompt's.
 
 ``train`` prints progress on stderr and saves a checkpoint (default ``runs/<run_id>/checkpoint``; only
 rank 0 under ``torchrun --nproc_per_node=N -m trainers train …``, which trains with
@@ -30,6 +37,7 @@ import os
 import shlex
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 __all__ = ["main"]
 
@@ -105,6 +113,19 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--length-penalty", type=float, default=0.6,
                           help="translation: α of the length penalty ((5+|Y|)/6)^α (default 0.6)")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+    gen = sub.add_parser("generate", help="sample text from a language-model checkpoint (ours or a GPT-2 folder)")
+    gen.add_argument("--checkpoint", required=True,
+                     help="checkpoint folder, a GPT-2-family Hugging Face folder, or a Hub id (distilgpt2, gpt2) "
+                          "found in models/ or the Hugging Face cache")
+    gen.add_argument("--prompt", required=True, help="the text to continue")
+    gen.add_argument("--max-new-tokens", type=int, default=100, help="tokens to generate (default 100)")
+    gen.add_argument("--temperature", type=float, default=1.0, help="softmax temperature; 0 = greedy (default 1)")
+    gen.add_argument("--top-k", type=int, default=None, help="keep the K most probable tokens (default: all)")
+    gen.add_argument("--top-p", type=float, default=None, help="keep the smallest set reaching probability P")
+    gen.add_argument("--seed", type=int, default=0, help="random seed of the draws (default 0)")
+    gen.add_argument("--threads", type=int, default=None, help="torch threads")
+    gen.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
     listing = sub.add_parser("list", help="list checkpoints under folders (default assets and runs)")
     listing.add_argument("roots", nargs="*", default=["assets", "runs"])
@@ -255,14 +276,18 @@ def _train(args) -> int:
 def _evaluate(args) -> int:
     from .checkpoint import CheckpointError, inspect_checkpoint
     from .evaluate import evaluate_checkpoint
+    from .gpt2 import is_gpt2_folder
 
-    malformed = []
-    for path in args.checkpoint:  # every checkpoint is checked (header and JSON only) before any is loaded
+    malformed, good = [], []
+    for name in args.checkpoint:  # every checkpoint is checked (header and JSON only) before any is loaded
         try:
-            inspect_checkpoint(path)
-        except CheckpointError as exc:
-            malformed.append(f"error: {path}: {exc}")
-    good = [p for p in args.checkpoint if not any(line.startswith(f"error: {p}: ") for line in malformed)]
+            path = _checkpoint_path(name)
+            if not is_gpt2_folder(Path(path)):  # a GPT-2 folder is checked by its own loader
+                inspect_checkpoint(path)
+        except (CheckpointError, CLIError) as exc:
+            malformed.append(f"error: {name}: {exc}")
+            continue
+        good.append(path)
     device = args.device
     if device == "auto":
         import torch
@@ -287,6 +312,67 @@ def _evaluate(args) -> int:
     for line in malformed:
         print(" ".join(line.splitlines()), file=sys.stderr)
     return 2 if malformed else 0
+
+
+def _checkpoint_path(name: str) -> str:
+    """A checkpoint folder as given, or a GPT-2-family Hub id (distilgpt2, gpt2) found in models/ or the Hub cache."""
+    if os.path.exists(name):
+        return name
+    from .checkpoint import CheckpointError
+    from .gpt2 import resolve_gpt2
+
+    try:
+        return str(resolve_gpt2(name))
+    except CheckpointError as exc:
+        raise CLIError(str(exc)) from None
+
+
+def _generate(args) -> int:
+    import torch
+
+    from transformer.sampling import generate
+
+    from .checkpoint import CheckpointError, load_checkpoint
+
+    if args.max_new_tokens < 0:
+        raise CLIError(f"--max-new-tokens must be ≥ 0, got {args.max_new_tokens}")
+    if args.threads is not None:
+        if args.threads < 1:
+            raise CLIError(f"--threads must be ≥ 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
+    try:
+        model, meta = load_checkpoint(_checkpoint_path(args.checkpoint))
+    except (CheckpointError, FileNotFoundError, ValueError) as exc:
+        raise CLIError(str(exc)) from None
+    if meta.task == "addsub" or meta.is_translation:
+        raise CLIError(f"{args.checkpoint} is a {meta.task} model (an encoder-decoder): generate samples from language "
+                       f"models; use evaluate, or the Translate page")
+    try:
+        prompt_ids = meta.encode(args.prompt)
+    except ValueError as exc:
+        raise CLIError(f"the prompt cannot be encoded: {exc}") from None
+    if not prompt_ids:
+        raise CLIError("the prompt is empty: give at least one token to continue")
+    context = model.config.max_len
+    if len(prompt_ids) > context:
+        print(f"note: the prompt has {len(prompt_ids)} tokens; the model reads the last {context}", file=sys.stderr)
+        prompt_ids = prompt_ids[-context:]
+    try:
+        steps = list(generate(model, prompt_ids, args.max_new_tokens, temperature=args.temperature, top_k=args.top_k,
+                              top_p=args.top_p, seed=args.seed))
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    token_ids = [step.token_id for step in steps]
+    text = meta.decode(token_ids) if token_ids else ""
+    if args.json:
+        print(json.dumps({
+            "checkpoint": str(args.checkpoint), "task": meta.task, "prompt": args.prompt, "prompt_ids": prompt_ids,
+            "text": text, "token_ids": token_ids, "temperature": args.temperature, "top_k": args.top_k,
+            "top_p": args.top_p, "seed": args.seed, "max_new_tokens": args.max_new_tokens,
+        }, ensure_ascii=False))
+    else:
+        print(meta.decode(prompt_ids) + text)
+    return 0
 
 
 def _list(args) -> int:
@@ -336,6 +422,8 @@ def main(argv: list[str] | None = None) -> int:
             return _evaluate(args)
         if args.command == "data":
             return _data(args)
+        if args.command == "generate":
+            return _generate(args)
         return _list(args)
     except CLIError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -15,6 +15,8 @@ detokenized text) of greedy (default) or beam-search decoding, and the teacher-f
 ``split="test_2016_flickr"`` (Multi30k's default; "test" means it too), ``"val"``/``"valid"`` or
 ``"train"``; Anki's default is its seeded ``"test"`` split. ``data=FOLDER`` reads Multi30k-style
 ``<split>.<lang>`` files from another folder (Anki: another ``fra.txt``).
+GPT-2-family folders (``trainers.gpt2``): ``data=FILE`` is any UTF-8 text file, scored by
+:func:`evaluate_text_file`.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from .tasks.addsub_task import evaluate_addsub_pairs
 from .tasks.lm_task import evaluate_lm_split, lm_unit_metrics
 from .tasks.translation_task import evaluate_translation
 
-__all__ = ["addsub_pairs_for", "evaluate_checkpoint", "lm_split_ids"]
+__all__ = ["addsub_pairs_for", "evaluate_checkpoint", "evaluate_text_file", "lm_split_ids"]
 
 
 def addsub_pairs_for(meta: CheckpointMeta, data: str | os.PathLike | None, split: str | None) -> list[tuple[str, str]]:
@@ -131,6 +133,11 @@ def evaluate_checkpoint(
     Raises CheckpointError, FileNotFoundError or ValueError with a sentence.
     """
     model, meta = load_checkpoint(path, device=device)
+    if meta.task == "gpt2":
+        if data is None:
+            raise ValueError("a GPT-2 folder is evaluated on a text file: pass --data FILE")
+        return {"task": meta.task, "checkpoint": str(path), "data": str(data),
+                **evaluate_text_file(model, meta, data, batch_size=min(batch_size, 8))}
     if meta.is_translation:
         return _evaluate_translation(model, meta, path, data, split, decoding, beam_width, length_penalty)
     if meta.task == "addsub":
@@ -146,6 +153,49 @@ def evaluate_checkpoint(
             result["stride"] = stride
         result = lm_unit_metrics(result, ids.numel(), n_words, n_chars)
     return {"task": meta.task, "split": shown_split, "checkpoint": str(path), **result}
+
+
+@torch.no_grad()
+def evaluate_text_file(model, meta: CheckpointMeta, path: str | os.PathLike, batch_size: int = 8) -> dict:
+    """Mean next-token cross-entropy (nats per token) of a language model over a UTF-8 text file.
+
+    The file is encoded by the checkpoint's tokenizer as it is (for a GPT-2 folder: tokenizer.json, no
+    tokens added): N ids. Every id but the first is predicted once: the model reads windows of
+    ``max_len`` (GPT-2: n_positions) ids starting at 0, max_len, 2·max_len, …; the window starting at s
+    predicts ids s+1 … s+max_len, so only the first id of each window is read without the ids before it.
+    Returns ``{"loss", "perplexity": exp(loss), "n_tokens": N − 1 predicted, "n_file_tokens": N, "window"}``.
+    Raises FileNotFoundError for a missing file, ValueError for one that is not UTF-8 or holds fewer than 2 tokens.
+    """
+    import math
+
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"--data {file}: no such file")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{file} is not UTF-8 text: {exc}") from None
+    ids = torch.tensor(meta.encode(text), dtype=torch.long)
+    if ids.numel() < 2:
+        raise ValueError(f"{file} holds {ids.numel()} token(s): at least 2 are needed to predict one")
+    window = int(model.config.max_len)
+    device = next(model.parameters()).device
+    model.eval()
+    starts = list(range(0, ids.numel() - 1, window))
+    total = 0.0
+    full = [s for s in starts if s + window + 1 <= ids.numel()]
+    for i in range(0, len(full), batch_size):
+        chunk = torch.stack([ids[s : s + window + 1] for s in full[i : i + batch_size]]).to(device)  # (B, window + 1)
+        logits = model(chunk[:, :-1])  # (B, window, V)
+        total += float(torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(), chunk[:, 1:].flatten(),
+                                                         reduction="sum"))
+    for s in starts[len(full):]:  # the last, shorter window
+        chunk = ids[s:].to(device)[None]  # (1, T + 1)
+        logits = model(chunk[:, :-1])
+        total += float(torch.nn.functional.cross_entropy(logits[0].float(), chunk[0, 1:], reduction="sum"))
+    n = ids.numel() - 1
+    loss = total / n
+    return {"loss": loss, "perplexity": math.exp(loss), "n_tokens": n, "n_file_tokens": ids.numel(), "window": window}
 
 
 def _evaluate_translation(model, meta: CheckpointMeta, path, data, split, decoding, beam_width, length_penalty) -> dict:

@@ -18,6 +18,7 @@ class EncoderBlock(nn.Module):
     """Self-attention then feed-forward, each with a residual connection and layer norm (§3.1).
 
     Same computation as ``nn.TransformerEncoderLayer`` (batch_first) for either norm placement.
+    ``layer_norm_eps`` is ε of both layer norms (``nn.TransformerEncoderLayer``'s ``layer_norm_eps``).
     """
 
     def __init__(
@@ -28,12 +29,13 @@ class EncoderBlock(nn.Module):
         dropout: float = 0.0,
         norm_first: bool = True,
         activation: str = "relu",
+        layer_norm_eps: float = 1e-5,
     ) -> None:
         super().__init__()
         self.self_attn = MultiHeadAttention(d_model, n_heads, dropout=dropout)
-        self.residual1 = Residual(d_model, dropout, norm_first)
+        self.residual1 = Residual(d_model, dropout, norm_first, layer_norm_eps)
         self.ff = FeedForward(d_model, d_ff, dropout, activation)
-        self.residual2 = Residual(d_model, dropout, norm_first)
+        self.residual2 = Residual(d_model, dropout, norm_first, layer_norm_eps)
 
     def forward(
         self, x: Tensor, mask: Tensor | None = None, need_weights: bool = False
@@ -58,6 +60,7 @@ class DecoderBlock(nn.Module):
 
     With ``cross_attention=False`` it is a decoder-only (GPT-style) block: masked self-attention and
     feed-forward. With cross-attention it computes the same as ``nn.TransformerDecoderLayer``.
+    ``layer_norm_eps`` is ε of its layer norms.
     """
 
     def __init__(
@@ -69,14 +72,15 @@ class DecoderBlock(nn.Module):
         norm_first: bool = True,
         activation: str = "relu",
         cross_attention: bool = True,
+        layer_norm_eps: float = 1e-5,
     ) -> None:
         super().__init__()
         self.self_attn = MultiHeadAttention(d_model, n_heads, dropout=dropout)
-        self.residual1 = Residual(d_model, dropout, norm_first)
+        self.residual1 = Residual(d_model, dropout, norm_first, layer_norm_eps)
         self.cross_attn = MultiHeadAttention(d_model, n_heads, dropout=dropout) if cross_attention else None
-        self.residual2 = Residual(d_model, dropout, norm_first) if cross_attention else None
+        self.residual2 = Residual(d_model, dropout, norm_first, layer_norm_eps) if cross_attention else None
         self.ff = FeedForward(d_model, d_ff, dropout, activation)
-        self.residual3 = Residual(d_model, dropout, norm_first)
+        self.residual3 = Residual(d_model, dropout, norm_first, layer_norm_eps)
 
     def forward(
         self,

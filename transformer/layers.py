@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = [
+    "ACTIVATIONS",
     "POSITIONAL_ENCODINGS",
     "FeedForward",
     "LayerNorm",
@@ -25,6 +26,7 @@ __all__ = [
     "SinusoidalPositionalEncoding",
     "make_positional_encoding",
     "simple_positional_encoding",
+    "gelu_tanh",
     "sinusoidal_positional_encoding",
 ]
 
@@ -62,21 +64,37 @@ class LayerNorm(nn.Module):
         return F.layer_norm(x, self.gamma.shape, self.gamma, self.beta, self.eps)  # (…, d_model)
 
 
+def gelu_tanh(x: Tensor) -> Tensor:
+    """GELU with the tanh approximation, 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) — Hendrycks & Gimpel 2016 §2.
+
+    The activation of GPT-2 (its ``gelu_new``); equal to ``nn.GELU(approximate="tanh")``. Elementwise.
+    """
+    return F.gelu(x, approximate="tanh")
+
+
+ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
+    "relu": F.relu,
+    "gelu": F.gelu,  # exact: x·Φ(x), Φ the standard normal CDF
+    "gelu_tanh": gelu_tanh,  # GPT-2's tanh approximation
+}
+
+
 class FeedForward(nn.Module):
-    """FFN(x) = act(x W_1 + b_1) W_2 + b_2 — Vaswani et al. 2017 eq. 2 (ReLU) or GELU.
+    """FFN(x) = act(x W_1 + b_1) W_2 + b_2 — Vaswani et al. 2017 eq. 2 (ReLU), GELU or GPT-2's tanh GELU.
 
     (B, T, d_model) → (B, T, d_ff) → (B, T, d_model). Dropout after the activation, as PyTorch's
-    ``nn.TransformerEncoderLayer``. Raises ValueError for an unknown activation.
+    ``nn.TransformerEncoderLayer``. ``activation`` is a name of ``ACTIVATIONS``: "relu", "gelu" (exact)
+    or "gelu_tanh" (Hendrycks & Gimpel's tanh approximation, GPT-2). Raises ValueError for another name.
     """
 
     def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0, activation: str = "relu") -> None:
         super().__init__()
-        if activation not in ("relu", "gelu"):
-            raise ValueError(f"activation must be 'relu' or 'gelu', got {activation!r}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
         self.linear1 = nn.Linear(d_model, d_ff)
         self.linear2 = nn.Linear(d_ff, d_model)
         self.dropout = nn.Dropout(dropout)
-        self.activation = F.relu if activation == "relu" else F.gelu
+        self.activation = ACTIVATIONS[activation]
 
     def forward(self, x: Tensor) -> Tensor:
         hidden = self.dropout(self.activation(self.linear1(x)))  # (B, T, d_ff)
@@ -88,12 +106,13 @@ class Residual(nn.Module):
 
     pre-norm  (``norm_first=True``, seed 000 and GPT-2):  x + dropout(sublayer(norm(x)))
     post-norm (``norm_first=False``, Vaswani et al. §3.1; dropout §5.4): norm(x + dropout(sublayer(x)))
-    x (B, T, d_model); ``sublayer`` maps (B, T, d_model) → (B, T, d_model).
+    x (B, T, d_model); ``sublayer`` maps (B, T, d_model) → (B, T, d_model). ``layer_norm_eps`` is the
+    norm's ε (1e-5 as ``nn.LayerNorm`` and GPT-2).
     """
 
-    def __init__(self, d_model: int, dropout: float = 0.0, norm_first: bool = True) -> None:
+    def __init__(self, d_model: int, dropout: float = 0.0, norm_first: bool = True, layer_norm_eps: float = 1e-5) -> None:
         super().__init__()
-        self.norm = LayerNorm(d_model)
+        self.norm = LayerNorm(d_model, eps=layer_norm_eps)
         self.dropout = nn.Dropout(dropout)
         self.norm_first = norm_first
 

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from .attention import KVCache, causal_mask, combine_masks, padding_mask
 from .blocks import DecoderBlock, EncoderBlock
-from .layers import POSITIONAL_ENCODINGS, LayerNorm, make_positional_encoding
+from .layers import ACTIVATIONS, POSITIONAL_ENCODINGS, LayerNorm, make_positional_encoding
 
 __all__ = [
     "AdaptiveInput",
@@ -60,7 +60,7 @@ class TransformerConfig:
     max_len: int = 256  # longest sequence the positional encoding covers
     positional: str = "sinusoidal"  # "sinusoidal" (§3.5), "simple" (course n/K) or "learned"
     norm_first: bool = True  # True: pre-norm x + f(norm(x)); False: post-norm norm(x + f(x)) as the paper
-    activation: str = "relu"  # feed-forward activation: "relu" or "gelu"
+    activation: str = "relu"  # feed-forward activation: "relu", "gelu" (exact) or "gelu_tanh" (GPT-2's approximation)
     tie_embeddings: bool = False  # share the output projection with the (target) input embedding
     share_embeddings: bool = False  # encoder-decoder: source and target share one token embedding (one vocabulary)
     causal: bool = True  # decoder self-attention uses the causal mask (off lets an LM see the future)
@@ -73,6 +73,10 @@ class TransformerConfig:
     # by frequency) and tail clusters 2000-9999 and 10000-(V-1) of width d_model / div_value**(i+1).
     adaptive_cutoffs: list[int] | None = None
     adaptive_div_value: float = 4.0  # how much narrower each tail cluster is than the one before
+    # Options GPT-2 needs (Radford et al. 2019 §2.3); the defaults are the course models' behaviour.
+    layer_norm_eps: float = 1e-5  # ε inside every layer norm's square root (GPT-2: 1e-5)
+    scale_embeddings: bool = True  # multiply token embeddings by √d_model (Vaswani §3.4); GPT-2 does not
+    lm_head_bias: bool = True  # the output layer has a bias; GPT-2's tied output layer has none
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "d_model", "n_heads", "n_layers", "d_ff", "max_len"):
@@ -88,8 +92,10 @@ class TransformerConfig:
             raise ValueError(f"dropout is a probability in [0, 1), got {self.dropout}")
         if self.positional not in POSITIONAL_ENCODINGS:
             raise ValueError(f"positional must be one of {sorted(POSITIONAL_ENCODINGS)}, got {self.positional!r}")
-        if self.activation not in ("relu", "gelu"):
-            raise ValueError(f"activation must be 'relu' or 'gelu', got {self.activation!r}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
+        if not (isinstance(self.layer_norm_eps, int | float) and 0 < self.layer_norm_eps < 1):
+            raise ValueError(f"layer_norm_eps must be a small positive number, got {self.layer_norm_eps!r}")
         if self.layout not in ("decoder", "encoder-decoder"):
             raise ValueError(f"layout must be 'decoder' or 'encoder-decoder', got {self.layout!r}")
         for name in ("src_vocab_size", "n_encoder_layers"):
@@ -155,13 +161,14 @@ class AttentionRecord:
 
 
 class _Embedding(nn.Module):
-    """Token embedding × √d_model (§3.4) plus a positional encoding, then dropout."""
+    """Token embedding × √d_model (§3.4; × 1 when ``scale_embeddings`` is off, as GPT-2) plus a positional
+    encoding, then dropout."""
 
     def __init__(self, vocab_size: int, config: TransformerConfig) -> None:
         super().__init__()
         self.token = nn.Embedding(vocab_size, config.d_model)
         nn.init.normal_(self.token.weight, std=config.d_model**-0.5)  # unit variance after the × √d_model
-        self.scale = math.sqrt(config.d_model)
+        self.scale = math.sqrt(config.d_model) if config.scale_embeddings else 1.0
         self.position = make_positional_encoding(
             config.positional, config.d_model, config.max_len, config.dropout
         )
@@ -201,16 +208,18 @@ class Seq2SeqTransformer(nn.Module):
         self.src_embed = _Embedding(c.src_vocab_size or c.vocab_size, c)
         self.tgt_embed = _Embedding(c.vocab_size, c)
         self.encoder = nn.ModuleList(
-            EncoderBlock(c.d_model, c.n_heads, c.d_ff, c.dropout, c.norm_first, c.activation) for _ in range(n_enc)
+            EncoderBlock(c.d_model, c.n_heads, c.d_ff, c.dropout, c.norm_first, c.activation, c.layer_norm_eps)
+            for _ in range(n_enc)
         )
         self.decoder = nn.ModuleList(
-            DecoderBlock(c.d_model, c.n_heads, c.d_ff, c.dropout, c.norm_first, c.activation)
+            DecoderBlock(c.d_model, c.n_heads, c.d_ff, c.dropout, c.norm_first, c.activation,
+                         layer_norm_eps=c.layer_norm_eps)
             for _ in range(c.n_layers)
         )
         # Pre-norm stacks end with a layer norm (the last residual adds an un-normalised sub-layer output).
-        self.encoder_norm = LayerNorm(c.d_model) if c.norm_first else nn.Identity()
-        self.decoder_norm = LayerNorm(c.d_model) if c.norm_first else nn.Identity()
-        self.lm_head = nn.Linear(c.d_model, c.vocab_size)
+        self.encoder_norm = LayerNorm(c.d_model, eps=c.layer_norm_eps) if c.norm_first else nn.Identity()
+        self.decoder_norm = LayerNorm(c.d_model, eps=c.layer_norm_eps) if c.norm_first else nn.Identity()
+        self.lm_head = nn.Linear(c.d_model, c.vocab_size, bias=c.lm_head_bias)
         self.apply(_init_linear)
         if c.share_embeddings:  # Vaswani et al. 2017 §3.4: one matrix for both embeddings (shared BPE vocabulary)
             self.src_embed.token.weight = self.tgt_embed.token.weight
@@ -380,12 +389,13 @@ class DecoderOnlyLM(nn.Module):
         c = config
         self.embed = _Embedding(c.vocab_size, c)
         self.blocks = nn.ModuleList(
-            DecoderBlock(c.d_model, c.n_heads, c.d_ff, c.dropout, c.norm_first, c.activation, cross_attention=False)
+            DecoderBlock(c.d_model, c.n_heads, c.d_ff, c.dropout, c.norm_first, c.activation, cross_attention=False,
+                         layer_norm_eps=c.layer_norm_eps)
             for _ in range(c.n_layers)
         )
-        self.final_norm = LayerNorm(c.d_model) if c.norm_first else nn.Identity()
+        self.final_norm = LayerNorm(c.d_model, eps=c.layer_norm_eps) if c.norm_first else nn.Identity()
         if c.adaptive_cutoffs is None:
-            self.lm_head = nn.Linear(c.d_model, c.vocab_size)
+            self.lm_head = nn.Linear(c.d_model, c.vocab_size, bias=c.lm_head_bias)
         else:
             self.lm_head = AdaptiveSoftmaxHead(c.d_model, c.vocab_size, c.adaptive_cutoffs, c.adaptive_div_value)
         self.apply(_init_linear)
@@ -399,8 +409,12 @@ class DecoderOnlyLM(nn.Module):
         return [KVCache() for _ in self.blocks]
 
     def self_mask(self, T: int, offset: int, device: torch.device) -> Tensor | None:
-        """Causal mask for T new positions after ``offset`` cached ones: (T, offset + T), or None."""
-        if not self.config.causal:
+        """Causal mask for T new positions after ``offset`` cached ones: (T, offset + T), or None.
+
+        None also for one new position (T = 1): it may see every cached key and itself, so nothing is masked
+        (sampling then builds no (offset + 1)² matrix per token).
+        """
+        if not self.config.causal or T == 1:
             return None
         return causal_mask(offset + T, device=device)[offset:]  # row i may see keys j <= offset + i
 

@@ -106,17 +106,21 @@ def trace_self_attention(
     w_v: Tensor,
     mask: Tensor | None = None,
     scale: bool = True,
+    biases: tuple[Tensor, Tensor, Tensor] | None = None,
 ) -> AttentionTrace:
     """Single-head self-attention from the inputs, row convention: Q = X W_Q, K = X W_K, V = X W_V.
 
-    x (…, T, d_model); w_q, w_k (d_model, d_k); w_v (d_model, d_v). Returns the full
-    :class:`AttentionTrace`, including x and the three weight matrices.
+    x (…, T, d_model); w_q, w_k (d_model, d_k); w_v (d_model, d_v). ``biases`` (b_Q (d_k,), b_K (d_k,),
+    b_V (d_v,)), as a trained model's ``nn.Linear`` projections have: Q = X W_Q + b_Q, and so on.
+    Returns the full :class:`AttentionTrace`, including x and the three weight matrices.
     Raises ValueError when the widths do not line up.
     """
     for name, w in (("W_Q", w_q), ("W_K", w_k), ("W_V", w_v)):
         if w.shape[0] != x.shape[-1]:
             raise ValueError(f"{name} has {w.shape[0]} rows but the inputs have width d_model={x.shape[-1]}")
     q, k, v = x @ w_q, x @ w_k, x @ w_v  # (…, T, d_model) @ (d_model, d_k) -> (…, T, d_k)
+    if biases is not None:
+        q, k, v = q + biases[0], k + biases[1], v + biases[2]
     trace = trace_attention(q, k, v, mask=mask, scale=scale)
     trace.x, trace.w_q, trace.w_k, trace.w_v = x.detach(), w_q.detach(), w_k.detach(), w_v.detach()
     return trace

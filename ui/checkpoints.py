@@ -216,6 +216,7 @@ def checkpoint_picker(
     empty_message: str,
     tasks: tuple[str, ...] | None = None,
     prefer: Callable[[CheckpointChoice], bool] | None = None,
+    pretrained: bool = False,
 ) -> PickedModel:
     """The "Model" select box over this session's runs and the shipped checkpoints, and the loaded choice.
 
@@ -224,8 +225,15 @@ def checkpoint_picker(
     checkpoint to offer, ``empty_message`` is shown and the page stops. Checkpoints that cannot be used are
     offered after the others, marked, and listed with their reasons in an expander under the box; choosing
     one shows its reason and stops the page (so does a load that fails), never an exception.
+    ``pretrained``: offer GPT-2-family folders too (:mod:`ui.pretrained`), with a panel under the picker to
+    name a folder or fetch one.
     """
     choices = checkpoint_choices(session_checkpoints(), tasks=tasks)
+    if pretrained:
+        from ui.pretrained import pretrained_folders
+
+        choices += [CheckpointChoice(path, _("{name} — GPT-2 (Hugging Face)").format(name=name), "gpt2", "pretrained")
+                    for name, path in pretrained_folders()]
     if not choices:
         st.info(empty_message, icon=":material/info:")
         st.stop()
@@ -237,6 +245,10 @@ def checkpoint_picker(
     labels = {c.path: c.label for c in usable}
     labels.update({c.path: _("⚠ {label} — cannot be used").format(label=c.label) for c in broken})
     path = st.selectbox(_("Model"), paths, format_func=labels.get, key=key)
+    if pretrained:
+        from ui.pretrained import pretrained_panel
+
+        pretrained_panel(key, open_key)
     if broken:
         with st.expander(_("Checkpoints that cannot be used ({n})").format(n=len(broken)), icon=":material/warning:"):
             for choice in broken:

@@ -29,6 +29,7 @@ def task_label(task: str) -> str:
         "multi30k_en_de": _("Multi30k English→German"),
         "multi30k_en_fr": _("Multi30k English→French"),
         "anki_en_fr": _("Anki English→French"),
+        "gpt2": _("GPT-2 (Hugging Face)"),
     }.get(task, task)
 
 

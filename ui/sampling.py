@@ -20,7 +20,7 @@ from ui.checkpoints import context_length, inference_threads
 from ui.i18n import _
 
 # Where an empty prompt starts, per task: something the corpus itself would say.
-DEFAULT_PROMPTS: dict[str, str] = {"shakespeare": "ROMEO:", "anna": "Anna", "wikitext2": "The"}
+DEFAULT_PROMPTS: dict[str, str] = {"shakespeare": "ROMEO:", "anna": "Anna", "wikitext2": "The", "gpt2": "The"}
 
 
 @dataclass

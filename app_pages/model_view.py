@@ -1,0 +1,100 @@
+"""Model view: every layer × head of a trained model on the user's input, one head enlarged, and a head view."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui.attention_maps import no_attention_sentence
+from ui.charts import show_matrix
+from ui.checkpoints import checkpoint_picker, context_length
+from ui.i18n import _
+from ui.labels import kind_names, task_label
+from ui.model_view import attention_for_input, grid_spec, grid_tokens, head_view_rows
+from ui.page_state import show_notes
+
+DEFAULT_EXPRESSION = "-30 - -34"
+DEFAULT_SENTENCE = "A little girl in a pink dress is climbing up the stairs."
+DEFAULT_TEXTS = {
+    "shakespeare": "ROMEO:\nBut soft, what light through yonder window breaks?",
+    "anna": "Happy families are all alike; every unhappy family is unhappy in its own way.",
+    "wikitext2": "The game was released in Japan in 2011 , and it received positive reviews .",
+}
+
+st.title(_("Model view"))
+st.caption(
+    _("Every head of every layer at once, for your input: each small map is one head (rows: the token asking, "
+      "columns: the tokens it may look at; darker = more attention). Patterns jump out: heads that look at the "
+      "previous token, at the first token, or at the same word elsewhere. Pick any head to enlarge it.")
+)
+
+picked = checkpoint_picker(
+    "mv_checkpoint", "open_in_model_view", prefer=lambda c: c.task == "shakespeare", pretrained=True,
+    empty_message=_("No trained model is available yet. Train one on the Train page and save it, or add the shipped "
+                    "checkpoints to assets/."),
+)
+model, meta = picked.model, picked.meta
+if meta.family == "lstm":
+    st.info(no_attention_sentence(), icon=":material/block:")
+    st.stop()
+cfg = meta.model_config
+st.caption(
+    _("{task} · {arch} · {layers} layers × {heads} heads · d_model {d} · context {ctx} tokens").format(
+        task=task_label(meta.task), arch=cfg.layout, layers=cfg.n_layers, heads=cfg.n_heads, d=cfg.d_model,
+        ctx=context_length(meta),
+    )
+)
+
+if meta.task == "addsub":
+    text = st.text_input(_("Expression"), DEFAULT_EXPRESSION, key="mv_expression", max_chars=60,
+                         help=_("Two whole numbers from -49 to 49 with + or - between them, e.g. -30 - -34 or 12+7."))
+elif meta.is_translation:
+    text = st.text_input(_("Your sentence"), DEFAULT_SENTENCE, key=f"mv_sentence_{meta.task}", max_chars=2_000)
+else:
+    text = st.text_area(_("Text"), DEFAULT_TEXTS.get(meta.task, "The quick brown fox jumps over the lazy dog."),
+                        key=f"mv_text_{meta.task}", height=80, max_chars=20_000)
+
+result = attention_for_input(model, meta, text)
+show_notes(result.notes)
+if result.error or result.maps is None:
+    st.error(result.error or _("There are no tokens to look at."), icon=":material/error:")
+    st.stop()
+if result.summary:
+    st.text(_("Model output: {text}").format(text=result.summary))  # the model's text, shown as plain text
+maps = result.maps
+names = kind_names()
+kind = st.segmented_control(_("Attention kind"), maps.kinds, default=maps.kinds[0], required=True,
+                            format_func=names.get, key=f"mv_kind_{meta.task}")
+weights = maps.weights[kind]  # (L, H, T_q, T_k)
+L, H, Tq, Tk = weights.shape
+rows, cols = maps.labels(kind)
+
+limit = grid_tokens(L * H)
+if max(Tq, Tk) > limit:
+    st.info(_("The grid draws the first {n} tokens of each side ({panels} maps of up to {t} tokens would be too many "
+              "for the browser); the enlarged head below shows all of them.").format(n=limit, panels=L * H,
+                                                                                      t=max(Tq, Tk)),
+            icon=":material/info:")
+grid = weights[:, :, :limit, :limit]
+st.vega_lite_chart(grid_spec(grid, title=_("{kind}: {layers} layers × {heads} heads").format(
+    kind=names[kind], layers=L, heads=H)), key=f"mv_grid_{meta.task}_{kind}")
+
+st.subheader(_("One head, enlarged"))
+c1, c2 = st.columns(2)
+layer = c1.selectbox(_("Layer"), list(range(1, L + 1)), key=f"mv_layer_{meta.task}_{kind}_{L}",
+                     format_func=lambda i: _("layer {i}").format(i=i))
+head = c2.selectbox(_("Head"), list(range(1, H + 1)), key=f"mv_head_{meta.task}_{kind}_{H}",
+                    format_func=lambda h: _("head {h}").format(h=h))
+show_matrix(weights[layer - 1, head - 1], rows, cols,
+            title=_("{kind}, layer {layer}, head {head}").format(kind=names[kind], layer=layer, head=head),
+            key=f"mv_big_{meta.task}_{kind}", domain=(0.0, 1.0), x_title=_("key (attended to)"),
+            y_title=_("query (attending)"))
+
+st.subheader(_("Head view: what one token attends to"))
+st.caption(_("Choose a token: each row is one head of layer {layer}, each cell the weight that token gives to a key "
+             "token. The enlarged head is marked ◀.").format(layer=layer))
+query = st.select_slider(_("Token"), options=list(range(Tq)), value=Tq - 1, format_func=lambda i: rows[i],
+                         key=f"mv_query_{meta.task}_{kind}_{Tq}")
+view, head_labels = head_view_rows(weights[layer - 1], query, head - 1)
+show_matrix(view, head_labels, cols, title=_("What “{token}” attends to in layer {layer}").format(
+    token=rows[query], layer=layer), key=f"mv_headview_{meta.task}_{kind}", domain=(0.0, 1.0),
+    x_title=_("key (attended to)"), annotate=False)
