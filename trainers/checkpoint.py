@@ -8,6 +8,8 @@ A checkpoint is a folder::
                         (TransformerConfig or LSTMConfig), the TrainConfig and command that made it, its
                         metrics, task details
     tokenizer.json      the language models' ``tokenizers.Tokenizer`` (absent for AddSub)
+    attention_snapshots.npz   the attention recorded while it trained, when the run recorded any
+                        (:mod:`trainers.snapshots`; ``load_snapshots(folder)`` reads it)
 
 It is written into a temporary folder beside the target, which then replaces the target with
 ``os.replace``, so a reader never sees half a checkpoint. Loading rebuilds the model from the JSON
@@ -186,11 +188,13 @@ def save_checkpoint(
     task_info: dict | None = None,
     dtype: str = "float32",
     extra: dict | None = None,
+    snapshots=None,
 ) -> Path:
     """Write ``model`` (a ``Seq2SeqTransformer``, ``DecoderOnlyLM`` or ``LSTMLanguageModel``, which carry ``.config``) to folder ``path``.
 
     ``dtype`` "float16"/"bfloat16" stores the weights at half size (loading casts them back to float32).
-    An existing checkpoint at ``path`` is replaced atomically. Returns the folder's path.
+    An existing checkpoint at ``path`` is replaced atomically. Returns the folder's path. ``snapshots``: the
+    run's :class:`trainers.snapshots.AttentionSnapshots`, written beside the weights as ``attention_snapshots.npz``.
     Raises ValueError when the model has no ``config`` or ``dtype`` is unknown.
     """
     from .lstm import LSTMConfig
@@ -230,6 +234,8 @@ def save_checkpoint(
         (tmp / CONFIG_FILE).write_text(json.dumps(meta, indent=2, sort_keys=False) + "\n", encoding="utf-8")
         if tokenizer_json is not None:
             (tmp / TOKENIZER_FILE).write_text(tokenizer_json, encoding="utf-8")
+        if snapshots is not None and len(snapshots):
+            snapshots.save(tmp / "attention_snapshots.npz")
         for file in tmp.iterdir():
             file.chmod(0o644)
         tmp.chmod(0o755)  # mkdtemp makes the folder private; a checkpoint is for everyone to read

@@ -5,6 +5,7 @@
         [--max-time SECONDS] [--max-steps N] [--out DIR] [--data-dir DIR] [--device auto|cpu|cuda]
         [--seed N] [--lr LR] [--batch-size N] [--block-size N] [--tokenizer word|char|bpe]
         [--threads N] [--run-id NAME] [--save-dtype float32|float16] [--set FIELD=VALUE …] [--json]
+        [--probe TEXT] [--snapshot-every N]
     python -m trainers evaluate --checkpoint DIR [--data PATH] [--split valid|test|train] [--stride N] --json
     python -m trainers evaluate --checkpoint DIR [--split test_2016_flickr|val|train]
         [--decoding greedy|beam] [--beam-width 4] [--length-penalty 0.6] --json      (translation: BLEU)
@@ -16,7 +17,9 @@ size) or needs a folder (and which files it must hold), as the Train page does b
 
 ``train`` prints progress on stderr and saves a checkpoint (default ``runs/<run_id>/checkpoint``; only
 rank 0 under ``torchrun --nproc_per_node=N -m trainers train …``, which trains with
-DistributedDataParallel: gloo on CPU, nccl on GPU). ``evaluate --json`` prints exactly one JSON object
+DistributedDataParallel: gloo on CPU, nccl on GPU). With ``--snapshot-every N`` (or ``--probe TEXT``) it records
+the model's attention on the probe every N steps and at the first and last step, and writes
+``attention_snapshots.npz`` beside the checkpoint (:mod:`trainers.snapshots`). ``evaluate --json`` prints exactly one JSON object
 on stdout. Errors (missing data, bad arguments) are one line on stderr and exit status 2.
 """
 
@@ -72,6 +75,16 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--set", action="append", default=[], metavar="FIELD=VALUE",
         help="override any TrainConfig field, e.g. --set warmup_steps=200 --set model.d_model=256 (JSON values)",
+    )
+    train.add_argument(
+        "--probe", default=None, metavar="TEXT",
+        help="the input attention snapshots are recorded on (default: the task's, e.g. '-30 - -34' for AddSub; "
+             "translation: 'source ||| translation')",
+    )
+    train.add_argument(
+        "--snapshot-every", type=int, default=None, metavar="N",
+        help="record the attention on the probe every N steps and at the first and last step "
+             "(default with --probe: about 40 snapshots a run); saved as attention_snapshots.npz",
     )
     train.add_argument("--json", action="store_true", help="print the run summary as one JSON object on stdout")
     train.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -167,11 +180,19 @@ def _train(args) -> int:
         overrides["tensorboard"] = False
     if args.arch is not None:
         overrides["family"] = args.arch
+    if args.probe is not None:
+        overrides["probe"] = args.probe
+    if args.snapshot_every is not None:
+        overrides["snapshot_every"] = args.snapshot_every
     if args.arch == "lstm":  # an LSTM has no heads: free d_model from the divisibility check (see --set)
         overrides["model"] = {"n_heads": 1}
     try:
         config = preset_config(args.task, args.preset or "tiny", **overrides)
         config = _apply_sets(config, args.set)
+        if config.probe is not None and config.snapshot_every is None:
+            from .snapshots import default_snapshot_every
+
+            config = replace(config, snapshot_every=default_snapshot_every(config.max_steps, max_time_s=config.max_time_s))
     except (ValueError, TypeError) as exc:
         raise CLIError(str(exc)) from None
     if args.out is not None:
@@ -214,6 +235,11 @@ def _train(args) -> int:
                   file=sys.stderr, flush=True)
             if getattr(trainer.task, "data_note", None):
                 print(f"note: {trainer.task.data_note}", file=sys.stderr, flush=True)
+            if trainer.snapshot_note:
+                print(f"note: {trainer.snapshot_note}", file=sys.stderr, flush=True)
+            elif trainer.snapshots is not None:
+                print(f"attention snapshots every {config.snapshot_every} steps on the probe {trainer.probe.text!r}",
+                      file=sys.stderr, flush=True)
         summary = trainer.fit()
     except (FileNotFoundError, ValueError) as exc:
         raise CLIError(str(exc)) from None
@@ -233,6 +259,7 @@ def _train(args) -> int:
             task_info=trainer.task.task_info(),
             dtype=config.save_dtype,
             extra=summary.extra,
+            snapshots=trainer.snapshots,
         )
     if world_size > 1:
         torch.distributed.barrier()
@@ -241,6 +268,11 @@ def _train(args) -> int:
         if not quiet:
             print(f"{summary.status}: {summary.message}" + (f" Saved to {path}." if path else ""),
                   file=sys.stderr, flush=True)
+            snaps = trainer.snapshots
+            if path and snaps is not None and len(snaps):
+                share = snaps.record_time_s / max(summary.train_time_s, 1e-9)
+                print(f"{len(snaps)} attention snapshots ({snaps.record_time_s:.2f} s, {share:.1%} of training) in "
+                      f"{os.path.join(str(path), 'attention_snapshots.npz')}", file=sys.stderr, flush=True)
         if args.json:
             print(json.dumps({**summary.to_dict(), "run_id": trainer.run_id, "checkpoint": str(path) if path else None}))
     return 0 if summary.status != "failed" else 1
