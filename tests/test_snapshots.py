@@ -65,7 +65,7 @@ def test_probe_tokens_are_the_expression_and_its_right_answer(addsub_run):
 def test_rows_sum_to_one_and_snapshots_change(addsub_run):
     snaps = addsub_run.snapshots
     for weights in snaps.weights:
-        for kind, w in weights.items():
+        for w in weights.values():
             np.testing.assert_allclose(w.sum(-1), 1.0, atol=1e-5)
             assert w.min() >= 0.0
         assert np.triu(weights["decoder_self"], k=1).max() == 0.0  # the causal mask
