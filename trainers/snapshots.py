@@ -61,7 +61,7 @@ TRANSLATION_SEPARATOR = "|||"  # "source ||| translation": the decoder of a tran
 # Each task's default probe: an AddSub expression, a line of the corpus, a validation sentence with its reference.
 DEFAULT_PROBES: dict[str, str] = {
     "addsub": "-30 - -34",
-    "shakespeare": "First Citizen:\nBefore we proceed any further,",
+    "shakespeare": "Before we proceed any further, hear me speak.",
     "anna": "Happy families are all alike; every unhappy",
     "wikitext2": "Homarus gammarus , known as the European lobster or common lobster , is a species of lobster .",
     "multi30k_en_de": "A man sleeping in a green room on a couch. ||| Ein Mann schläft in einem grünen Raum auf einem Sofa.",
