@@ -342,3 +342,30 @@ def train_snapshot_section(runs: list, active: bool) -> None:
 
     show_snapshots(lambda: run_snapshots(record), key=f"train_snap_{record.run_id}", curve=curve, live=running,
                    file_stem=record.run_id)
+
+
+def checkpoint_snapshots_expander(folder, key: str = "att_snapshots") -> None:
+    """The Attention maps page: a saved run's ``attention_snapshots.npz``, scrubbed as on the Train page.
+
+    Nothing is shown for a checkpoint without one; an unreadable file gets a sentence, not a traceback.
+    """
+    from pathlib import Path
+
+    from trainers.snapshots import SNAPSHOTS_FILE
+
+    path = Path(folder) / SNAPSHOTS_FILE
+    if not path.is_file():
+        return
+    try:
+        snaps = _cached_snapshots(str(path), path.stat().st_mtime)
+    except (OSError, ValueError) as exc:
+        st.warning(_("This checkpoint's attention snapshots cannot be read: {error}").format(error=exc),
+                   icon=":material/warning:")
+        return
+    with st.expander(_("How its attention formed while it trained ({n} snapshots)").format(n=len(snaps))):
+        show_snapshots(lambda: snaps, key=key, file_stem=Path(folder).name)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _cached_snapshots(path: str, mtime: float) -> AttentionSnapshots:
+    return load_snapshots(path)
