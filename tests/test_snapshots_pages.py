@@ -107,7 +107,7 @@ def test_gif_summary_and_marker(tmp_path):
     assert gif.format == "GIF" and gif.n_frames == len(snaps) == 4
     frame = summary_frame(snaps, "cross", 0)
     assert set(frame["measure"]) == {"entropy (nats)", "on the best monotonic alignment"}
-    assert len(frame) == 2 * 4 * 2  # measures × snapshots × heads
+    assert len(frame) == 2 * 4 * 2 and set(frame["head"]) == {1, 2}  # measures × snapshots × heads
     assert set(summary_frame(snaps, "encoder_self", 0)["measure"]) == {"entropy (nats)"}
     curve, point = loss_marker_frame([(1, 3.0), (2, 2.5), (3, 2.0)], 2)
     assert point == {"step": 2, "loss": 2.5} and len(curve) == 3

@@ -79,7 +79,7 @@ class NoAttentionError(ValueError):
     """The model has no attention to record (the LSTM baseline)."""
 
 
-def default_snapshot_every(max_steps: int | None, steps_per_second: float = 20.0, max_time_s: float | None = None) -> int:
+def default_snapshot_every(max_steps: int | None, steps_per_second: float = 8.0, max_time_s: float | None = None) -> int:
     """A snapshot spacing that gives about :data:`SNAPSHOTS_PER_RUN` snapshots: ``max_steps // 40`` (at least 1);
     for a time budget only, the steps expected in ``max_time_s`` at ``steps_per_second``."""
     if max_steps:

@@ -47,7 +47,7 @@ SMALL_CHART_HEIGHT = 240
 # Data (no Streamlit)
 # --------------------------------------------------------------------------------------------------
 def summary_frame(snaps: AttentionSnapshots, kind: str, layer: int) -> pd.DataFrame:
-    """One row per snapshot, head and measure: columns step, head ("head 1"), measure, value.
+    """One row per snapshot, head and measure: columns step, head (1, 2, …), measure, value.
 
     Measures: attention entropy in nats (mean over queries); for cross-attention also the share of attention
     on the best monotonic alignment (0–1). Translated names.
@@ -58,7 +58,7 @@ def summary_frame(snaps: AttentionSnapshots, kind: str, layer: int) -> pd.DataFr
     if kind == "cross":
         measures[_("on the best monotonic alignment")] = monotonic_alignment_mass(series)
     rows = [
-        {"step": snaps.steps[s], "head": _("head {h}").format(h=h + 1), "measure": name, "value": float(v[s, h])}
+        {"step": snaps.steps[s], "head": h + 1, "measure": name, "value": float(v[s, h])}
         for name, v in measures.items() for s in range(S) for h in range(H)
     ]
     return pd.DataFrame(rows, columns=["step", "head", "measure", "value"])
@@ -142,8 +142,8 @@ def summary_spec(frame: pd.DataFrame, measure: str, step: int, title: str) -> di
     x = alt.X("step:Q", title=_("step"), scale=alt.Scale(zero=False))
     lines = alt.Chart(alt.Data(values=rows)).mark_line(point=alt.OverlayMarkDef(size=18)).encode(
         x=x, y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
-        color=alt.Color("head:N", title=None, legend=alt.Legend(orient="top", direction="horizontal", columns=4)),
-        tooltip=[alt.Tooltip("head:N", title=" "), alt.Tooltip("step:Q", title=_("step")),
+        color=alt.Color("head:N", title=_("head"), legend=alt.Legend(orient="top", direction="horizontal")),
+        tooltip=[alt.Tooltip("head:N", title=_("head")), alt.Tooltip("step:Q", title=_("step")),
                  alt.Tooltip("value:Q", title=measure, format=".3f")],
     )
     rule = alt.Chart(alt.Data(values=[{"step": int(step)}])).mark_rule(color="#d62728", strokeDash=[4, 3]).encode(
@@ -189,13 +189,13 @@ def show_snapshots(
             return
         names = kind_names()
         kinds = snaps.kinds
-        c1, c2 = st.columns([5, 2])
-        kind = c1.segmented_control(
+        kind = st.segmented_control(
             _("Attention"), kinds, default="cross" if "cross" in kinds else kinds[0], required=True,
             format_func=names.get, key=f"{key}_kind",
         ) or kinds[0]
         n_layers = snaps.n_layers(kind)
-        layer = c2.segmented_control(
+        c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
+        layer = c1.segmented_control(
             _("Layer"), list(range(n_layers)), default=0, required=True, key=f"{key}_layer_{kind}_{n_layers}",
             format_func=lambda i: _("layer {i}").format(i=i + 1),
         ) or 0
@@ -208,7 +208,7 @@ def show_snapshots(
             st.session_state[step_key] = steps[(steps.index(current) + 1) % len(steps)]
         st.session_state[f"{key}_newest"] = steps[-1]
         if len(steps) > 1:
-            step = st.select_slider(_("Training step of the snapshot"), options=steps, key=step_key,
+            step = c2.select_slider(_("Training step of the snapshot"), options=steps, key=step_key,
                                     help=_("The model's attention on the probe as it was after this step."))
         else:
             step = steps[0]
@@ -290,7 +290,8 @@ def probe_inputs(task: str, family: str, max_steps: int, max_time_s: float) -> t
     ).strip()
     every = p2.number_input(
         _("snapshot every N steps (0 = off)"), 0, 100_000,
-        default_snapshot_every(max_steps or None, max_time_s=max_time_s or None), 1, key=f"train_snapshot_every_{task}",
+        default_snapshot_every(max_steps or None, max_time_s=max_time_s or None), 1,
+        key=f"train_snapshot_every_{task}_{max_steps}_{max_time_s}",  # a new default when the limits change
     )
     error = None
     if task == "addsub" and every:
