@@ -70,6 +70,11 @@ def test_slider_moves_between_steps_and_the_heatmaps_follow(env, tmp_path):  # n
         cells = [r["value"] for r in sorted(first_cells, key=lambda r: (r["r"], r["c"])) if r["head"] == "head 1"]
         np.testing.assert_allclose(cells, snaps.weights[0]["cross"][0, 0].ravel(), atol=1e-6)
 
+        at.toggle(key=f"train_snap_{record.run_id}_play").set_value(True).run()  # Play: one snapshot further
+        assert at.select_slider(key=key).value == 2
+        at.toggle(key=f"train_snap_{record.run_id}_play").set_value(False).run()
+        assert at.select_slider(key=key).value == 2
+
         at.button(key="train_save").click().run()
         folder = Path(at.session_state["train_runs"][-1].checkpoint)
         assert load_snapshots(folder / SNAPSHOTS_FILE).steps == snaps.steps
