@@ -178,3 +178,17 @@ def test_cli_writes_the_npz_for_translation(tmp_path):
     assert snaps.query_tokens["decoder_self"][0] == "<bos>"
     for w in snaps.weights[-1].values():
         np.testing.assert_allclose(w.sum(-1), 1.0, atol=1e-5)
+
+
+def test_default_language_model_probe_falls_back_to_the_validation_text(tmp_path):
+    """A corpus whose characters cannot spell the default line: the probe is the validation split's start."""
+    folder = tmp_path / "tinyshakespeare"
+    folder.mkdir()
+    (folder / "input.txt").write_text("abc ab ca\n" * 3000, encoding="utf-8")
+    config = preset_config("shakespeare", "tiny", tensorboard=False, out_dir=str(tmp_path), snapshot_every=5,
+                           data_dir=str(folder))
+    trainer = Trainer(config)
+    trainer.setup()
+    assert set(trainer.probe.text) <= set("abc \n") and len(trainer.probe.query_tokens["decoder_self"]) > 8
+    with pytest.raises(ValueError, match="not in the shakespeare character vocabulary"):
+        trainer.task.probe("xyz")

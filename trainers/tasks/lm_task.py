@@ -236,6 +236,9 @@ class LanguageModelTask:
     def probe(self, text: str | None = None) -> Probe:
         """A line of text as the model reads it: its first min(block_size, MAX_PROBE_TOKENS) tokens.
 
+        The default line (``trainers.snapshots.DEFAULT_PROBES``) falls back to the start of the validation split
+        when the corpus's vocabulary cannot spell it.
+
         Raises NoAttentionError for the LSTM, ValueError for text the vocabulary cannot express or that has
         no tokens.
         """
@@ -243,8 +246,16 @@ class LanguageModelTask:
 
         if self.config.family == "lstm":
             raise NoAttentionError("The LSTM has no attention: no attention snapshots are recorded for it.")
-        text = text if text and text.strip() else default_probe(self.config.task)
-        ids = self.corpus.encode(text)[: min(self.config.block_size, MAX_PROBE_TOKENS)]
+        default = default_probe(self.config.task)
+        text = text if text and text.strip() else default
+        limit = min(self.config.block_size, MAX_PROBE_TOKENS)
+        try:
+            ids = self.corpus.encode(text)[:limit]
+        except ValueError:  # the default line is not in this corpus's vocabulary (e.g. a folder of one's own)
+            if text != default:
+                raise
+            ids = self.corpus.valid[:limit].tolist()  # the start of the validation text instead
+            text = self.corpus.decode(ids)
         if not ids:
             raise ValueError("The probe has no tokens: type a line of text.")
         tok = self.corpus.tokenizer
