@@ -21,6 +21,7 @@ from ui.i18n import _
 from ui.labels import kind_names, task_label
 from ui.page_state import show_notes
 from ui.sampling import prepare_prompt
+from ui.snapshots import checkpoint_snapshots_expander
 from ui.text import plain_text
 from ui.translation import language_names, prepare_source, translate
 
@@ -111,6 +112,7 @@ st.caption(
         ctx=context_length(meta),
     )
 )
+checkpoint_snapshots_expander(meta.path)
 
 if meta.task == "addsub":
     text = st.text_input(

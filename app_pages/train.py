@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import streamlit as st
@@ -31,6 +32,7 @@ from ui.runs import (
     tensorboard_command,
     zip_checkpoint,
 )
+from ui.snapshots import probe_inputs, train_snapshot_section
 from ui.text import format_plain, plain_text
 
 TASK_ORDER = ("addsub", "shakespeare", "anna", "wikitext2", *TRANSLATION_TASKS)
@@ -216,6 +218,7 @@ with st.expander(_("Model and training settings (the homework knobs)"), expanded
             icon=":material/visibility:",
         )
 
+probe, snapshot_every, probe_error = probe_inputs(task, family, max_steps, max_time_s)
 knobs = {
     "d_model": d_model, "n_heads": n_heads, "n_layers": n_layers, "d_ff": d_ff, "dropout": dropout, "lr": lr,
     "warmup_steps": warmup, "batch_size": batch_size, "label_smoothing": label_smoothing,
@@ -294,6 +297,9 @@ if start:
     run_id = default_run_id(task)
     try:
         config = build_train_config(task, preset, knobs, run_id, data_dir=data_dir)
+        if probe_error:
+            raise ValueError(probe_error)
+        config = replace(config, probe=probe, snapshot_every=snapshot_every)
         request = check_request(config, limits)  # estimated before anything is allocated
     except ValueError as exc:
         st.error(format_plain(_("These settings cannot be trained: {error}"), error=exc), icon=":material/error:")
@@ -405,6 +411,7 @@ def live_panel() -> None:
 
 
 live_panel()
+train_snapshot_section(runs, bool(active))
 
 # ---------------------------------------------------------------------------------------------------------
 # After a run: save, download, open elsewhere; TensorBoard

@@ -117,7 +117,7 @@ def loss_points(at: AppTest) -> pd.DataFrame:
     rows = []
     for spec in charts:
         for layer in spec.get("layer", []):
-            rows.extend(layer.get("data", {}).get("values", []))
+            rows.extend(r for r in layer.get("data", {}).get("values", []) if "run" in r)  # not the snapshots' charts
     return pd.DataFrame(rows)
 
 
@@ -169,7 +169,8 @@ def test_tiny_addsub_runs_finish_overlay_save_and_open(env):
         model, meta = load_checkpoint(record.checkpoint)
         assert meta.task == "addsub" and meta.model_config.d_model == 32
         with zipfile.ZipFile(io.BytesIO(ui_runs.zip_checkpoint(record.checkpoint))) as archive:
-            assert sorted(n.split("/")[-1] for n in archive.namelist()) == ["config.json", "model.safetensors"]
+            assert sorted(n.split("/")[-1] for n in archive.namelist()) == ["attention_snapshots.npz", "config.json",
+                                                                                  "model.safetensors"]
         assert "tensorboard --logdir" in at.code[-1].value
 
         at.button(key="train_open_attention").click().run()  # switches to Attention maps with this model

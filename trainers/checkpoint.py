@@ -11,6 +11,8 @@ A checkpoint is a folder::
                             metrics, task details
         tokenizer.json      the language models' ``tokenizers.Tokenizer`` (absent for AddSub)
         …                   any extra files the save was given (they belong to the version)
+        attention_snapshots.npz   the attention recorded while it trained, when the run recorded any
+                            (:mod:`trainers.snapshots`; ``load_snapshots(path)`` reads it)
 
 A flat folder holding those files itself (the shipped checkpoints in ``assets/``) is a checkpoint too.
 :func:`resolve_checkpoint` is the one place that turns a checkpoint's path into the folder holding its
@@ -214,6 +216,7 @@ def save_checkpoint(
     dtype: str = "float32",
     extra: dict | None = None,
     extra_files: dict[str, bytes | str] | None = None,
+    snapshots=None,
 ) -> Path:
     """Write ``model`` (a ``Seq2SeqTransformer``, ``DecoderOnlyLM`` or ``LSTMLanguageModel``, which carry ``.config``) to folder ``path``.
 
@@ -226,6 +229,8 @@ def save_checkpoint(
     to the old complete checkpoint or to the new complete one, also when the process is killed mid-save.
     The previous version, versions left half-written by killed saves and files of an older flat
     checkpoint in ``path`` are removed after the switch. Returns the folder's path (``path``).
+    ``snapshots``: the run's :class:`trainers.snapshots.AttentionSnapshots`, written into the same version as
+    ``attention_snapshots.npz`` (when it holds any).
     Raises ValueError when the model has no ``config``, ``dtype`` is unknown or an extra file's name is not plain.
     """
     from .lstm import LSTMConfig
@@ -273,6 +278,10 @@ def save_checkpoint(
     if tokenizer_json is not None:
         files[TOKENIZER_FILE] = tokenizer_json
     files.update(extra_files or {})
+    if snapshots is not None and len(snapshots):
+        from .snapshots import SNAPSHOTS_FILE
+
+        files[SNAPSHOTS_FILE] = snapshots.to_bytes()
     for name, content in files.items():
         (version / name).write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
     for file in version.iterdir():

@@ -5,6 +5,7 @@
         [--max-time SECONDS] [--max-steps N] [--out DIR] [--data-dir DIR] [--device auto|cpu|cuda]
         [--seed N] [--lr LR] [--batch-size N] [--block-size N] [--tokenizer word|char|bpe]
         [--threads N] [--run-id NAME] [--save-dtype float32|float16] [--set FIELD=VALUE …] [--json]
+        [--probe TEXT] [--snapshot-every N]
     python -m trainers evaluate --checkpoint DIR [DIR …] [--data PATH] [--split valid|test|train] [--stride N] --json
     python -m trainers evaluate --checkpoint DIR [--split test_2016_flickr|val|train]
         [--decoding greedy|beam] [--beam-width 4] [--length-penalty 0.6] --json      (translation: BLEU)
@@ -23,10 +24,12 @@ generated ``text`` and ``token_ids`` (the new tokens only) beside the prompt's.
 
 ``train`` prints progress on stderr and saves a checkpoint (default ``runs/<run_id>/checkpoint``; only
 rank 0 under ``torchrun --nproc_per_node=N -m trainers train …``, which trains with
-DistributedDataParallel: gloo on CPU, nccl on GPU). ``evaluate --json`` prints exactly one JSON object
-on stdout (one per checkpoint). Errors (missing data, bad arguments) are one line on stderr and exit status 2;
-``evaluate`` checks every checkpoint it is given before loading any and reports each malformed one on a line
-of its own (``error: PATH: reason``), exiting 2.
+DistributedDataParallel: gloo on CPU, nccl on GPU). With ``--snapshot-every N`` (or ``--probe TEXT``) it records
+the model's attention on the probe every N steps and at the first and last step, and writes
+``attention_snapshots.npz`` into the checkpoint (:mod:`trainers.snapshots`). ``evaluate --json`` prints exactly one
+JSON object on stdout (one per checkpoint). Errors (missing data, bad arguments) are one line on stderr and exit
+status 2; ``evaluate`` checks every checkpoint it is given before loading any and reports each malformed one on a
+line of its own (``error: PATH: reason``), exiting 2.
 """
 
 from __future__ import annotations
@@ -82,6 +85,16 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--set", action="append", default=[], metavar="FIELD=VALUE",
         help="override any TrainConfig field, e.g. --set warmup_steps=200 --set model.d_model=256 (JSON values)",
+    )
+    train.add_argument(
+        "--probe", default=None, metavar="TEXT",
+        help="the input attention snapshots are recorded on (default: the task's, e.g. '-30 - -34' for AddSub; "
+             "translation: 'source ||| translation')",
+    )
+    train.add_argument(
+        "--snapshot-every", type=int, default=None, metavar="N",
+        help="record the attention on the probe every N steps and at the first and last step "
+             "(default with --probe: about 40 snapshots a run); saved as attention_snapshots.npz",
     )
     train.add_argument("--json", action="store_true", help="print the run summary as one JSON object on stdout")
     train.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -173,8 +186,9 @@ def _apply_sets(config, sets: list[str]):
 def _train(args) -> int:
     import torch
 
-    from .checkpoint import save_checkpoint
+    from .checkpoint import resolve_checkpoint, save_checkpoint
     from .presets import preset_config
+    from .snapshots import SNAPSHOTS_FILE
     from .trainer import Callbacks, Trainer
 
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
@@ -194,11 +208,19 @@ def _train(args) -> int:
         overrides["tensorboard"] = False
     if args.arch is not None:
         overrides["family"] = args.arch
+    if args.probe is not None:
+        overrides["probe"] = args.probe
+    if args.snapshot_every is not None:
+        overrides["snapshot_every"] = args.snapshot_every
     if args.arch == "lstm":  # an LSTM has no heads: free d_model from the divisibility check (see --set)
         overrides["model"] = {"n_heads": 1}
     try:
         config = preset_config(args.task, args.preset or "tiny", **overrides)
         config = _apply_sets(config, args.set)
+        if config.probe is not None and config.snapshot_every is None:
+            from .snapshots import default_snapshot_every
+
+            config = replace(config, snapshot_every=default_snapshot_every(config.max_steps, max_time_s=config.max_time_s))
     except (ValueError, TypeError) as exc:
         raise CLIError(str(exc)) from None
     if args.out is not None:
@@ -241,6 +263,11 @@ def _train(args) -> int:
                   file=sys.stderr, flush=True)
             if getattr(trainer.task, "data_note", None):
                 print(f"note: {trainer.task.data_note}", file=sys.stderr, flush=True)
+            if trainer.snapshot_note:
+                print(f"note: {trainer.snapshot_note}", file=sys.stderr, flush=True)
+            elif trainer.snapshots is not None:
+                print(f"attention snapshots every {config.snapshot_every} steps on the probe {trainer.probe.text!r}",
+                      file=sys.stderr, flush=True)
         summary = trainer.fit()
     except (FileNotFoundError, ValueError) as exc:
         raise CLIError(str(exc)) from None
@@ -260,6 +287,7 @@ def _train(args) -> int:
             task_info=trainer.task.task_info(),
             dtype=config.save_dtype,
             extra=summary.extra,
+            snapshots=trainer.snapshots,
         )
     if world_size > 1:
         torch.distributed.barrier()
@@ -268,6 +296,11 @@ def _train(args) -> int:
         if not quiet:
             print(f"{summary.status}: {summary.message}" + (f" Saved to {path}." if path else ""),
                   file=sys.stderr, flush=True)
+            snaps = trainer.snapshots
+            if path and snaps is not None and len(snaps):
+                share = snaps.record_time_s / max(summary.train_time_s, 1e-9)
+                print(f"{len(snaps)} attention snapshots ({snaps.record_time_s:.2f} s, {share:.1%} of training) in "
+                      f"{resolve_checkpoint(path) / SNAPSHOTS_FILE}", file=sys.stderr, flush=True)
         if args.json:
             print(json.dumps({**summary.to_dict(), "run_id": trainer.run_id, "checkpoint": str(path) if path else None}))
     return 0 if summary.status != "failed" else 1

@@ -153,6 +153,10 @@ class TrainConfig:
     save_dtype: str = "float32"  # dtype of the saved weights ("float16" halves the file; loading casts back)
     tensorboard: bool = True  # write TensorBoard event files
     preset: str | None = None  # the preset this config came from, for the record
+    # Attention snapshots (trainers.snapshots): every this many steps, and at the first and the last step, the
+    # model's attention on the probe is recorded (None = off; the LSTM has none). probe None = the task's default.
+    snapshot_every: int | None = None
+    probe: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.model, dict):
@@ -215,6 +219,9 @@ class TrainConfig:
         if self.device not in DEVICES:
             raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
         _positive_int("threads", self.threads, allow_none=True)
+        _positive_int("snapshot_every", self.snapshot_every, allow_none=True)
+        if self.probe is not None and not isinstance(self.probe, str):
+            raise ValueError(f"probe must be text, got {self.probe!r}")
         if self.precision not in ("float32", "bfloat16", "auto"):
             raise ValueError(f"precision must be 'float32', 'bfloat16' or 'auto', got {self.precision!r}")
         if self.save_dtype not in SAVE_DTYPES:

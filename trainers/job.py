@@ -228,7 +228,22 @@ class TrainingJob:
             command=f"TrainingJob(preset={self.config.preset!r}) from the Train page",
             task_info=self.task_info,
             dtype=dtype or self.config.save_dtype,
+            snapshots=self.attention_snapshots(),
         )
+
+    def attention_snapshots(self):
+        """The run's attention snapshots so far (a copy that does not grow), or None when it records none.
+
+        Safe to call while the run trains (:class:`trainers.snapshots.AttentionSnapshots` appends under a lock).
+        """
+        trainer = self._trainer
+        snaps = trainer.snapshots if trainer is not None else None
+        return snaps.copy() if snaps is not None else None
+
+    @property
+    def snapshot_note(self) -> str | None:
+        """Why the run records no attention snapshots (e.g. the LSTM has no attention), or None."""
+        return self._trainer.snapshot_note if self._trainer is not None else None
 
     # ---------------------------------------------------------------------------------------------
     # Worker

@@ -13,6 +13,8 @@ linear warmup then cosine decay or the paper's inverse-square-root decay (eq. 3;
 clipping, label smoothing (Szegedy et al. 2016) and dropout from the model config. Callbacks
 ``on_step(StepInfo)``, ``on_eval(EvalInfo)`` and ``on_end(RunSummary)`` receive plain dataclasses.
 Logs go to TensorBoard (``<out_dir>/<run_id>/``); metrics are accumulated with torchmetrics.
+With ``snapshot_every`` set, the model's attention on the task's probe is recorded every that many steps
+and at the first and the last step (``trainer.snapshots``, :mod:`trainers.snapshots`; rank 0 only).
 
 Under ``torchrun`` (``torch.distributed`` initialised) the loss module is wrapped in
 DistributedDataParallel; batches are sharded by rank (a DistributedSampler for AddSub, rank-specific
@@ -41,6 +43,7 @@ from transformer.models import TransformerConfig
 
 from .config import TrainConfig
 from .schedule import warmup_then_decay
+from .snapshots import AttentionSnapshots, NoAttentionError, record_attention
 from .tasks.base import Task, TrainingStopped
 from .tasks.registry import make_task
 
@@ -229,6 +232,10 @@ class Trainer:
         self.rank, self.world_size = _distributed()
         self.device = resolve_device(config.device)
         self.log_dir = os.path.join(config.out_dir, self.run_id)
+        # Attention snapshots (config.snapshot_every): the probe, the snapshots so far, or why there are none.
+        self.probe = None
+        self.snapshots: AttentionSnapshots | None = None
+        self.snapshot_note: str | None = None
 
     # The callbacks run on rank 0 only.
     def _emit(self, name: str, info) -> None:
@@ -251,6 +258,31 @@ class Trainer:
         torch.manual_seed(c.seed)  # identical initial weights on every rank
         self.model = self.task.build_model().to(self.device)
         self.model_config = self.model.config
+        if c.snapshot_every and self.rank == 0:
+            self._setup_snapshots()
+
+    def _setup_snapshots(self) -> None:
+        """Build the task's probe; a model without attention (the LSTM) gets a note instead of snapshots.
+
+        Raises ValueError (the task's sentence) for a probe the task cannot read.
+        """
+        probe_fn = getattr(self.task, "probe", None)
+        if probe_fn is None:
+            self.snapshot_note = f"The {self.config.task} task offers no probe: no attention snapshots are recorded."
+            return
+        try:
+            self.probe = probe_fn(self.config.probe)
+        except NoAttentionError as exc:
+            self.snapshot_note = str(exc)
+            return
+        self.snapshots = AttentionSnapshots(self.probe.text, self.probe.query_tokens, self.probe.key_tokens,
+                                            task=self.config.task, run_id=self.run_id)
+
+    def _snapshot(self, step: int, loss: float) -> None:
+        """Record the model's attention on the probe (eval mode, no gradients; the mode is restored)."""
+        t = time.perf_counter()
+        self.snapshots.add(step, loss, record_attention(self.model, self.probe.inputs))
+        self.snapshots.record_time_s += time.perf_counter() - t
 
     def fit(self) -> RunSummary:
         """Run the training loop to its step or time budget; evaluate every ``eval_every`` steps and at the end."""
@@ -363,6 +395,8 @@ class Trainer:
                     writer.add_scalar("train/tokens_per_s", tps, step)
                     writer.add_scalar("train/grad_norm", grad_value, step)
                 self._emit("on_step", info)
+                if self.snapshots is not None and (step == 1 or step % c.snapshot_every == 0):
+                    self._snapshot(step, loss_value)
                 if step % c.eval_every == 0 and step != c.max_steps:  # the last step gets the final evaluation
                     t_eval = time.perf_counter()
                     last_eval = self._evaluate(step, t0, c.eval_batches, final=False, writer=writer)
@@ -371,6 +405,9 @@ class Trainer:
             status, message = "stopped", f"Stopped by request after {step} steps."
         except TrainingDiverged as exc:
             status, message = "failed", str(exc)
+        if (self.snapshots is not None and status != "failed" and step > 0
+                and (not self.snapshots.steps or self.snapshots.steps[-1] != step)):
+            self._snapshot(step, loss_value)  # the last step's: equal to the final model's attention
         train_time = time.perf_counter() - t0
         if status == "finished":
             try:

@@ -24,7 +24,7 @@ from transformer.models import Seq2SeqTransformer, TransformerConfig, build_mode
 
 from ..config import TrainConfig
 from . import addsub
-from .base import TeacherForcingLoss, check_stop, teacher_forcing_loss
+from .base import Probe, TeacherForcingLoss, check_stop, teacher_forcing_loss
 
 __all__ = ["AddSubTask", "addsub_answers", "evaluate_addsub_pairs", "solve_addsub"]
 
@@ -204,3 +204,28 @@ class AddSubTask:
     def describe(self, val_loss: float, metrics: dict[str, float]) -> str:
         return (f"Validation exact-match {metrics['exact_match']:.3f}, "
                 f"per-token accuracy {metrics['token_accuracy']:.3f}.")
+
+    def probe(self, text: str | None = None) -> Probe:
+        """An expression (``"-30 - -34"`` or a course string) and its right answer, read with teacher forcing.
+
+        The encoder reads the 9 input tokens; the decoder reads ``BOS sign d d`` of the right answer, so
+        each decoder row is the step that predicts the next answer token (as on the Attention maps page).
+        Raises ValueError (the parser's sentence) for text that is not an AddSub expression.
+        """
+        from ..snapshots import default_probe
+
+        text = (text or "").strip() or default_probe("addsub")
+        expression = text if text.startswith("BOS") else addsub.parse_arithmetic(text)
+        src_ids = addsub.encode_expression(expression)
+        if len(src_ids) != addsub.SRC_LEN:
+            raise ValueError(f"{text!r} is not an AddSub expression of {addsub.SRC_LEN} tokens")
+        words = expression.split()
+        a = int(words[2]) * (-1 if words[1] == "NEGATIVE" else 1)
+        b = int(words[5]) * (-1 if words[4] == "NEGATIVE" else 1)
+        tgt_ids = addsub.encode_expression(addsub.solve(a, words[3], b))[:-1]  # BOS sign d d
+        src_tokens = [addsub.ADDSUB_VOCAB[i] for i in src_ids]
+        dec_tokens = [addsub.ADDSUB_VOCAB[i] for i in tgt_ids]
+        inputs = (torch.tensor([src_ids], device=self.device), torch.tensor([tgt_ids], device=self.device))
+        return Probe(text, inputs,
+                     {"encoder_self": src_tokens, "decoder_self": dec_tokens, "cross": dec_tokens},
+                     {"encoder_self": src_tokens, "decoder_self": dec_tokens, "cross": src_tokens})

@@ -8,19 +8,41 @@ Shape legend: B batch, S source length, T target length, V vocabulary size.
 - :func:`teacher_forcing_loss` / :class:`TeacherForcingLoss`: the one teacher-forcing cross-entropy of the
   encoder-decoder tasks (AddSub, translation), in training and in evaluation.
 - :class:`TrainingStopped` and :func:`check_stop`: how a stop request ends a loop between batches.
+- :class:`Probe`: the one input a run's attention snapshots are recorded on (``task.probe(text)``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["IGNORE_INDEX", "Task", "TeacherForcingLoss", "TrainingStopped", "check_stop", "teacher_forcing_loss"]
+__all__ = [
+    "IGNORE_INDEX", "MAX_PROBE_TOKENS", "Probe", "Task", "TeacherForcingLoss", "TrainingStopped", "check_stop",
+    "teacher_forcing_loss",
+]
 
 IGNORE_INDEX = -100  # F.cross_entropy's default ignore_index: a label that is never scored
+MAX_PROBE_TOKENS = 48  # a probe's heatmaps stay readable up to about this many tokens a side
+
+
+@dataclass
+class Probe:
+    """The input a run's attention snapshots are recorded on (:mod:`trainers.snapshots`).
+
+    ``inputs``: what ``model(*inputs, return_attention=True)`` reads, one batch row on the task's device —
+    (src (1, S), tgt_in (1, T)) for an encoder-decoder (the decoder reads the right answer, teacher forcing),
+    (ids (1, T),) for a language model. ``query_tokens`` / ``key_tokens``: per attention kind, one display
+    string per row / column. ``text``: the probe as typed (or the task's default).
+    """
+
+    text: str
+    inputs: tuple[Tensor, ...]
+    query_tokens: dict[str, list[str]] = field(default_factory=dict)
+    key_tokens: dict[str, list[str]] = field(default_factory=dict)
 
 
 class TrainingStopped(Exception):
@@ -63,6 +85,13 @@ class Task(Protocol):
 
     def describe(self, val_loss: float, metrics: dict[str, float]) -> str:
         """One sentence on a finished run's validation result, e.g. "Validation BLEU 16.9 (greedy), loss 2.345."."""
+
+    def probe(self, text: str | None = None) -> Probe:
+        """The attention-snapshot input for ``text`` (None: the task's default probe, a sensible example).
+
+        Raises ValueError with a sentence for text the task cannot read, and
+        :class:`trainers.snapshots.NoAttentionError` for a model without attention (the LSTM).
+        """
 
 
 def teacher_forcing_loss(

@@ -24,7 +24,7 @@ from transformer.models import DecoderOnlyLM, TransformerConfig, build_model
 
 from ..config import TrainConfig
 from ..lstm import LSTMLanguageModel, lstm_config_like
-from .base import check_stop
+from .base import MAX_PROBE_TOKENS, Probe, check_stop
 from .lm import batchify, get_batch, load_lm_corpus, random_windows
 from .wikitext2 import word_perplexity
 
@@ -232,6 +232,37 @@ class LanguageModelTask:
             "n_chars": c.n_chars,
             "n_tokens": {name: int(ids.numel()) for name, ids in c.splits.items()},
         }
+
+    def probe(self, text: str | None = None) -> Probe:
+        """A line of text as the model reads it: its first min(block_size, MAX_PROBE_TOKENS) tokens.
+
+        The default line (``trainers.snapshots.DEFAULT_PROBES``) falls back to the start of the validation split
+        when the corpus's vocabulary cannot spell it.
+
+        Raises NoAttentionError for the LSTM, ValueError for text the vocabulary cannot express or that has
+        no tokens.
+        """
+        from ..snapshots import NoAttentionError, default_probe
+
+        if self.config.family == "lstm":
+            raise NoAttentionError("The LSTM has no attention: no attention snapshots are recorded for it.")
+        default = default_probe(self.config.task)
+        text = text if text and text.strip() else default
+        limit = min(self.config.block_size, MAX_PROBE_TOKENS)
+        try:
+            ids = self.corpus.encode(text)[:limit]
+        except ValueError:  # the default line is not in this corpus's vocabulary (e.g. a folder of one's own)
+            if text != default:
+                raise
+            ids = self.corpus.valid[:limit].tolist()  # the start of the validation text instead
+            text = self.corpus.decode(ids)
+        if not ids:
+            raise ValueError("The probe has no tokens: type a line of text.")
+        tok = self.corpus.tokenizer
+        tokens = ([tok.id_to_token(i) or "" for i in ids] if self.unit == "word"
+                  else [tok.decode([i], skip_special_tokens=False) for i in ids])
+        return Probe(text, (torch.tensor([ids], device=self.device),), {"decoder_self": tokens},
+                     {"decoder_self": tokens})
 
     def describe(self, val_loss: float, metrics: dict[str, float]) -> str:
         if "word_perplexity" in metrics:

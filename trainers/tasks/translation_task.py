@@ -28,7 +28,7 @@ from transformer.models import TransformerConfig, build_model
 from ..config import TrainConfig
 from ..translate import EVAL_BATCH, MODEL_MAX_LEN, translate_sentences
 from . import translation as tr
-from .base import TeacherForcingLoss, check_stop, teacher_forcing_loss
+from .base import MAX_PROBE_TOKENS, Probe, TeacherForcingLoss, check_stop, teacher_forcing_loss
 
 __all__ = ["TranslationTask", "corpus_bleu", "evaluate_translation", "translation_loss"]
 
@@ -158,6 +158,40 @@ class TranslationTask:
             "default_test_split": tr.DEFAULT_TEST_SPLIT[corpus],
             "bleu": "torchmetrics SacreBLEUScore (13a, 4-gram, cased) on detokenized text, 0-100",
         }
+
+    def probe(self, text: str | None = None) -> Probe:
+        """``"source ||| translation"``, or a source sentence whose reference is in the validation split.
+
+        The encoder reads the source pieces + ``<eos>``; the decoder reads ``<bos>`` + the translation
+        (teacher forcing). Cross-attention rows are labelled with the piece each step writes (the last
+        row writes ``<eos>``), columns with the source pieces: the alignment. Raises ValueError for an empty
+        side, a source with no known translation, or more than MAX_PROBE_TOKENS tokens a side.
+        """
+        from ..snapshots import TRANSLATION_SEPARATOR, default_probe
+
+        text = (text or "").strip() or default_probe(self.config.task)
+        source, _sep, target = (part.strip() for part in text.partition(TRANSLATION_SEPARATOR))
+        if not target:
+            refs = dict(zip(self.data.valid.sources, self.data.valid.references, strict=True))
+            target = (refs.get(source) or [""])[0]
+        if not source or not target:
+            raise ValueError(
+                f"The probe needs a source sentence and its translation, written as 'source {TRANSLATION_SEPARATOR} "
+                f"translation' (the decoder reads the translation), e.g. {default_probe(self.config.task)!r}."
+            )
+        src_ids = tr.encode_source(self.tokenizer, tr.clean_text(source))
+        tgt_ids = tr.encode_target(self.tokenizer, tr.clean_text(target))  # <bos> pieces <eos>
+        if max(len(src_ids), len(tgt_ids)) > min(MAX_PROBE_TOKENS, self.max_len):
+            raise ValueError(f"The probe is {max(len(src_ids), len(tgt_ids))} tokens long; keep each side under "
+                             f"{min(MAX_PROBE_TOKENS, self.max_len)} tokens so its heatmaps stay readable.")
+        piece = self.tokenizer.id_to_token
+        src_tokens = [piece(i) or "" for i in src_ids]
+        in_tokens = [piece(i) or "" for i in tgt_ids[:-1]]
+        out_tokens = [piece(i) or "" for i in tgt_ids[1:]]
+        inputs = (torch.tensor([src_ids], device=self.device), torch.tensor([tgt_ids[:-1]], device=self.device))
+        return Probe(text, inputs,
+                     {"encoder_self": src_tokens, "decoder_self": in_tokens, "cross": out_tokens},
+                     {"encoder_self": src_tokens, "decoder_self": in_tokens, "cross": src_tokens})
 
     def describe(self, val_loss: float, metrics: dict[str, float]) -> str:
         return f"Validation BLEU {metrics['bleu']:.1f} (greedy), loss {val_loss:.3f}."
