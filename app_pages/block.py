@@ -12,10 +12,12 @@ import pandas as pd
 import streamlit as st
 
 from ui.charts import dim_labels, line_chart_spec, show_matrix
+from ui.charts.heatmaps import MAIN_COLUMN_WIDTH
 from ui.diagrams import block_dot
 from ui.i18n import _
-from ui.inputs import matrix_view, sentence_input
+from ui.inputs import heads_slider, matrix_view, sentence_input
 from ui.lessons import layer_norm_stats, norm_inputs, sentence_blocks, seq2seq_shape_trace, tensor_summary
+from ui.links import show_chart
 from ui.text import shape_text, unique_labels
 
 K = "blk_"  # widget key prefix of this page
@@ -50,7 +52,7 @@ with st.container(border=True):
     seed = int(c_seed.number_input(_("Seed"), 0, 10_000, 0, key=K + "seed"))
     c1, c2, c3, c4 = st.columns([1, 1, 1, 1.3])
     d_model = c1.slider(_("d_model"), 1, 64, 16, key=K + "d_model")
-    n_heads = c2.slider(_("heads H"), 1, 8, 4, key=K + "n_heads")
+    n_heads = heads_slider(K + "n_heads", d_model, container=c2)
     d_ff = c3.slider(_("d_ff"), 1, 256, 64, key=K + "d_ff", help=_("Hidden width of the feed-forward network."))
     norm_names = {"pre": _("pre-norm"), "post": _("post-norm")}
     norm = c4.segmented_control(_("Layer norm placement"), options=list(norm_names), format_func=norm_names.__getitem__,
@@ -89,6 +91,9 @@ try:
 except ValueError as err:
     st.error(_("These sizes do not make a block: {why}").format(why=err), icon=":material/error:")
     enc_stages = dec_stages = None
+    block_error = str(err)
+else:
+    block_error = None
 
 if enc_stages is not None:
     labels = unique_labels(tokens)
@@ -116,9 +121,9 @@ if enc_stages is not None:
             pd.DataFrame({"position": range(len(labels)), "value": mean_b.numpy(), "series": _("mean before")}),
             pd.DataFrame({"position": range(len(labels)), "value": mean_a.numpy(), "series": _("mean after")}),
         ])
-        st.vega_lite_chart(
+        show_chart(
             line_chart_spec(long, "position", "value", "series", title=_("Per-token mean and std"),
-                            x_title=_("position"), y_title=_("value"), width=380, height=220),
+                            x_title=_("position"), y_title=_("value"), width=300, height=220),
             width="content", key=K + "ln_chart",
         )
 
@@ -139,7 +144,7 @@ if enc_stages is not None:
             f=d_ff, z=zeros, d=d_model)
     )
     show_matrix(hidden.tensor[0].numpy(), labels, dim_labels(d_ff), title=_("Hidden activations after ReLU (T × d_ff)"),
-                key=K + "hidden", table=table, x_title=_("hidden unit"), y_title=_("token"), max_width=950,
+                key=K + "hidden", table=table, x_title=_("hidden unit"), y_title=_("token"), max_width=MAIN_COLUMN_WIDTH,
                 annotate=False)
 
     st.header(_("③ Encoder and decoder blocks, with live shapes"))
@@ -163,7 +168,7 @@ if enc_stages is not None:
                              _("max"): summary["max"]})
         st.dataframe(pd.DataFrame(rows), hide_index=True, key=K + "stages")
     show_matrix(enc_stages[-1].tensor[0].numpy(), labels, dim_labels(d_model), title=_("Encoder block output"),
-                key=K + "enc_out", table=table, x_title=_("dimension"), y_title=_("token"), max_width=900)
+                key=K + "enc_out", table=table, x_title=_("dimension"), y_title=_("token"), max_width=MAIN_COLUMN_WIDTH)
 
 st.header(_("④ A whole encoder-decoder: the shape trace"))
 st.markdown(
@@ -175,7 +180,10 @@ st.markdown(
 try:
     trace = _shape_trace(d_model, n_heads, d_ff, norm_first, seed)
 except ValueError as err:
-    st.error(_("These sizes do not make a model: {why}").format(why=err), icon=":material/error:")
+    if str(err) == block_error:  # the same problem as above: one message is enough
+        st.caption(_("No shape trace: the sizes above do not make a block (see the message above)."))
+    else:
+        st.error(_("These sizes do not make a model: {why}").format(why=err), icon=":material/error:")
 else:
     st.code(
         "Initialized model with random weights.\n"

@@ -15,6 +15,7 @@ from transformer.cost import PATHS, attention_weights_bytes, measure_attention_c
 from ui.charts import line_chart_spec
 from ui.i18n import N_, _
 from ui.lessons import SEED_004_MS, power_law_reference, summarize_cost
+from ui.links import show_chart
 
 K = "cost_"  # widget key prefix of this page
 LENGTH_CHOICES = [16, 32, 64, 128, 256, 512, 768, 1024]  # capped at 1024 so a run takes seconds, not minutes
@@ -38,12 +39,13 @@ st.markdown(
         "this machine below."
     )
 )
+# One formula a line: side by side they run past the main column of a 1280 × 720 projector.
 st.latex(r"\text{time per layer} = O(T^2\, d_{\mathrm{model}} + T\, d_{\mathrm{model}}^2), \qquad "
-         r"\text{weights memory} = B \cdot H \cdot T^2 \cdot 4\ \text{bytes}"
-         r"\qquad\Rightarrow\qquad \log \text{time} \approx 2 \log T + c \quad (T \gg d_{\mathrm{model}})")
+         r"\text{weights memory} = B \cdot H \cdot T^2 \cdot 4\ \text{bytes}")
+st.latex(r"\Rightarrow\qquad \log \text{time} \approx 2 \log T + c \quad (T \gg d_{\mathrm{model}})")
 
 with st.container(border=True):
-    c1, c2 = st.columns([2, 1.3])
+    c1, c2 = st.columns([1, 2])  # the implementations' names are long: their chips get the room
     lengths = c1.multiselect(_("Sequence lengths T"), LENGTH_CHOICES, default=[128, 256, 512, 1024], key=K + "lengths",
                              help=_("Capped at 1024 so a measurement takes seconds."))
     paths = c2.multiselect(_("Implementations"), list(PATHS), default=["ours_weights", "torch_sdpa"],
@@ -85,21 +87,21 @@ else:
     guide = power_law_reference(measured_lengths, anchor.T, anchor.seconds * 1000)
     times = pd.concat([times, pd.DataFrame({"T": measured_lengths, "ms": guide, "path": _("T² guide (slope 2)")})])
     c1, c2 = st.columns(2)
-    c1.vega_lite_chart(
+    show_chart(
         line_chart_spec(times, "T", "ms", "path", title=_("Time of one forward pass (log-log)"),
                         x_title=_("sequence length T"), y_title=_("milliseconds"), log_x=True, log_y=True,
-                        width=360, height=300),
-        width="content", key=K + "time_chart",
+                        width=300, height=300),
+        container=c1, width="content", key=K + "time_chart",
     )
     memory = pd.DataFrame([
         {"T": T, "MB": attention_weights_bytes(T, result["n_heads"], result["batch"]) / 2**20,
          "what": _("attention weights (B, H, T, T), float32")}
         for T in measured_lengths
     ])
-    c2.vega_lite_chart(
+    show_chart(
         line_chart_spec(memory, "T", "MB", "what", title=_("Memory of the T×T weights (log-log)"),
-                        x_title=_("sequence length T"), y_title="MB", log_x=True, log_y=True, width=360, height=300),
-        width="content", key=K + "memory_chart",
+                        x_title=_("sequence length T"), y_title="MB", log_x=True, log_y=True, width=300, height=300),
+        container=c2, width="content", key=K + "memory_chart",
     )
     st.caption(_("The explicit path materialises these weights; the fused kernel works through them in blocks and "
                  "never stores the whole T × T matrix."))

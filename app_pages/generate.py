@@ -13,6 +13,7 @@ from ui.charts import candidates_spec, show_head_maps
 from ui.checkpoints import checkpoint_choices, checkpoint_picker, context_length
 from ui.i18n import _
 from ui.labels import task_label
+from ui.links import show_chart
 from ui.page_state import session_checkpoints, show_notes
 from ui.sampling import (
     PreparedPrompt,
@@ -98,7 +99,7 @@ def show_result(result: dict, key: str) -> None:
             i=chosen, tok=html.escape(visible(step.token)), p=step.prob, mp=step.model_prob
         )
     )
-    st.vega_lite_chart(candidates_spec(candidate_rows(step)), key=f"{key}_candidates", width="stretch")
+    show_chart(candidates_spec(candidate_rows(step)), key=f"{key}_candidates", width="stretch")
     with st.expander(_("All steps as a table"), expanded=False):
         st.dataframe(steps_table(steps), hide_index=True, key=f"{key}_table", width="stretch")
 

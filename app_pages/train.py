@@ -14,6 +14,7 @@ from ui.charts import X_AXES, loss_curves_spec
 from ui.i18n import _
 from ui.jobs import ACTIVE_STATUSES, job_slots, session_jobs
 from ui.labels import family_label, status_name, task_names
+from ui.links import show_chart
 from ui.page_state import cached_data_status, train_runs
 from ui.runs import (
     RunRecord,
@@ -321,7 +322,7 @@ def live_panel() -> None:
         help=_("Training time puts runs with the same time budget side by side: an LSTM takes more, cheaper steps "
                "than a transformer in the same seconds."),
     ) or "step"
-    st.vega_lite_chart(
+    show_chart(
         loss_curves_spec(frame, title=_("Training and validation loss"), x=x_axis), key="train_loss_chart",
         width="stretch",
     )
