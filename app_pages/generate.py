@@ -32,10 +32,12 @@ TEXT_STYLE = (
 )
 
 
-def text_html(prompt: str, generated: str) -> str:
-    """The prompt in grey, the generated text in black, whitespace kept."""
+def text_html(prompt: str, generated: str, stale: bool = False) -> str:
+    """The prompt in grey, the generated text in black, whitespace kept; ``stale``: faded and struck through,
+    for text made with settings that have changed since."""
+    style = TEXT_STYLE + (" opacity: 0.45; text-decoration: line-through;" if stale else "")
     return (
-        f'<div style="{TEXT_STYLE}"><span style="color:#8a8f98">{html.escape(prompt)}</span>'
+        f'<div style="{style}"><span style="color:#8a8f98">{html.escape(prompt)}</span>'
         f'<span style="color:#111">{html.escape(generated)}</span></div>'
     )
 
@@ -56,6 +58,9 @@ def settings_widgets(prefix: str, vocab_size: int, defaults: SamplingSettings, c
         help=_("Nucleus sampling: keep the smallest set of most probable tokens whose probabilities reach at least "
                "p (the most probable token is always kept), then renormalise."),
     )
+    if top_k >= vocab_size:
+        container.caption(_("Top-k {k} keeps all {v} tokens of the vocabulary: it changes nothing here.").format(
+            k=int(top_k), v=vocab_size))
     return SamplingSettings(temperature, int(top_k) or None, None if top_p >= 1.0 else float(top_p))
 
 
@@ -80,13 +85,14 @@ def run_generation(model, meta, prompt: PreparedPrompt, settings: SamplingSettin
     }
 
 
-def show_result(result: dict, key: str) -> None:
-    """The text, then each step's candidates (bar chart of a chosen step + table of all steps)."""
-    st.markdown(text_html(result["prompt_text"], result["generated_text"]), unsafe_allow_html=True)
+def show_result(result: dict, key: str, stale: bool = False) -> int:
+    """The text, then each step's candidates (bar chart of a chosen step + table of all steps); returns the
+    chosen step (1-based; 0 when nothing was generated)."""
+    st.markdown(text_html(result["prompt_text"], result["generated_text"], stale), unsafe_allow_html=True)
     st.caption(result["settings"].describe())
     steps = result["steps"]
     if not steps:
-        return
+        return 0
     st.markdown("**" + _("Step by step: the candidates each token was drawn from") + "**")
     n = len(steps)
     chosen = 1 if n == 1 else st.slider(
@@ -102,6 +108,7 @@ def show_result(result: dict, key: str) -> None:
     show_chart(candidates_spec(candidate_rows(step)), key=f"{key}_candidates", width="stretch")
     with st.expander(_("All steps as a table"), expanded=False):
         st.dataframe(steps_table(steps), hide_index=True, key=f"{key}_table", width="stretch")
+    return chosen
 
 
 st.title(_("Generate"))
@@ -204,14 +211,21 @@ stored = st.session_state.get("gen_result")
 if stored and stored["checkpoint"] == path:
     results = stored["results"]
     st.subheader(_("Generated text"))
+    # Settings or prompt changed since this text was made: say so at once, and fade the old text, so that
+    # nobody reads it as the new settings' output.
+    stale = [r["settings"] for r in results] != wanted_settings or results[0]["prompt_ids"] != list(prompt.ids)
+    if stale:
+        st.warning(_("The settings or the prompt changed after this text was generated: it shows the old ones. "
+                     "Press Generate for text from the new settings."), icon=":material/history:")
+    chosen_steps = []
     if len(results) > 1:
         cols = st.columns(len(results), gap="large")
         for i, (col, result) in enumerate(zip(cols, results, strict=True)):
             with col:
                 st.markdown("**" + (_("Setting A") if i == 0 else _("Setting B")) + "**")
-                show_result(result, key=f"gen_result_{stored['number']}_{i}")
+                chosen_steps.append(show_result(result, key=f"gen_result_{stored['number']}_{i}", stale=stale))
     else:
-        show_result(results[0], key=f"gen_result_{stored['number']}_0")
+        chosen_steps.append(show_result(results[0], key=f"gen_result_{stored['number']}_0", stale=stale))
 
     if is_lstm:  # no attention to show: say so where a transformer's heatmaps would be
         st.subheader(_("Attention over the prompt and the generated text"))
@@ -219,7 +233,13 @@ if stored and stored["checkpoint"] == path:
         st.stop()
     st.subheader(_("Attention over the prompt and the generated text"))
     first = results[0]
-    all_ids = first["prompt_ids"] + first["generated_ids"]
+    # What the model read when it drew the chosen step's token: the prompt and the tokens before it. Its last
+    # row is the query that made that step's prediction.
+    chosen_step = max(1, chosen_steps[0]) if chosen_steps else 1
+    all_ids = first["prompt_ids"] + first["generated_ids"][: chosen_step - 1]
+    st.caption(_("Step {i} of setting A's text: what the model read before it drew “{tok}” (the last row is the "
+                 "query that predicted it). Move the Step slider above to see another step.").format(
+                     i=chosen_step, tok=visible(first["steps"][chosen_step - 1].token) if first["steps"] else ""))
     c1, c2 = st.columns([2, 3])
     window = c1.slider(_("Tokens shown (the last ones)"), 8, 64, 24, 8, key="gen_att_window")
     maps = lm_attention(model, meta, all_ids, max_tokens=window)

@@ -28,6 +28,7 @@ from ui.runs import (
     runs_dir,
     task_metrics,
     tensorboard_command,
+    throughput_drop,
     zip_checkpoint,
 )
 
@@ -194,7 +195,8 @@ with st.expander(_("Model and training settings (the homework knobs)"), expanded
               "to copy it instead of predicting it. The validation loss falls with the training loss (validation "
               "text shows the model the future too), so neither curve exposes the cheat. Only sampling does: on the "
               "Generate page there is no next token to copy, and the text gets worse. The difference needs a few "
-              "hundred steps (about 300 or more); at the tiny preset's 100 steps there is nothing to see yet."),
+              "hundred steps (about 300 or more); at the tiny preset's 100 steps there is nothing to see yet. The "
+              "“causal-demo” size gives both runs the same 400 steps, however busy the machine."),
             icon=":material/visibility:",
         )
 
@@ -243,7 +245,8 @@ if start:
     else:
         job = TrainingJob(config, semaphore=slots.semaphore, threads=slots.threads_per_job)
         if job.try_start():
-            record = RunRecord(run_id, len(runs) + 1, task, preset, config, job=job)
+            record = RunRecord(run_id, len(runs) + 1, task, preset, config, job=job,
+                               previous=runs[-1] if runs else None)
             jobs.track(run_id, job)
             runs.append(record)
             record.last_snapshot = job.snapshot()
@@ -309,6 +312,11 @@ def live_panel() -> None:
     columns[3].metric(_("validation loss"), f"{last_eval['val_loss']:.3f}" if last_eval else "—")
     for column, (name, value) in zip(columns[4:], metrics, strict=True):
         column.metric(name, value)
+    slowdown = throughput_drop(snap)
+    if slowdown is not None and status in ACTIVE_STATUSES and slots.in_use() > 1:
+        st.caption(_("Tokens/s fell from {peak:,.0f} to {now:,.0f}: {n} runs are training on this server at once "
+                     "and share its CPU cores. The loss per step is not affected.").format(
+                         peak=slowdown[0], now=slowdown[1], n=slots.in_use()))
     if status in ACTIVE_STATUSES and st.button(_("Stop"), icon=":material/stop:", key="train_stop"):
         job = current.job if current.job is not None else jobs.get(current.run_id)
         if job is not None:
@@ -355,7 +363,9 @@ if not usable:
     st.caption(_("When a run has finished (or been stopped), its model can be saved, downloaded and opened here."))
 else:
     by_label = {r.label: r for r in usable}
-    label = st.selectbox(_("Run"), list(by_label)[::-1], key="train_keep_run")
+    # Newest first, and a new key whenever another run becomes usable: the run that just finished is the one
+    # preselected, so nobody saves the previous run by mistake.
+    label = st.selectbox(_("Run"), list(by_label)[::-1], key=f"train_keep_run_{len(by_label)}")
     record = by_label[label]
     a1, a2, a3 = st.columns(3)
     if record.checkpoint is None:

@@ -90,12 +90,15 @@ def loss_curves_spec(
     if df.empty:
         df = pd.DataFrame({"run": [], "step": [], "seconds": [], "curve": [], "loss": []})
     x_title = _("step") if x == "step" else _("training time (s)")
+    runs = list(dict.fromkeys(df["run"]))
     validation = _("validation")
     y_scale = alt.Scale(type="log") if log_y else alt.Scale(zero=False)
     encoding = {
         "x": alt.X(f"{x}:Q", title=x_title, scale=alt.Scale(zero=False)),
         "y": alt.Y("loss:Q", title=_("loss (nats per token)"), scale=y_scale),
-        "color": alt.Color("run:N", title=_("run"), legend=alt.Legend(orient="bottom", labelLimit=300)),
+        # One Okabe-Ito colour per run, in the order the runs were started (not alphabetical: "#10" < "#2").
+        "color": alt.Color("run:N", title=_("run"), legend=alt.Legend(orient="bottom", labelLimit=300, columns=2),
+                           scale=alt.Scale(domain=runs, range=LINE_COLORS[: max(1, len(runs))] or LINE_COLORS)),
         "strokeDash": alt.StrokeDash(
             "curve:N", title=_("curve"), legend=alt.Legend(orient="bottom", symbolType="stroke", symbolStrokeWidth=2),
             sort=[_("train"), validation],
@@ -137,7 +140,10 @@ def candidates_spec(df: pd.DataFrame, title: str = "", height: int | None = None
             color=alt.Color(
                 "distribution:N", title=None, legend=alt.Legend(orient="bottom", labelLimit=400)
             ),
-            opacity=alt.condition(alt.datum.chosen, alt.value(1.0), alt.value(0.55)),
+            opacity=alt.condition(alt.datum.chosen, alt.value(1.0), alt.value(0.45)),
+            # The drawn token's bars: a black outline, so it stands out in any palette and in greyscale.
+            stroke=alt.condition(alt.datum.chosen, alt.value("#000000"), alt.value(None)),
+            strokeWidth=alt.condition(alt.datum.chosen, alt.value(2.5), alt.value(0)),
             tooltip=[
                 alt.Tooltip("token:N", title=_("token")),
                 alt.Tooltip("distribution:N", title=_("distribution")),
