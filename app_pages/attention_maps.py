@@ -19,6 +19,7 @@ from ui.charts import show_head_maps
 from ui.checkpoints import checkpoint_picker, context_length
 from ui.i18n import _
 from ui.labels import kind_names, task_label
+from ui.messages import localize
 from ui.page_state import show_notes
 from ui.sampling import prepare_prompt
 from ui.translation import language_names, prepare_source, translate
@@ -104,9 +105,14 @@ if meta.family == "lstm":
     st.info(no_attention_sentence(), icon=":material/block:")
     st.stop()
 cfg = meta.model_config
+encoder_layers = getattr(cfg, "n_encoder_layers", None) or cfg.n_layers
+if cfg.layout == "encoder-decoder" and encoder_layers != cfg.n_layers:  # read from the model: 3 + 2, not "2"
+    layers_text = _("{enc} encoder + {dec} decoder layers").format(enc=encoder_layers, dec=cfg.n_layers)
+else:
+    layers_text = _("{layers} layers").format(layers=cfg.n_layers)
 st.caption(
-    _("{task} · {arch} · {layers} layers × {heads} heads · d_model {d} · context {ctx} tokens").format(
-        task=task_label(meta.task), arch=cfg.layout, layers=cfg.n_layers, heads=cfg.n_heads, d=cfg.d_model,
+    _("{task} · {arch} · {layers} × {heads} heads · d_model {d} · context {ctx} tokens").format(
+        task=task_label(meta.task), arch=cfg.layout, layers=layers_text, heads=cfg.n_heads, d=cfg.d_model,
         ctx=context_length(meta),
     )
 )
@@ -119,7 +125,7 @@ if meta.task == "addsub":
     try:
         result = addsub_answer(model, meta, text)
     except ValueError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(localize(str(exc)), icon=":material/error:")
         st.stop()
     verdict = _("right") if result.correct else _("wrong")
     shown_answer = result.answer_value if result.answer_value is not None else _("not a number")

@@ -40,7 +40,7 @@ st.markdown(
         "A transformer block wraps each sub-layer — attention, then a small feed-forward network — in a "
         "**residual connection** (add the input back) and a **layer norm** (rescale each token's vector to mean "
         "0 and standard deviation 1). Where the norm goes is a real design choice: the paper normalises *after* "
-        "adding (post-norm); seed 000's homework and GPT-2 normalise *before* the sub-layer (pre-norm), which "
+        "adding (post-norm); the Generative AI class homework (its model.py) and GPT-2 normalise *before* the sub-layer (pre-norm), which "
         "trains more stably in deep stacks. Every shape and number below comes from this project's "
         "`EncoderBlock` and `DecoderBlock` on your sentence."
     )
@@ -57,14 +57,14 @@ with st.container(border=True):
     norm_names = {"pre": _("pre-norm"), "post": _("post-norm")}
     norm = c4.segmented_control(_("Layer norm placement"), options=list(norm_names), format_func=norm_names.__getitem__,
                                 default="pre", required=True, key=K + "norm",
-                                help=_("pre-norm: seed 000's homework and GPT-2; post-norm: the original paper."))
+                                help=_("pre-norm: the Generative AI class homework and GPT-2; post-norm: the original paper."))
     table = matrix_view(K + "view")
 norm_first = norm == "pre"
 
 st.header(_("① Residual connection and layer norm"))
 f1, f2 = st.columns(2)
 with f1:
-    st.markdown(("**▶ " if norm_first else "") + _("Pre-norm") + ("**" if norm_first else "") + " — " + _("seed 000"))
+    st.markdown(("**▶ " if norm_first else "") + _("Pre-norm") + ("**" if norm_first else "") + " — " + _("the Generative AI class homework"))
     st.latex(r"x + \mathrm{Dropout}\big(\mathrm{Sublayer}(\mathrm{LayerNorm}(x))\big)")
 with f2:
     st.markdown(("**▶ " if not norm_first else "") + _("Post-norm") + ("**" if not norm_first else "") + " — "
@@ -172,7 +172,7 @@ if enc_stages is not None:
 
 st.header(_("④ A whole encoder-decoder: the shape trace"))
 st.markdown(
-    _("Seed 000's first check: build the model with random weights, feed a batch of 2 source sequences and 2 "
+    _("The Generative AI class homework's first check (python model.py): build the model with random weights, feed a batch of 2 source sequences and 2 "
       "target sequences of 5 tokens over a vocabulary of 10, and the output must have shape (2, 5, 10) — one score "
       "(logit) per vocabulary entry, for every position of every sequence. Two encoder and two decoder blocks, "
       "with this page's d_model, heads, d_ff and norm placement.")
@@ -194,4 +194,4 @@ else:
         language="text",
     )
     if tuple(trace[-1][1]) == (2, 5, 10):
-        st.success(_("Final output size (2, 5, 10), as in seed 000's report."), icon=":material/check:")
+        st.success(_("Final output size (2, 5, 10), as in the Generative AI class homework."), icon=":material/check:")

@@ -34,7 +34,7 @@ st.markdown(
         "the values therefore take time like T²·d_model, while the Q, K, V and output projections take time like "
         "T·d_model², only linear in T: once T is well above d_model the T² part dominates — the reason long "
         "contexts are expensive. Memory grows like T² only on the explicit path, which stores the T × T weights; "
-        "a fused kernel never stores them, and its memory grows more slowly. Seed 004 measured the time in class: "
+        "a fused kernel never stores them, and its memory grows more slowly. The HW12 report (a deep-learning course's transformer homework, built on EECS 498 A5) measured the time in class: "
         "63.1 ms at T = 256 and 254 ms at T = 512, **4.0× the time for 2× the length**. Measure it yourself on "
         "this machine below."
     )
@@ -121,7 +121,7 @@ else:
                  column_config={c: st.column_config.NumberColumn(format="%.2f") for c in list(table[0])[1:]})
     seed_ratio = SEED_004_MS[512] / SEED_004_MS[256]
     st.markdown(
-        _("A slope of **2** means time ∝ T²: doubling T multiplies the time by 2² = **4**. Seed 004: "
+        _("A slope of **2** means time ∝ T²: doubling T multiplies the time by 2² = **4**. The HW12 report: "
           "{b:.0f} ms / {a:.1f} ms = **{r:.2f}×** for 2× length. A layer costs O(T²·d_model + T·d_model²): at "
           "small T the Q, K, V and output projections (linear in T) and Python's overhead dominate and flatten "
           "the curve, so the slope over the longest lengths is the honest one. A slope above 2 does not come from "

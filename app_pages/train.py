@@ -15,6 +15,7 @@ from ui.i18n import _
 from ui.jobs import ACTIVE_STATUSES, job_slots, session_jobs
 from ui.labels import family_label, status_name, task_names
 from ui.links import show_chart
+from ui.messages import localize
 from ui.page_state import cached_data_status, train_runs
 from ui.runs import (
     RunRecord,
@@ -278,7 +279,7 @@ def live_panel() -> None:
     status = snap.get("status", "queued")
     st.subheader(_("Run {label}").format(label=current.label))
     status_text = status_name(status)
-    message = snap.get("message", "")
+    message = localize(snap.get("message", ""))  # the trainers speak English; shown in the session's language
     if status == "failed":
         st.error(_("Status: {status}. {message}").format(status=status_text, message=message), icon=":material/error:")
     elif status == "stopped":
