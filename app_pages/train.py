@@ -314,10 +314,12 @@ def live_panel() -> None:
     for column, (name, value) in zip(columns[4:], metrics, strict=True):
         column.metric(name, value)
     slowdown = throughput_drop(snap)
-    if slowdown is not None and status in ACTIVE_STATUSES and slots.in_use() > 1:
-        st.caption(_("Tokens/s fell from {peak:,.0f} to {now:,.0f}: {n} runs are training on this server at once "
-                     "and share its CPU cores. The loss per step is not affected.").format(
-                         peak=slowdown[0], now=slowdown[1], n=slots.in_use()))
+    if slowdown is not None:  # say why the number fell, so nobody reads it as the model getting slower
+        why = (_("{n} training runs share this server's CPU cores now.").format(n=slots.in_use())
+               if slots.in_use() > 1 and status in ACTIVE_STATUSES else
+               _("other work on this machine (another session's run or another program) took CPU time from it."))
+        st.caption(_("Tokens/s fell from {peak:,.0f} to {now:,.0f} (measured over the last 20 steps): {why} The loss "
+                     "per step is not affected.").format(peak=slowdown[0], now=slowdown[1], why=why))
     if status in ACTIVE_STATUSES and st.button(_("Stop"), icon=":material/stop:", key="train_stop"):
         job = current.job if current.job is not None else jobs.get(current.run_id)
         if job is not None:
