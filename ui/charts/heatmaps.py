@@ -127,11 +127,11 @@ FACET_SPACING = 20  # px between facets (Vega-Lite's default)
 def facet_layout(H: int, R: int, C: int, max_width: int, columns: int, label_px: int = 140) -> tuple[int, int]:
     """(columns, cell px) of H facets of R × C cells that fit ``max_width`` px, labels and legend included.
 
-    As many columns as asked for (at most H) while a cell stays at least 12 px (5 px for inputs longer than 40
+    As many columns as asked for (at most H) while a cell stays at least 18 px (4 px for inputs longer than 40
     tokens, whose heads then still sit two to a row instead of stacking into a page several screens high);
     cells are 5–32 px and a facet at most 600 px high. One column when nothing else fits.
     """
-    least = 18 if max(R, C) <= 40 else 5
+    least = 18 if max(R, C) <= 40 else 4
     columns = max(1, min(columns, H))
     while True:
         room = max_width - label_px - FACET_LEGEND_PX - columns * FACET_SPACING
