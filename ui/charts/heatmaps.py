@@ -79,8 +79,8 @@ def _cell_records(values: np.ndarray, row_labels, col_labels, scale: ColorScale,
                   masked: np.ndarray | None = None) -> list:
     """One dict per cell: row, col, value (None if masked), shown (exact text), label (2 decimals), masked, dark.
 
-    ``masked`` (R, C) bool marks cells a mask forbade although their value is finite (a weight of 0): grey,
-    labelled "−∞→0", their value still in the tooltip.
+    ``masked`` (R, C) bool marks cells a mask forbade although their value is finite (a weight of 0): grey
+    (``masked`` True), labelled "−∞→0", their value kept (in the tooltip and the data).
     """
     lo, hi = scale.domain
     records = []
@@ -89,7 +89,7 @@ def _cell_records(values: np.ndarray, row_labels, col_labels, scale: ColorScale,
             v = float(values[i, j])
             forbidden = masked is not None and bool(masked[i, j]) and math.isfinite(v)
             if forbidden:
-                rec = {"row": row, "col": col, "value": None, "shown": _shown(v), "label": "−∞→0", "masked": True,
+                rec = {"row": row, "col": col, "value": v, "shown": _shown(v), "label": "−∞→0", "masked": True,
                        "dark": False, "r": i, "c": j}
                 records.append({**rec, **(extra or {})})
                 continue
