@@ -11,6 +11,7 @@ from ui.attention_maps import (
     addsub_answer,
     attention_csv,
     attention_npz,
+    causal_cells,
     lm_attention,
     no_attention_sentence,
     translation_attention,
@@ -70,8 +71,11 @@ def show_maps(maps: AttentionMaps, key: str, causal: bool = True, translation: b
                 format_func=lambda i: _("layer {i}").format(i=i),
             )
             rows, cols = maps.labels(kind)
+            stack = weights[int(layer) - 1]
+            # The causal mask's cells (later tokens) grey, not pale blue: they are forbidden, not just unlikely.
+            masked = causal_cells(stack.shape[-2], stack.shape[-1]) if kind == "decoder_self" and causal else None
             show_head_maps(
-                weights[int(layer) - 1], rows, cols,
+                stack, rows, cols, masked=masked,
                 title=_("{kind}, layer {layer}").format(kind=names[kind], layer=layer),
                 key=f"{key}_{kind}_l{layer}", file_stem=f"{key}_{kind}_layer{layer}",
                 x_title=_("key (attended to)"), y_title=_("query (attending)"),

@@ -8,7 +8,7 @@ import streamlit as st
 
 from trainers.tasks import LM_TASKS, TRANSLATION_TASKS
 from transformer.sampling import default_stride
-from ui.attention_maps import lm_attention, no_attention_sentence
+from ui.attention_maps import causal_cells, lm_attention, no_attention_sentence
 from ui.charts import candidates_spec, show_head_maps
 from ui.checkpoints import checkpoint_choices, checkpoint_picker, context_length
 from ui.i18n import _
@@ -260,7 +260,7 @@ if stored and stored["checkpoint"] == path:
         title = _("Self-attention without the causal mask, layer {layer}: each row may look at every token, even "
                   "later ones").format(layer=layer)
     show_head_maps(
-        stack, rows, cols,
+        stack, rows, cols, masked=causal_cells(*stack.shape[-2:]) if meta.model_config.causal else None,
         title=title,
         key=f"gen_att_l{layer}", file_stem=f"generate_attention_layer{layer}",
         x_title=_("key (attended to)"), y_title=_("query (attending)"),

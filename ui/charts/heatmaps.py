@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from collections.abc import Sequence
 
 import altair as alt
@@ -127,11 +128,11 @@ FACET_SPACING = 20  # px between facets (Vega-Lite's default)
 def facet_layout(H: int, R: int, C: int, max_width: int, columns: int, label_px: int = 140) -> tuple[int, int]:
     """(columns, cell px) of H facets of R × C cells that fit ``max_width`` px, labels and legend included.
 
-    As many columns as asked for (at most H) while a cell stays at least 18 px (4 px for inputs longer than 40
-    tokens, whose heads then still sit two to a row instead of stacking into a page several screens high);
+    As many columns as asked for (at most H) while a cell stays at least 18 px (12 px from 17 tokens, 4 px for inputs
+    longer than 40 tokens, whose heads then still sit two to a row instead of stacking into a page several screens high);
     cells are 5–32 px and a facet at most 600 px high. One column when nothing else fits.
     """
-    least = 18 if max(R, C) <= 40 else 4
+    least = 18 if max(R, C) <= 16 else 12 if max(R, C) <= 40 else 4
     columns = max(1, min(columns, H))
     while True:
         room = max_width - label_px - FACET_LEGEND_PX - columns * FACET_SPACING
@@ -191,9 +192,33 @@ def _layers(
     return layers
 
 
+def wrap_title(text: str, max_px: int = MAIN_COLUMN_WIDTH - 40, font_px: int = 13) -> list[str] | str:
+    """``text`` broken into lines of at most ``max_px`` px (Vega draws a title on one line however long it is,
+    widening the chart past the page); CJK characters count double. A short title stays a string."""
+    def width(s: str) -> float:
+        return sum(font_px if ord(ch) > 0x2E80 else 0.56 * font_px for ch in s)
+
+    if width(text) <= max_px:
+        return text
+    lines, line = [], ""
+    for piece in re.findall(r"[\u2e80-\uffff]|[^\s\u2e80-\uffff]+\s*|\s+", text):
+        if line and width(line + piece.rstrip()) > max_px:
+            lines.append(line.rstrip())
+            line = piece.lstrip()
+        else:
+            line += piece
+    if line.strip():
+        lines.append(line.rstrip())
+    return lines
+
+
 def _title(title: str, subtitle: str = "") -> dict:
-    """``title=`` for ``properties`` / ``facet``: a title at the left, with its subtitle; nothing without a title."""
-    return {"title": alt.TitleParams(title, anchor="start", subtitle=subtitle or alt.Undefined)} if title else {}
+    """``title=`` for ``properties`` / ``facet``: a title at the left, with its subtitle; nothing without a title.
+    Long titles wrap onto lines that fit the main column (:func:`wrap_title`)."""
+    if not title:
+        return {}
+    return {"title": alt.TitleParams(wrap_title(title), anchor="start",
+                                     subtitle=wrap_title(subtitle, font_px=11) if subtitle else alt.Undefined)}
 
 
 def _single(layers: list[alt.Chart], records: list, width: int, height: int, title: str, subtitle: str = "") -> dict:
@@ -259,7 +284,7 @@ def heatmap_spec(
     scale = color_scale(values, domain, signed=signed)
     forbidden = np.zeros(values.shape, bool) if masked is None else np.asarray(masked, bool)
     has_masked = not np.isfinite(values).all() or bool(forbidden.any())
-    thin = cell < 14 or _label_px(col_labels) > 140
+    thin = cell < 12
     layers = _layers(scale, list(row_labels), list(col_labels), annotate=bool(annotate), font=10 if cell >= 30 else 9,
                      x_title=x_title, y_title=y_title, language=language, masked_text=has_masked and cell >= 14,
                      thin=thin)
@@ -281,13 +306,15 @@ def facet_heatmap_spec(
     y_title: str = "",
     columns: int = 4,
     max_width: int = MAIN_COLUMN_WIDTH,
+    masked: np.ndarray | None = None,
     language: str = "en",
 ) -> dict:
     """One heatmap per slice of ``stack`` (H, R, C) — one altair facet per attention head — on a shared scale.
 
     ``facet_labels`` names each slice ("head 1"). Shared colour domain (default [0, 1]) so heads compare.
     Heads wrap onto rows (:func:`facet_layout`): at most ``columns`` a row, fewer where they would not fit
-    ``max_width`` px with labels and legend.
+    ``max_width`` px with labels and legend. ``masked`` (R, C) bool: cells a mask forbade in every head,
+    drawn grey (see :func:`heatmap_spec`).
     """
     stack = np.asarray(stack, dtype=float)
     H, R, C = stack.shape
@@ -296,9 +323,9 @@ def facet_heatmap_spec(
     scale = color_scale(stack, domain)
     records = []
     for h in range(H):
-        records += _cell_records(stack[h], row_labels, col_labels, scale, {"head": facet_labels[h]})
+        records += _cell_records(stack[h], row_labels, col_labels, scale, {"head": facet_labels[h]}, masked=masked)
     layers = _layers(scale, list(row_labels), list(col_labels), annotate=annotate, font=10, x_title=x_title,
-                     y_title=y_title, language=language, faceted=True, thin=cell < 14)
+                     y_title=y_title, language=language, faceted=True, thin=cell < 12)
     chart = alt.LayerChart(layer=layers, width=cell * C, height=cell * R).facet(
         facet=alt.Facet("head:N", sort=list(facet_labels), title=None, header=alt.Header(labelFontSize=13)),
         columns=columns, data=alt.Data(values=[]), **_title(title),  # the rows go in below

@@ -190,16 +190,18 @@ def show_head_maps(
     x_title: str = "",
     y_title: str = "",
     max_width: int = HEAD_MAPS_WIDTH,
+    masked=None,
 ) -> None:
     """The attention weights of one layer, ``stack`` (H, T_q, T_k): one heatmap per head on the colour scale
     [0, 1], two per row where they fit (:func:`ui.charts.heatmaps.facet_layout`), sized to fit the page's main
-    column at 1280 × 720; PNG and CSV."""
+    column at 1280 × 720; PNG and CSV. ``masked`` (T_q, T_k) bool: the cells a mask forbade (grey)."""
     stack = np.asarray(stack, dtype=float)
     n_heads = stack.shape[0]
     facets = tuple(_("head {h}").format(h=h + 1) for h in range(n_heads))
     rows, cols = tuple(row_labels), tuple(col_labels)
     columns = 2
-    spec = facet_heatmap_spec(stack, facets, rows, cols, title, (0.0, 1.0), x_title, y_title, columns, max_width)
+    spec = facet_heatmap_spec(stack, facets, rows, cols, title, (0.0, 1.0), x_title, y_title, columns, max_width,
+                              None if masked is None else np.asarray(masked, bool))
     show_chart(spec, key=f"{key}_chart")
     c1, c2, _spacer = st.columns([1, 1, 4], gap="small")
     download_buttons(
