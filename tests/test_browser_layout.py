@@ -12,6 +12,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import ARTIFACTS, assert_no_exception_box
+from ui.i18n import translate
 
 pytestmark = pytest.mark.browser
 
@@ -83,6 +84,12 @@ def test_every_page_fits_the_main_column(app_url, browser, language):
             page.locator('[data-testid="stMainBlockContainer"] h1').first.wait_for(timeout=60_000)
             _settle(page)
             assert_no_exception_box(page)
+            if path == "generate":  # measure its results too: the text, the candidates, the heads of each layer
+                page.get_by_test_id("stMain").get_by_role("button", name=translate("Generate", language),
+                                                         exact=True).click()
+                page.get_by_role("heading", name=translate("Generated text", language), exact=True).wait_for(timeout=60_000)
+                _settle(page)
+                assert_no_exception_box(page)
             for width, height in SIZES:
                 page.set_viewport_size({"width": width, "height": height})
                 page.wait_for_timeout(300)

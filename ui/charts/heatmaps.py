@@ -192,11 +192,11 @@ def _layers(
     return layers
 
 
-def wrap_title(text: str, max_px: int = MAIN_COLUMN_WIDTH - 40, font_px: int = 13) -> list[str] | str:
+def wrap_title(text: str, max_px: int = MAIN_COLUMN_WIDTH - 100, font_px: int = 13) -> list[str] | str:
     """``text`` broken into lines of at most ``max_px`` px (Vega draws a title on one line however long it is,
     widening the chart past the page); CJK characters count double. A short title stays a string."""
     def width(s: str) -> float:
-        return sum(font_px if ord(ch) > 0x2E80 else 0.56 * font_px for ch in s)
+        return sum(1.1 * font_px if ord(ch) > 0x2E80 else 0.62 * font_px for ch in s)  # bold, with a margin
 
     if width(text) <= max_px:
         return text
