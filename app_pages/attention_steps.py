@@ -15,6 +15,7 @@ import streamlit as st
 
 from transformer import attention as core_attention
 from ui.charts import dim_labels, download_panel, hconcat_specs, line_chart_spec, show_matrices, show_matrix
+from ui.charts.heatmaps import MAX_CHART_WIDTH
 from ui.i18n import _
 from ui.inputs import matrix_view, sentence_input
 from ui.lessons import (
@@ -202,11 +203,12 @@ def sentence_mode() -> None:
           "almost all the weight on one key (its gradient then vanishes). Dividing by √d_k brings the variance "
           "back to 1 whatever d_k is.")
     )
-    left, right = st.columns([1.2, 1])
+    # Side by side for a short sentence; one under the other for a long one, whose heatmap needs the width.
+    left, right = st.columns([1.2, 1]) if T <= 16 else (st.container(), st.container())
     with left:
         if scale:
             show_matrix(_np(tr.scaled_scores), labels, labels, title=_("Q Kᵀ / √d_k"), key=K + "scaled", **no_dl,
-                        table=table, x_title=k_axis, y_title=q_axis, max_width=420)
+                        table=table, x_title=k_axis, y_title=q_axis, max_width=420 if T <= 16 else MAX_CHART_WIDTH)
         else:
             st.warning(_("Scaling is off: the softmax below gets Q Kᵀ itself."), icon=":material/warning:")
     with right:

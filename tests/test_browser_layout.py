@@ -18,8 +18,10 @@ pytestmark = pytest.mark.browser
 
 SIZES = [(1280, 720), (1920, 1080)]
 LANGUAGE_CODES = ["en", "zh_Hant"]
-PAGES = ["", "tokens", "attention_steps", "multihead", "block", "cost", "train", "generate", "translate",
-         "attention_maps"]
+# A 500-word paragraph (capped at the page's 64 tokens): the heatmaps must still fit, with thinned labels.
+LONG_TEXT = "text=" + "+".join(f"word{i % 50}" for i in range(500))
+PAGES = ["", "tokens", "attention_steps", f"attention_steps?{LONG_TEXT}", "multihead", f"multihead?{LONG_TEXT}",
+         "block", "cost", "train", "generate", "translate", "attention_maps"]
 
 # Everything that draws something a reader must see whole; measured against the main column's right edge
 # (1 px of rounding allowed) and for clipping inside its own box.
@@ -80,7 +82,7 @@ def test_every_page_fits_the_main_column(app_url, browser, language):
     try:
         for path in PAGES:
             page.set_viewport_size({"width": SIZES[0][0], "height": SIZES[0][1]})
-            page.goto(f"{app_url}/{path}?lang={language}")
+            page.goto(f"{app_url}/{path}{'&' if '?' in path else '?'}lang={language}")
             page.locator('[data-testid="stMainBlockContainer"] h1').first.wait_for(timeout=60_000)
             _settle(page)
             assert_no_exception_box(page)
@@ -93,8 +95,9 @@ def test_every_page_fits_the_main_column(app_url, browser, language):
             for width, height in SIZES:
                 page.set_viewport_size({"width": width, "height": height})
                 page.wait_for_timeout(300)
-                problems += [f"{path or 'home'} {width}×{height} {language}: {p}" for p in page.evaluate(MEASURE)]
-                page.screenshot(path=str(ARTIFACTS / f"layout_{path or 'home'}_{width}_{language}.png"))
+                name = (path or "home").split("?")[0] + ("_long" if "?" in path else "")
+                problems += [f"{name} {width}×{height} {language}: {p}" for p in page.evaluate(MEASURE)]
+                page.screenshot(path=str(ARTIFACTS / f"layout_{name}_{width}_{language}.png"))
     finally:
         context.close()
     assert not problems, "\n".join(problems)

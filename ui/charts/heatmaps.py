@@ -111,8 +111,12 @@ def _cell_records(values: np.ndarray, row_labels, col_labels, scale: ColorScale,
 
 
 def _cell_size(R: int, C: int, max_width: int) -> int:
-    """Side of one square cell in px: the plot (without ~160 px of labels and legend) fits ``max_width``."""
-    return int(max(9, min(32, (max_width - 160) // max(C, 1), 600 // max(R, 1))))
+    """Side of one square cell in px: the plot (without ~160 px of labels and legend) fits ``max_width``.
+
+    At least 9 px, or 4 px for more than 40 columns (their labels are then thinned), so a long input still fits.
+    """
+    least = 4 if C > 40 else 9
+    return int(max(least, min(32, (max_width - 160) // max(C, 1), 600 // max(R, 1))))
 
 
 def _label_px(labels: Sequence[str]) -> int:
