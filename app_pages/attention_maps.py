@@ -17,11 +17,12 @@ from ui.attention_maps import (
     translation_attention,
 )
 from ui.charts import show_head_maps
-from ui.checkpoints import checkpoint_picker, context_length
+from ui.checkpoints import checkpoint_choices, checkpoint_picker, context_length
 from ui.i18n import _
 from ui.labels import kind_names, task_label
+from ui.links import checkpoint_name, link_to_this_view, open_linked_checkpoint, shared_state, text_value
 from ui.messages import localize
-from ui.page_state import show_notes
+from ui.page_state import session_checkpoints, show_notes
 from ui.sampling import prepare_prompt
 from ui.translation import language_names, prepare_source, translate
 
@@ -99,6 +100,9 @@ st.caption(
       "each row sums to 1.")
 )
 
+PAGE = "attention_maps"
+# A link may name the checkpoint (?model=shakespeare) and the text (?text=…): see ui.links.
+open_linked_checkpoint(PAGE, "open_in_attention", [c.path for c in checkpoint_choices(session_checkpoints())])
 picked = checkpoint_picker(
     "att_checkpoint", "open_in_attention", prefer=lambda c: c.task == "addsub",
     empty_message=_("No trained model is available yet. Train one on the Train page and save it, or add the shipped "
@@ -120,6 +124,11 @@ st.caption(
         ctx=context_length(meta),
     )
 )
+text_key = ("att_expression" if meta.task == "addsub" else f"att_sentence_{meta.task}" if meta.is_translation
+            else f"att_text_{meta.task}")
+SHARED = {"text": (text_key, text_value)}
+shared_state(PAGE, SHARED)
+link_to_this_view(PAGE, SHARED, extra={"model": checkpoint_name(picked.path)})
 
 if meta.task == "addsub":
     text = st.text_input(

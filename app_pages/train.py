@@ -313,13 +313,6 @@ def live_panel() -> None:
     columns[3].metric(_("validation loss"), f"{last_eval['val_loss']:.3f}" if last_eval else "—")
     for column, (name, value) in zip(columns[4:], metrics, strict=True):
         column.metric(name, value)
-    slowdown = throughput_drop(snap)
-    if slowdown is not None:  # say why the number fell, so nobody reads it as the model getting slower
-        why = (_("{n} training runs share this server's CPU cores now.").format(n=slots.in_use())
-               if slots.in_use() > 1 and status in ACTIVE_STATUSES else
-               _("other work on this machine (another session's run or another program) took CPU time from it."))
-        st.caption(_("Tokens/s fell from {peak:,.0f} to {now:,.0f} (measured over the last 20 steps): {why} The loss "
-                     "per step is not affected.").format(peak=slowdown[0], now=slowdown[1], why=why))
     if status in ACTIVE_STATUSES and st.button(_("Stop"), icon=":material/stop:", key="train_stop"):
         job = current.job if current.job is not None else jobs.get(current.run_id)
         if job is not None:
@@ -350,6 +343,14 @@ def live_panel() -> None:
         config_table(chosen), hide_index=True, key="train_config_table", width="stretch",
         column_config={_("metric"): st.column_config.TextColumn(width="medium")},
     )
+    slowdown = throughput_drop(snap)
+    # Below the chart and table, so that the note coming and going never moves (and redraws) the chart.
+    if slowdown is not None:  # say why the number fell, so nobody reads it as the model getting slower
+        why = (_("{n} training runs share this server's CPU cores now.").format(n=slots.in_use())
+               if slots.in_use() > 1 and status in ACTIVE_STATUSES else
+               _("other work on this machine (another session's run or another program) took CPU time from it."))
+        st.caption(_("Tokens/s fell from {peak:,.0f} to {now:,.0f} (measured over the last 20 steps): {why} The loss "
+                     "per step is not affected.").format(peak=slowdown[0], now=slowdown[1], why=why))
     if ended:
         st.rerun()
 

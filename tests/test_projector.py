@@ -216,3 +216,18 @@ def test_trainer_messages_are_translated_sentence_by_sentence(monkeypatch):
     assert failed.endswith("out of memory (CUDA).") and not failed.startswith("Training failed")
     parse = messages.localize("operands must be between -49 and 49 (got 60).")
     assert "60" in parse and "operands" not in parse
+
+
+def test_a_link_names_the_checkpoint_and_text_of_attention_maps(env):  # noqa: F811 - the fixture
+    at = AppTest.from_file(str(REPO / "app_pages" / "attention_maps.py"), default_timeout=60)
+    at.query_params["model"] = "shakespeare"
+    at.query_params["text"] = "JULIET: O Romeo"
+    at.run()
+    assert not at.exception and not at.warning
+    assert at.selectbox(key="att_checkpoint").value == env["shakespeare"]
+    assert at.text_area(key="att_text_shakespeare").value == "JULIET: O Romeo"
+    assert at.code[0].value == "/attention_maps?model=shakespeare&text=JULIET%3A+O+Romeo&lang=en"
+    unknown = AppTest.from_file(str(REPO / "app_pages" / "attention_maps.py"), default_timeout=60)
+    unknown.query_params["model"] = "no-such-model"
+    unknown.run()
+    assert not unknown.exception and any("“model”" in w.value for w in unknown.warning)

@@ -97,9 +97,10 @@ def shared_state(page: str, shared: Shared) -> None:
                 name=name), icon=":material/link_off:")
 
 
-def view_url(page: str, shared: Shared, base: str | None = None) -> str:
-    """The URL of this page with the current values of ``shared`` widgets, the language, and presentation mode."""
-    params: dict[str, str] = {}
+def view_url(page: str, shared: Shared, base: str | None = None, extra: dict[str, str] | None = None) -> str:
+    """The URL of this page with the current values of ``shared`` widgets, ``extra`` parameters (a checkpoint's
+    name), the language, and presentation mode."""
+    params: dict[str, str] = dict(extra or {})
     for name, (key, _parse) in shared.items():
         value = st.session_state.get(key)
         if value is not None:
@@ -115,12 +116,37 @@ def view_url(page: str, shared: Shared, base: str | None = None) -> str:
     return f"{base}/{page}?{urlencode(params)}"
 
 
-def link_to_this_view(page: str, shared: Shared, container=None) -> None:
+def link_to_this_view(page: str, shared: Shared, container=None, extra: dict[str, str] | None = None) -> None:
     """A "Link to this view" popover: the URL of exactly this view, with a copy button, for slides."""
     box = container if container is not None else st
     with box.popover(_("Link to this view"), icon=":material/link:"):
         st.caption(_("Opens this page with these settings. Add present=1 for presentation mode."))
-        st.code(view_url(page, shared), language="text", wrap_lines=True)
+        st.code(view_url(page, shared, extra=extra), language="text", wrap_lines=True)
+
+
+def checkpoint_name(path: str) -> str:
+    """How a link names a checkpoint: its folder (``assets/shakespeare`` → ``shakespeare``), or the run's folder
+    for a run's ``runs/<run id>/checkpoint``."""
+    from pathlib import Path
+
+    folder = Path(path)
+    return folder.parent.name if folder.name == "checkpoint" else folder.name
+
+
+def open_linked_checkpoint(page: str, open_key: str, paths: list[str]) -> None:
+    """``?model=<name>``: have the page's checkpoint picker open that checkpoint (through ``open_key``, the
+    same hand-over the Train page uses), once per value; a name no checkpoint has gets a warning."""
+    name = st.query_params.get("model")
+    applied = st.session_state.setdefault(_APPLIED_KEY, set())
+    if not name or (page, "model", name) in applied:
+        return
+    applied.add((page, "model", name))
+    found = [p for p in paths if checkpoint_name(p) == name]
+    if found:
+        st.session_state[open_key] = found[0]
+    else:
+        st.warning(_("The link's value for “{name}” cannot be used here, so the page's own is shown.").format(
+            name="model"), icon=":material/link_off:")
 
 
 def parse_bool(text: str) -> bool:
