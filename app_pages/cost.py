@@ -45,10 +45,10 @@ st.latex(r"\text{time per layer} = O(T^2\, d_{\mathrm{model}} + T\, d_{\mathrm{m
 st.latex(r"\Rightarrow\qquad \log \text{time} \approx 2 \log T + c \quad (T \gg d_{\mathrm{model}})")
 
 with st.container(border=True):
-    c1, c2 = st.columns([1, 2])  # the implementations' names are long: their chips get the room
-    lengths = c1.multiselect(_("Sequence lengths T"), LENGTH_CHOICES, default=[128, 256, 512, 1024], key=K + "lengths",
+    # One row each: side by side, the chips of the implementations' long names were cut off at 1280 × 720.
+    lengths = st.multiselect(_("Sequence lengths T"), LENGTH_CHOICES, default=[128, 256, 512, 1024], key=K + "lengths",
                              help=_("Capped at 1024 so a measurement takes seconds."))
-    paths = c2.multiselect(_("Implementations"), list(PATHS), default=["ours_weights", "torch_sdpa"],
+    paths = st.multiselect(_("Implementations"), list(PATHS), default=["ours_weights", "torch_sdpa"],
                            format_func=lambda p: _(PATH_NAMES[p]), key=K + "paths")
     c3, c4, c5, c6 = st.columns(4)
     batch = c3.slider(_("batch B"), 1, 8, 4, key=K + "batch")

@@ -407,12 +407,14 @@ def config_table(records: list[RunRecord]) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
+    for name in ("n_heads", "d_ff"):  # whole numbers (not 4.0), a dash for an LSTM
+        frame[name] = frame[name].astype("Int64")
     results = [_("architecture"), _("status"), _("steps"), _("metric"), _("validation loss")]
     settings = [c for c in frame.columns if c not in results and c != _("run")]
     differing = [c for c in settings if frame[c].astype(str).nunique() > 1]
     frame = frame[[_("run"), *differing, *results, *[c for c in settings if c not in differing]]]
     # Every cell as text, "—" where a value is missing: one column may then hold numbers and the dash.
-    return frame.astype(object).map(lambda v: "—" if v is None or (isinstance(v, float) and math.isnan(v))
+    return frame.astype(object).map(lambda v: "—" if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
                                     else _("on") if v is True else _("off") if v is False else v)
 
 
