@@ -11,6 +11,7 @@ import threading
 import streamlit as st
 
 from ui.i18n import N_, _, language_switch
+from ui.links import presentation_requested, presentation_switch
 
 # What the Explore and Train pages import (about 2 s on a laptop): loaded once in the background while the
 # first page shows, so that the first visit to any of them is not spent importing.
@@ -52,9 +53,12 @@ def warm_imports() -> threading.Thread:
 
 
 def main() -> None:
-    st.set_page_config(page_title="Transformer Classroom", page_icon=":material/school:", layout="wide")
+    # ?present=1 (a lecturer's link): the sidebar starts collapsed, leaving the projector's width to the page.
+    st.set_page_config(page_title="Transformer Classroom", page_icon=":material/school:", layout="wide",
+                       initial_sidebar_state="collapsed" if presentation_requested() else "auto")
     warm_imports()
     language_switch()  # before anything is translated; drawn on every page, so the choice holds across pages
+    presentation_switch()
     build_navigation().run()
 
 

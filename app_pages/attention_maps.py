@@ -11,15 +11,18 @@ from ui.attention_maps import (
     addsub_answer,
     attention_csv,
     attention_npz,
+    causal_cells,
     lm_attention,
     no_attention_sentence,
     translation_attention,
 )
 from ui.charts import show_head_maps
-from ui.checkpoints import checkpoint_picker, context_length
+from ui.checkpoints import checkpoint_choices, checkpoint_picker, context_length
 from ui.i18n import _
 from ui.labels import kind_names, task_label
-from ui.page_state import show_notes
+from ui.links import checkpoint_name, link_to_this_view, open_linked_checkpoint, shared_state, text_value
+from ui.messages import localize
+from ui.page_state import session_checkpoints, show_notes
 from ui.sampling import prepare_prompt
 from ui.snapshots import checkpoint_snapshots_expander
 from ui.text import plain_text
@@ -71,8 +74,11 @@ def show_maps(maps: AttentionMaps, key: str, causal: bool = True, translation: b
                 format_func=lambda i: _("layer {i}").format(i=i),
             )
             rows, cols = maps.labels(kind)
+            stack = weights[int(layer) - 1]
+            # The causal mask's cells (later tokens) grey, not pale blue: they are forbidden, not just unlikely.
+            masked = causal_cells(stack.shape[-2], stack.shape[-1]) if kind == "decoder_self" and causal else None
             show_head_maps(
-                weights[int(layer) - 1], rows, cols,
+                stack, rows, cols, masked=masked,
                 title=_("{kind}, layer {layer}").format(kind=names[kind], layer=layer),
                 key=f"{key}_{kind}_l{layer}", file_stem=f"{key}_{kind}_layer{layer}",
                 x_title=_("key (attended to)"), y_title=_("query (attending)"),
@@ -96,6 +102,9 @@ st.caption(
       "each row sums to 1.")
 )
 
+PAGE = "attention_maps"
+# A link may name the checkpoint (?model=shakespeare) and the text (?text=…): see ui.links.
+open_linked_checkpoint(PAGE, "open_in_attention", [c.path for c in checkpoint_choices(session_checkpoints())])
 picked = checkpoint_picker(
     "att_checkpoint", "open_in_attention", prefer=lambda c: c.task == "addsub", pretrained=True,
     empty_message=_("No trained model is available yet. Train one on the Train page and save it, or add the shipped "
@@ -106,13 +115,23 @@ if meta.family == "lstm":
     st.info(no_attention_sentence(), icon=":material/block:")
     st.stop()
 cfg = meta.model_config
+encoder_layers = getattr(cfg, "n_encoder_layers", None) or cfg.n_layers
+if cfg.layout == "encoder-decoder" and encoder_layers != cfg.n_layers:  # read from the model: 3 + 2, not "2"
+    layers_text = _("{enc} encoder + {dec} decoder layers").format(enc=encoder_layers, dec=cfg.n_layers)
+else:
+    layers_text = _("{layers} layers").format(layers=cfg.n_layers)
 st.caption(
-    _("{task} · {arch} · {layers} layers × {heads} heads · d_model {d} · context {ctx} tokens").format(
-        task=task_label(meta.task), arch=cfg.layout, layers=cfg.n_layers, heads=cfg.n_heads, d=cfg.d_model,
+    _("{task} · {arch} · {layers} × {heads} heads · d_model {d} · context {ctx} tokens").format(
+        task=task_label(meta.task), arch=cfg.layout, layers=layers_text, heads=cfg.n_heads, d=cfg.d_model,
         ctx=context_length(meta),
     )
 )
 checkpoint_snapshots_expander(meta.path)
+text_key = ("att_expression" if meta.task == "addsub" else f"att_sentence_{meta.task}" if meta.is_translation
+            else f"att_text_{meta.task}")
+SHARED = {"text": (text_key, text_value)}
+shared_state(PAGE, SHARED)
+link_to_this_view(PAGE, SHARED, extra={"model": checkpoint_name(picked.path)})
 
 if meta.task == "addsub":
     text = st.text_input(
@@ -122,7 +141,7 @@ if meta.task == "addsub":
     try:
         result = addsub_answer(model, meta, text)
     except ValueError as exc:
-        st.error(plain_text(exc), icon=":material/error:")
+        st.error(plain_text(localize(str(exc))), icon=":material/error:")
         st.stop()
     verdict = _("right") if result.correct else _("wrong")
     shown_answer = result.answer_value if result.answer_value is not None else _("not a number")

@@ -16,6 +16,7 @@ import streamlit as st
 
 from transformer import attention as core_attention
 from ui.charts import dim_labels, download_panel, hconcat_specs, line_chart_spec, show_matrices, show_matrix
+from ui.charts.heatmaps import MAX_CHART_WIDTH
 from ui.i18n import _
 from ui.inputs import matrix_view, sentence_input
 from ui.lessons import (
@@ -26,10 +27,16 @@ from ui.lessons import (
     udl_12_1_attention,
     weight_stats,
 )
+from ui.links import int_in, link_to_this_view, one_of, parse_bool, shared_state, show_chart, text_value
 from ui.text import unique_labels
 from ui.weights_source import MAX_SHOWN_DIMS, model_attend, weights_source
 
 K = "steps_"  # widget key prefix of this page
+# What a link to this view carries (?text=…&d_model=8&d_k=4&mask=causal&seed=3&scale=0), see ui.links.
+PAGE = "attention_steps"
+SHARED = {"text": (K + "text", text_value), "seed": (K + "seed", int_in(0, 10_000)),
+          "d_model": (K + "d_model", int_in(2, 64)), "d_k": (K + "d_k", int_in(1, 64)),
+          "mask": (K + "mask", one_of("none", "causal", "padding")), "scale": (K + "scale", parse_bool)}
 SWEEP_D_KS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 
 
@@ -45,15 +52,16 @@ def _sweep(T: int):
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _sweep_spec(T: int, metric: str, title: str, y_title: str, scaled_label: str, unscaled_label: str) -> dict:
-    """Depends on T only, so moving the d_k slider does not redraw it."""
+def _sweep_spec(T: int, metric: str, title: str, y_title: str, scaled_label: str, unscaled_label: str,
+                d_k: int) -> dict:
+    """The sweep over d_k for T keys, the current ``d_k`` marked by a dashed rule (cached per T and d_k)."""
     rows = [
         {"d_k": r.d_k, "value": getattr(r, metric), "softmax input": scaled_label if r.scaled else unscaled_label}
         for r in _sweep(T)
     ]
     return line_chart_spec(
         rows, "d_k", "value", "softmax input", title=title, x_title="d_k", y_title=y_title,
-        log_x=True, width=300, height=200,
+        log_x=True, width=250, height=200, rule_x=d_k, color_order=(scaled_label, unscaled_label),
     )
 
 
@@ -104,6 +112,7 @@ mode = st.segmented_control(
 @st.fragment
 def sentence_mode() -> None:
     """Your sentence, step by step. A fragment: moving one of its widgets reruns only this part of the page."""
+    shared_state(PAGE, SHARED)
     controls = st.container(border=True)
     with controls:
         source = weights_source(K)  # None: random weights; else a trained model's layer and head
@@ -139,6 +148,7 @@ def sentence_mode() -> None:
                                help=_("Sinusoidal (Vaswani et al. §3.5). Without it, a repeated word gets identical rows."),
                                disabled=source is not None)
         table = matrix_view(K + "view", container=c7)
+        link_to_this_view(PAGE, SHARED)
 
     args = (tuple(tokens), d_model, d_k, seed, mask, n_pad, scale, "sinusoidal" if positional else None)
     if source is None:
@@ -234,11 +244,12 @@ def sentence_mode() -> None:
           "almost all the weight on one key (its gradient then vanishes). Dividing by √d_k brings the variance "
           "back to 1 whatever d_k is.")
     )
-    left, right = st.columns([1.2, 1])
+    # Side by side for a short sentence; one under the other for a long one, whose heatmap needs the width.
+    left, right = st.columns([1.2, 1]) if T <= 16 else (st.container(), st.container())
     with left:
         if scale:
             show_matrix(_np(tr.scaled_scores), labels, labels, title=_("Q Kᵀ / √d_k"), key=K + "scaled", **no_dl,
-                        table=table, x_title=k_axis, y_title=q_axis, max_width=560)
+                        table=table, x_title=k_axis, y_title=q_axis, max_width=420 if T <= 16 else MAX_CHART_WIDTH)
         else:
             st.warning(_("Scaling is off: the softmax below gets Q Kᵀ itself."), icon=":material/warning:")
     with right:
@@ -260,13 +271,13 @@ def sentence_mode() -> None:
                      "grows (you are at d_k = {k}): without scaling, the softmax saturates.").format(
                          u=even_entropy, T=T, k=d_k))
     scaled_label, unscaled_label = _("Q Kᵀ / √d_k (scaled)"), _("Q Kᵀ (unscaled)")
-    st.vega_lite_chart(
+    show_chart(
         hconcat_specs(
             _sweep_spec(T, "max_weight", _("Largest weight as d_k grows"), _("largest weight"), scaled_label,
-                        unscaled_label),
+                        unscaled_label, d_k),
             _sweep_spec(T, "entropy", _("Entropy as d_k grows"), _("entropy (nats)"), scaled_label,
-                        unscaled_label),
-            spacing=70,
+                        unscaled_label, d_k),
+            spacing=60,
         ),
         width="content", key=K + "sweep",
     )
@@ -291,17 +302,17 @@ def sentence_mode() -> None:
     st.subheader(_("⑦ Softmax over each row"))
     st.latex(r"a_{ij} = \frac{e^{s_{ij}}}{\sum_{j'} e^{s_{ij'}}}, \qquad \sum_j a_{ij} = 1, \qquad e^{-\infty} = 0")
     show_matrix(_np(tr.weights), labels, labels, title=_("Attention weights"), key=K + "weights", domain=(0.0, 1.0), **no_dl,
-                table=table, x_title=k_axis, y_title=q_axis, subtitle=_("colour scale fixed to [0, 1]"),
-                annotate=T <= 12)
+                table=table, x_title=k_axis, y_title=q_axis, subtitle=_("colour scale fixed to [0, 1]; grey: masked"),
+                annotate=T <= 12, masked=None if mask == "none" else ~np.isfinite(_np(tr.masked_scores)))
     sums = _np(tr.weights.sum(-1))
-    st.caption(_("Row sums: {s}").format(s=", ".join(f"{v:.6f}" for v in sums)))
+    st.caption(_("Every row sums to 1 (largest |error| {e:.1e}).").format(e=float(np.abs(sums - 1.0).max())))
 
     # 8. Output
     st.subheader(_("⑧ Output: weights · V"))
     st.markdown(_("Each token's output is the weighted mix of all the values: (T, T) · (T, d_v) = ({T}, {k}).").format(
         T=T, k=d_k))
     show_matrix(_np(tr.output), labels, kdims, title=_("Output = A V"), key=K + "output", table=table, **no_dl,
-                x_title=_("dimension"), y_title=tok_axis)
+                x_title=_("dimension"), y_title=tok_axis, signed=True)
 
     with st.expander(_("The loop versions and the vectorised one (EECS 498 A5): the same numbers"), expanded=False):
         st.markdown(

@@ -12,10 +12,12 @@ import pandas as pd
 import streamlit as st
 
 from ui.charts import dim_labels, line_chart_spec, show_matrix
+from ui.charts.heatmaps import MAIN_COLUMN_WIDTH
 from ui.diagrams import block_dot
 from ui.i18n import _
-from ui.inputs import matrix_view, sentence_input
+from ui.inputs import heads_slider, matrix_view, sentence_input
 from ui.lessons import layer_norm_stats, norm_inputs, sentence_blocks, seq2seq_shape_trace, tensor_summary
+from ui.links import show_chart
 from ui.text import format_plain, shape_text, unique_labels
 
 K = "blk_"  # widget key prefix of this page
@@ -38,7 +40,7 @@ st.markdown(
         "A transformer block wraps each sub-layer — attention, then a small feed-forward network — in a "
         "**residual connection** (add the input back) and a **layer norm** (rescale each token's vector to mean "
         "0 and standard deviation 1). Where the norm goes is a real design choice: the paper normalises *after* "
-        "adding (post-norm); seed 000's homework and GPT-2 normalise *before* the sub-layer (pre-norm), which "
+        "adding (post-norm); the Generative AI class homework (its model.py) and GPT-2 normalise *before* the sub-layer (pre-norm), which "
         "trains more stably in deep stacks. Every shape and number below comes from this project's "
         "`EncoderBlock` and `DecoderBlock` on your sentence."
     )
@@ -50,19 +52,19 @@ with st.container(border=True):
     seed = int(c_seed.number_input(_("Seed"), 0, 10_000, 0, key=K + "seed"))
     c1, c2, c3, c4 = st.columns([1, 1, 1, 1.3])
     d_model = c1.slider(_("d_model"), 1, 64, 16, key=K + "d_model")
-    n_heads = c2.slider(_("heads H"), 1, 8, 4, key=K + "n_heads")
+    n_heads = heads_slider(K + "n_heads", d_model, container=c2)
     d_ff = c3.slider(_("d_ff"), 1, 256, 64, key=K + "d_ff", help=_("Hidden width of the feed-forward network."))
     norm_names = {"pre": _("pre-norm"), "post": _("post-norm")}
     norm = c4.segmented_control(_("Layer norm placement"), options=list(norm_names), format_func=norm_names.__getitem__,
                                 default="pre", required=True, key=K + "norm",
-                                help=_("pre-norm: seed 000's homework and GPT-2; post-norm: the original paper."))
+                                help=_("pre-norm: the Generative AI class homework and GPT-2; post-norm: the original paper."))
     table = matrix_view(K + "view")
 norm_first = norm == "pre"
 
 st.header(_("① Residual connection and layer norm"))
 f1, f2 = st.columns(2)
 with f1:
-    st.markdown(("**▶ " if norm_first else "") + _("Pre-norm") + ("**" if norm_first else "") + " — " + _("seed 000"))
+    st.markdown(("**▶ " if norm_first else "") + _("Pre-norm") + ("**" if norm_first else "") + " — " + _("the Generative AI class homework"))
     st.latex(r"x + \mathrm{Dropout}\big(\mathrm{Sublayer}(\mathrm{LayerNorm}(x))\big)")
 with f2:
     st.markdown(("**▶ " if not norm_first else "") + _("Post-norm") + ("**" if not norm_first else "") + " — "
@@ -89,6 +91,9 @@ try:
 except ValueError as err:
     st.error(format_plain(_("These sizes do not make a block: {why}"), why=err), icon=":material/error:")
     enc_stages = dec_stages = None
+    block_error = str(err)
+else:
+    block_error = None
 
 if enc_stages is not None:
     labels = unique_labels(tokens)
@@ -116,9 +121,9 @@ if enc_stages is not None:
             pd.DataFrame({"position": range(len(labels)), "value": mean_b.numpy(), "series": _("mean before")}),
             pd.DataFrame({"position": range(len(labels)), "value": mean_a.numpy(), "series": _("mean after")}),
         ])
-        st.vega_lite_chart(
+        show_chart(
             line_chart_spec(long, "position", "value", "series", title=_("Per-token mean and std"),
-                            x_title=_("position"), y_title=_("value"), width=380, height=220),
+                            x_title=_("position"), y_title=_("value"), width=300, height=220),
             width="content", key=K + "ln_chart",
         )
 
@@ -139,7 +144,7 @@ if enc_stages is not None:
             f=d_ff, z=zeros, d=d_model)
     )
     show_matrix(hidden.tensor[0].numpy(), labels, dim_labels(d_ff), title=_("Hidden activations after ReLU (T × d_ff)"),
-                key=K + "hidden", table=table, x_title=_("hidden unit"), y_title=_("token"), max_width=950,
+                key=K + "hidden", table=table, x_title=_("hidden unit"), y_title=_("token"), max_width=MAIN_COLUMN_WIDTH,
                 annotate=False)
 
     st.header(_("③ Encoder and decoder blocks, with live shapes"))
@@ -163,11 +168,11 @@ if enc_stages is not None:
                              _("max"): summary["max"]})
         st.dataframe(pd.DataFrame(rows), hide_index=True, key=K + "stages")
     show_matrix(enc_stages[-1].tensor[0].numpy(), labels, dim_labels(d_model), title=_("Encoder block output"),
-                key=K + "enc_out", table=table, x_title=_("dimension"), y_title=_("token"), max_width=900)
+                key=K + "enc_out", table=table, x_title=_("dimension"), y_title=_("token"), max_width=MAIN_COLUMN_WIDTH)
 
 st.header(_("④ A whole encoder-decoder: the shape trace"))
 st.markdown(
-    _("Seed 000's first check: build the model with random weights, feed a batch of 2 source sequences and 2 "
+    _("The Generative AI class homework's first check (python model.py): build the model with random weights, feed a batch of 2 source sequences and 2 "
       "target sequences of 5 tokens over a vocabulary of 10, and the output must have shape (2, 5, 10) — one score "
       "(logit) per vocabulary entry, for every position of every sequence. Two encoder and two decoder blocks, "
       "with this page's d_model, heads, d_ff and norm placement.")
@@ -175,7 +180,10 @@ st.markdown(
 try:
     trace = _shape_trace(d_model, n_heads, d_ff, norm_first, seed)
 except ValueError as err:
-    st.error(format_plain(_("These sizes do not make a model: {why}"), why=err), icon=":material/error:")
+    if str(err) == block_error:  # the same problem as above: one message is enough
+        st.caption(_("No shape trace: the sizes above do not make a block (see the message above)."))
+    else:
+        st.error(format_plain(_("These sizes do not make a model: {why}"), why=err), icon=":material/error:")
 else:
     st.code(
         "Initialized model with random weights.\n"
@@ -186,4 +194,4 @@ else:
         language="text",
     )
     if tuple(trace[-1][1]) == (2, 5, 10):
-        st.success(_("Final output size (2, 5, 10), as in seed 000's report."), icon=":material/check:")
+        st.success(_("Final output size (2, 5, 10), as in the Generative AI class homework."), icon=":material/check:")

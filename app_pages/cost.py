@@ -15,6 +15,7 @@ from transformer.cost import PATHS, attention_weights_bytes, measure_attention_c
 from ui.charts import line_chart_spec
 from ui.i18n import N_, _
 from ui.lessons import SEED_004_MS, power_law_reference, summarize_cost
+from ui.links import show_chart
 
 K = "cost_"  # widget key prefix of this page
 LENGTH_CHOICES = [16, 32, 64, 128, 256, 512, 768, 1024]  # capped at 1024 so a run takes seconds, not minutes
@@ -33,20 +34,21 @@ st.markdown(
         "the values therefore take time like T²·d_model, while the Q, K, V and output projections take time like "
         "T·d_model², only linear in T: once T is well above d_model the T² part dominates — the reason long "
         "contexts are expensive. Memory grows like T² only on the explicit path, which stores the T × T weights; "
-        "a fused kernel never stores them, and its memory grows more slowly. Seed 004 measured the time in class: "
+        "a fused kernel never stores them, and its memory grows more slowly. The HW12 report (a deep-learning course's transformer homework, built on EECS 498 A5) measured the time in class: "
         "63.1 ms at T = 256 and 254 ms at T = 512, **4.0× the time for 2× the length**. Measure it yourself on "
         "this machine below."
     )
 )
+# One formula a line: side by side they run past the main column of a 1280 × 720 projector.
 st.latex(r"\text{time per layer} = O(T^2\, d_{\mathrm{model}} + T\, d_{\mathrm{model}}^2), \qquad "
-         r"\text{weights memory} = B \cdot H \cdot T^2 \cdot 4\ \text{bytes}"
-         r"\qquad\Rightarrow\qquad \log \text{time} \approx 2 \log T + c \quad (T \gg d_{\mathrm{model}})")
+         r"\text{weights memory} = B \cdot H \cdot T^2 \cdot 4\ \text{bytes}")
+st.latex(r"\Rightarrow\qquad \log \text{time} \approx 2 \log T + c \quad (T \gg d_{\mathrm{model}})")
 
 with st.container(border=True):
-    c1, c2 = st.columns([2, 1.3])
-    lengths = c1.multiselect(_("Sequence lengths T"), LENGTH_CHOICES, default=[128, 256, 512, 1024], key=K + "lengths",
+    # One row each: side by side, the chips of the implementations' long names were cut off at 1280 × 720.
+    lengths = st.multiselect(_("Sequence lengths T"), LENGTH_CHOICES, default=[128, 256, 512, 1024], key=K + "lengths",
                              help=_("Capped at 1024 so a measurement takes seconds."))
-    paths = c2.multiselect(_("Implementations"), list(PATHS), default=["ours_weights", "torch_sdpa"],
+    paths = st.multiselect(_("Implementations"), list(PATHS), default=["ours_weights", "torch_sdpa"],
                            format_func=lambda p: _(PATH_NAMES[p]), key=K + "paths")
     c3, c4, c5, c6 = st.columns(4)
     batch = c3.slider(_("batch B"), 1, 8, 4, key=K + "batch")
@@ -85,21 +87,21 @@ else:
     guide = power_law_reference(measured_lengths, anchor.T, anchor.seconds * 1000)
     times = pd.concat([times, pd.DataFrame({"T": measured_lengths, "ms": guide, "path": _("T² guide (slope 2)")})])
     c1, c2 = st.columns(2)
-    c1.vega_lite_chart(
+    show_chart(
         line_chart_spec(times, "T", "ms", "path", title=_("Time of one forward pass (log-log)"),
                         x_title=_("sequence length T"), y_title=_("milliseconds"), log_x=True, log_y=True,
-                        width=360, height=300),
-        width="content", key=K + "time_chart",
+                        width=300, height=300),
+        container=c1, width="content", key=K + "time_chart",
     )
     memory = pd.DataFrame([
         {"T": T, "MB": attention_weights_bytes(T, result["n_heads"], result["batch"]) / 2**20,
          "what": _("attention weights (B, H, T, T), float32")}
         for T in measured_lengths
     ])
-    c2.vega_lite_chart(
+    show_chart(
         line_chart_spec(memory, "T", "MB", "what", title=_("Memory of the T×T weights (log-log)"),
-                        x_title=_("sequence length T"), y_title="MB", log_x=True, log_y=True, width=360, height=300),
-        width="content", key=K + "memory_chart",
+                        x_title=_("sequence length T"), y_title="MB", log_x=True, log_y=True, width=300, height=300),
+        container=c2, width="content", key=K + "memory_chart",
     )
     st.caption(_("The explicit path materialises these weights; the fused kernel works through them in blocks and "
                  "never stores the whole T × T matrix."))
@@ -119,7 +121,7 @@ else:
                  column_config={c: st.column_config.NumberColumn(format="%.2f") for c in list(table[0])[1:]})
     seed_ratio = SEED_004_MS[512] / SEED_004_MS[256]
     st.markdown(
-        _("A slope of **2** means time ∝ T²: doubling T multiplies the time by 2² = **4**. Seed 004: "
+        _("A slope of **2** means time ∝ T²: doubling T multiplies the time by 2² = **4**. The HW12 report: "
           "{b:.0f} ms / {a:.1f} ms = **{r:.2f}×** for 2× length. A layer costs O(T²·d_model + T·d_model²): at "
           "small T the Q, K, V and output projections (linear in T) and Python's overhead dominate and flatten "
           "the curve, so the slope over the longest lengths is the honest one. A slope above 2 does not come from "

@@ -8,11 +8,12 @@ import streamlit as st
 
 from trainers.tasks import LM_TASKS, TRANSLATION_TASKS
 from transformer.sampling import default_stride
-from ui.attention_maps import lm_attention, no_attention_sentence
+from ui.attention_maps import causal_cells, lm_attention, no_attention_sentence
 from ui.charts import candidates_spec, show_head_maps
 from ui.checkpoints import checkpoint_choices, checkpoint_picker, context_length
 from ui.i18n import _
 from ui.labels import task_label
+from ui.links import show_chart
 from ui.page_state import session_checkpoints, show_notes
 from ui.sampling import (
     PreparedPrompt,
@@ -32,10 +33,12 @@ TEXT_STYLE = (
 )
 
 
-def text_html(prompt: str, generated: str) -> str:
-    """The prompt in grey, the generated text in black, whitespace kept."""
+def text_html(prompt: str, generated: str, stale: bool = False) -> str:
+    """The prompt in grey, the generated text in black, whitespace kept; ``stale``: faded and struck through,
+    for text made with settings that have changed since."""
+    style = TEXT_STYLE + (" opacity: 0.45; text-decoration: line-through;" if stale else "")
     return (
-        f'<div style="{TEXT_STYLE}"><span style="color:#8a8f98">{html.escape(prompt)}</span>'
+        f'<div style="{style}"><span style="color:#8a8f98">{html.escape(prompt)}</span>'
         f'<span style="color:#111">{html.escape(generated)}</span></div>'
     )
 
@@ -56,6 +59,9 @@ def settings_widgets(prefix: str, vocab_size: int, defaults: SamplingSettings, c
         help=_("Nucleus sampling: keep the smallest set of most probable tokens whose probabilities reach at least "
                "p (the most probable token is always kept), then renormalise."),
     )
+    if top_k >= vocab_size:
+        container.caption(_("Top-k {k} keeps all {v} tokens of the vocabulary: it changes nothing here.").format(
+            k=int(top_k), v=vocab_size))
     return SamplingSettings(temperature, int(top_k) or None, None if top_p >= 1.0 else float(top_p))
 
 
@@ -80,13 +86,14 @@ def run_generation(model, meta, prompt: PreparedPrompt, settings: SamplingSettin
     }
 
 
-def show_result(result: dict, key: str) -> None:
-    """The text, then each step's candidates (bar chart of a chosen step + table of all steps)."""
-    st.markdown(text_html(result["prompt_text"], result["generated_text"]), unsafe_allow_html=True)
+def show_result(result: dict, key: str, stale: bool = False) -> int:
+    """The text, then each step's candidates (bar chart of a chosen step + table of all steps); returns the
+    chosen step (1-based; 0 when nothing was generated)."""
+    st.markdown(text_html(result["prompt_text"], result["generated_text"], stale), unsafe_allow_html=True)
     st.caption(result["settings"].describe())
     steps = result["steps"]
     if not steps:
-        return
+        return 0
     st.markdown("**" + _("Step by step: the candidates each token was drawn from") + "**")
     n = len(steps)
     chosen = 1 if n == 1 else st.slider(
@@ -99,9 +106,10 @@ def show_result(result: dict, key: str) -> None:
             i=chosen, tok=html.escape(visible(step.token)), p=step.prob, mp=step.model_prob
         )
     )
-    st.vega_lite_chart(candidates_spec(candidate_rows(step)), key=f"{key}_candidates", width="stretch")
+    show_chart(candidates_spec(candidate_rows(step)), key=f"{key}_candidates", width="stretch")
     with st.expander(_("All steps as a table"), expanded=False):
         st.dataframe(steps_table(steps), hide_index=True, key=f"{key}_table", width="stretch")
+    return chosen
 
 
 st.title(_("Generate"))
@@ -204,14 +212,21 @@ stored = st.session_state.get("gen_result")
 if stored and stored["checkpoint"] == path:
     results = stored["results"]
     st.subheader(_("Generated text"))
+    # Settings or prompt changed since this text was made: say so at once, and fade the old text, so that
+    # nobody reads it as the new settings' output.
+    stale = [r["settings"] for r in results] != wanted_settings or results[0]["prompt_ids"] != list(prompt.ids)
+    if stale:
+        st.warning(_("The settings or the prompt changed after this text was generated: it shows the old ones. "
+                     "Press Generate for text from the new settings."), icon=":material/history:")
+    chosen_steps = []
     if len(results) > 1:
         cols = st.columns(len(results), gap="large")
         for i, (col, result) in enumerate(zip(cols, results, strict=True)):
             with col:
                 st.markdown("**" + (_("Setting A") if i == 0 else _("Setting B")) + "**")
-                show_result(result, key=f"gen_result_{stored['number']}_{i}")
+                chosen_steps.append(show_result(result, key=f"gen_result_{stored['number']}_{i}", stale=stale))
     else:
-        show_result(results[0], key=f"gen_result_{stored['number']}_0")
+        chosen_steps.append(show_result(results[0], key=f"gen_result_{stored['number']}_0", stale=stale))
 
     if is_lstm:  # no attention to show: say so where a transformer's heatmaps would be
         st.subheader(_("Attention over the prompt and the generated text"))
@@ -219,7 +234,13 @@ if stored and stored["checkpoint"] == path:
         st.stop()
     st.subheader(_("Attention over the prompt and the generated text"))
     first = results[0]
-    all_ids = first["prompt_ids"] + first["generated_ids"]
+    # What the model read when it drew the chosen step's token: the prompt and the tokens before it. Its last
+    # row is the query that made that step's prediction.
+    chosen_step = max(1, chosen_steps[0]) if chosen_steps else 1
+    all_ids = first["prompt_ids"] + first["generated_ids"][: chosen_step - 1]
+    st.caption(_("Step {i} of setting A's text: what the model read before it drew “{tok}” (the last row is the "
+                 "query that predicted it). Move the Step slider above to see another step.").format(
+                     i=chosen_step, tok=visible(first["steps"][chosen_step - 1].token) if first["steps"] else ""))
     c1, c2 = st.columns([2, 3])
     window = c1.slider(_("Tokens shown (the last ones)"), 8, 64, 24, 8, key="gen_att_window")
     maps = lm_attention(model, meta, all_ids, max_tokens=window)
@@ -240,7 +261,7 @@ if stored and stored["checkpoint"] == path:
         title = _("Self-attention without the causal mask, layer {layer}: each row may look at every token, even "
                   "later ones").format(layer=layer)
     show_head_maps(
-        stack, rows, cols,
+        stack, rows, cols, masked=causal_cells(*stack.shape[-2:]) if meta.model_config.causal else None,
         title=title,
         key=f"gen_att_l{layer}", file_stem=f"generate_attention_layer{layer}",
         x_title=_("key (attended to)"), y_title=_("query (attending)"),

@@ -15,9 +15,11 @@ import streamlit as st
 
 from transformer.attention import ListOfHeadsMultiHeadAttention
 from ui.charts import dim_labels, show_heads, show_matrix
+from ui.charts.heatmaps import HALF_COLUMN_WIDTH, MAIN_COLUMN_WIDTH
 from ui.i18n import _
-from ui.inputs import matrix_view, sentence_input
+from ui.inputs import heads_slider, matrix_view, sentence_input
 from ui.lessons import list_of_heads_difference, sentence_multihead, udl_12_2_multihead
+from ui.links import int_in, link_to_this_view, one_of, shared_state, text_value
 from ui.text import shape_text, unique_labels
 from ui.weights_source import MAX_SHOWN_DIMS, model_heads, weights_source
 
@@ -54,9 +56,9 @@ st.markdown(
         "project's `MultiHeadAttention`."
     )
 )
-st.latex(
-    r"\mathrm{MultiHead}(X) = \mathrm{Concat}(\mathrm{head}_1, \dots, \mathrm{head}_H)\,W_O, \qquad "
-    r"\mathrm{head}_h = \mathrm{softmax}\!\left(\frac{Q_h K_h^\top}{\sqrt{d_k}}\right) V_h, \qquad d_k = \frac{d_{\mathrm{model}}}{H}"
+st.latex(  # two lines: one runs past the main column at 1280 × 720
+    r"\begin{gathered}\mathrm{MultiHead}(X) = \mathrm{Concat}(\mathrm{head}_1, \dots, \mathrm{head}_H)\,W_O \\ "
+    r"\mathrm{head}_h = \mathrm{softmax}\!\left(\frac{Q_h K_h^\top}{\sqrt{d_k}}\right) V_h, \qquad d_k = \frac{d_{\mathrm{model}}}{H}\end{gathered}"
 )
 
 with st.expander(_("Why several heads, and what they cost")):
@@ -74,6 +76,13 @@ with st.expander(_("Why several heads, and what they cost")):
           "project's encoder block (a decoder block's cross-attention adds 4·d_model² + 6·d_model).")
     )
 
+# What a link to this view carries (?text=…&d_model=16&heads=4&mask=causal&seed=0), see ui.links.
+PAGE = "multihead"
+SHARED = {"text": (K + "text", text_value), "seed": (K + "seed", int_in(0, 10_000)),
+          "d_model": (K + "d_model", int_in(1, 64)), "heads": (K + "n_heads", int_in(1, 8)),
+          "mask": (K + "mask", one_of("none", "causal"))}
+shared_state(PAGE, SHARED)
+
 with st.container(border=True):
     source = weights_source(K, choose_head=False)  # None: random weights; else a trained model's layer
     c_text, c_seed = st.columns([4, 1])
@@ -82,11 +91,12 @@ with st.container(border=True):
                                    help=_("Draws other random embeddings and weight matrices.")))
     c1, c2, c3, c4 = st.columns([1, 1, 1, 1.2])
     d_model = c1.slider(_("d_model"), 1, 64, 16, key=K + "d_model", disabled=source is not None)
-    n_heads = c2.slider(_("heads H"), 1, 8, 4, key=K + "n_heads", disabled=source is not None)
+    n_heads = heads_slider(K + "n_heads", d_model, container=c2, disabled=source is not None)
     mask_names = {"none": _("none"), "causal": _("causal")}
     mask = c3.segmented_control(_("Mask"), options=list(mask_names), format_func=mask_names.__getitem__,
                                 default="none", required=True, key=K + "mask", disabled=source is not None)
     table = matrix_view(K + "view", container=c4)
+    link_to_this_view(PAGE, SHARED)
 
 model_w_o = model_difference = None
 try:
@@ -126,6 +136,8 @@ if tr is not None:
         r"\underbrace{(B, H, T, d_k)}_{" + shape_text(tr.q.shape) + r"}"
         r"\xrightarrow{\;\text{attend}\;}"
         r"\underbrace{(B, H, T, d_k)}_{" + shape_text(tr.head_outputs.shape) + r"}"
+    )
+    st.latex(  # the second half on its own line: in one the chain runs past the main column at 1280 × 720
         r"\xrightarrow{\;\text{concat}\;}"
         r"\underbrace{(B, T, d_{\mathrm{model}})}_{" + shape_text(tr.concat.shape) + r"}"
         r"\xrightarrow{\;W_O\;}"
@@ -156,8 +168,9 @@ if tr is not None:
     if d_model > MAX_SHOWN_DIMS:
         st.info(_("d_model = {d}: the concatenation and W_O show their first {n} dimensions; the output uses all {d}.")
                 .format(d=d_model, n=MAX_SHOWN_DIMS), icon=":material/info:")
-    show_matrix(_np(tr.concat[0])[:, shown], labels, concat_cols[shown], title=_("Concat(head₁, …, head_H)"), key=K + "concat",
-                table=table, x_title=_("head · dimension"), y_title=_("token"), max_width=1000)
+    show_matrix(_np(tr.concat[0])[:, shown], labels, concat_cols[shown], title=_("Concat(head₁, …, head_H)"),
+                key=K + "concat", table=table, x_title=_("head · dimension"), y_title=_("token"),
+                max_width=MAIN_COLUMN_WIDTH, signed=True)
 
     st.header(_("④ Mixing the heads: W_O"))
     st.markdown(
@@ -168,11 +181,12 @@ if tr is not None:
         # nn.Linear stores W_Oᵀ: output = concat · weightᵀ, so weightᵀ is the W_O of the formula.
         w_o = _np(sentence_multihead(list(tokens), d_model, n_heads, seed, mask).module.w_o.weight.T
                   if model_w_o is None else model_w_o)[shown, shown]
-        show_matrix(w_o, concat_cols[shown], dim_labels(d_model)[shown], title=_("W_O"), key=K + "w_o", table=table, max_width=500,
-                    x_title=_("output dimension"), y_title=_("head · dimension"))
+        show_matrix(w_o, concat_cols[shown], dim_labels(d_model)[shown], title=_("W_O"), key=K + "w_o", table=table,
+                    max_width=HALF_COLUMN_WIDTH, x_title=_("output dimension"), y_title=_("head · dimension"))
     with c2:
         show_matrix(_np(tr.output[0])[:, shown], labels, dim_labels(d_model)[shown], title=_("Output = Concat · W_O"),
-                    key=K + "output", table=table, x_title=_("dimension"), y_title=_("token"), max_width=500)
+                    key=K + "output", table=table, x_title=_("dimension"), y_title=_("token"),
+                    max_width=HALF_COLUMN_WIDTH, signed=True)
 
     with st.expander(_("The course's form: a list of SelfAttention heads (EECS 498 A5, Fudan Lab3)")):
         st.markdown(

@@ -13,6 +13,7 @@ import streamlit as st
 import torch
 
 from ui.charts import dim_labels, show_matrix
+from ui.charts.heatmaps import MAIN_COLUMN_WIDTH
 from ui.i18n import _
 from ui.inputs import matrix_view
 from ui.lessons import embedding_lookup, position_similarity, positional_table
@@ -188,7 +189,7 @@ cosine = c3.toggle(_("cosine similarity"), value=False, key=K + "cosine",
 table, sim = _positions(pe_kind, length, pe_d, seed, cosine)
 positions = [f"{p:02d}" for p in range(length)]
 show_matrix(table, positions, dim_labels(pe_d), title=_("Positional encoding (position × dimension)"),
-            key=K + "pe", table=table_view, x_title=_("dimension"), y_title=_("position"), max_width=950,
+            key=K + "pe", table=table_view, x_title=_("dimension"), y_title=_("position"), max_width=MAIN_COLUMN_WIDTH,
             annotate=False)
 st.markdown(
     _("**Position-to-position similarity**: the dot product of the encodings of positions p and q. For the "
@@ -197,5 +198,5 @@ st.markdown(
       "closer ones.")
 )
 show_matrix(sim, positions, positions, title=_("PE · PEᵀ (cosine)") if cosine else _("PE · PEᵀ"),
-            key=K + "sim", table=table_view, x_title=_("position"), y_title=_("position"), max_width=800,
+            key=K + "sim", table=table_view, x_title=_("position"), y_title=_("position"), max_width=MAIN_COLUMN_WIDTH,
             annotate=False)

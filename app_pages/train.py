@@ -17,6 +17,8 @@ from ui.i18n import _
 from ui.jobs import ACTIVE_STATUSES, job_slots, session_jobs
 from ui.labels import family_label, status_name, task_names
 from ui.limits import check_request, knob_range, out_of_range, read_limits, size_text
+from ui.links import show_chart
+from ui.messages import localize
 from ui.page_state import cached_data_status, train_runs
 from ui.runs import (
     RunRecord,
@@ -30,6 +32,7 @@ from ui.runs import (
     runs_dir,
     task_metrics,
     tensorboard_command,
+    throughput_drop,
     zip_checkpoint,
 )
 from ui.snapshots import probe_inputs, train_snapshot_section
@@ -214,7 +217,8 @@ with st.expander(_("Model and training settings (the homework knobs)"), expanded
               "to copy it instead of predicting it. The validation loss falls with the training loss (validation "
               "text shows the model the future too), so neither curve exposes the cheat. Only sampling does: on the "
               "Generate page there is no next token to copy, and the text gets worse. The difference needs a few "
-              "hundred steps (about 300 or more); at the tiny preset's 100 steps there is nothing to see yet."),
+              "hundred steps (about 300 or more); at the tiny preset's 100 steps there is nothing to see yet. The "
+              "“causal-demo” size gives both runs the same 400 steps, however busy the machine."),
             icon=":material/visibility:",
         )
 
@@ -310,7 +314,8 @@ if start:
         config = request.config
         job = TrainingJob(config, semaphore=slots.semaphore, threads=slots.threads_per_job)
         if job.try_start():
-            record = RunRecord(run_id, len(runs) + 1, task, preset, config, job=job)
+            record = RunRecord(run_id, len(runs) + 1, task, preset, config, job=job,
+                               previous=runs[-1] if runs else None)
             jobs.track(run_id, job)
             runs.append(record)
             record.last_snapshot = job.snapshot()
@@ -342,7 +347,7 @@ def live_panel() -> None:
     status = snap.get("status", "queued")
     st.subheader(_("Run {label}").format(label=current.label))
     status_text = status_name(status)
-    message = snap.get("message", "")
+    message = localize(snap.get("message", ""))  # the trainers speak English; shown in the session's language
     if status == "failed":
         st.error(format_plain(_("Status: {status}. {message}"), status=status_text, message=message), icon=":material/error:")
     elif status == "stopped":
@@ -389,7 +394,7 @@ def live_panel() -> None:
         help=_("Training time puts runs with the same time budget side by side: an LSTM takes more, cheaper steps "
                "than a transformer in the same seconds."),
     ) or "step"
-    st.vega_lite_chart(
+    show_chart(
         loss_curves_spec(frame, title=_("Training and validation loss"), x=x_axis), key="train_loss_chart",
         width="stretch",
     )
@@ -406,6 +411,14 @@ def live_panel() -> None:
         config_table(chosen), hide_index=True, key="train_config_table", width="stretch",
         column_config={_("metric"): st.column_config.TextColumn(width="medium")},
     )
+    slowdown = throughput_drop(snap)
+    # Below the chart and table, so that the note coming and going never moves (and redraws) the chart.
+    if slowdown is not None:  # say why the number fell, so nobody reads it as the model getting slower
+        why = (_("{n} training runs share this server's CPU cores now.").format(n=slots.in_use())
+               if slots.in_use() > 1 and status in ACTIVE_STATUSES else
+               _("other work on this machine (another session's run or another program) took CPU time from it."))
+        st.caption(_("Tokens/s fell from {peak:,.0f} to {now:,.0f} (measured over the last 20 steps): {why} The loss "
+                     "per step is not affected.").format(peak=slowdown[0], now=slowdown[1], why=why))
     if ended:
         st.rerun()
 
@@ -423,7 +436,9 @@ if not usable:
     st.caption(_("When a run has finished (or been stopped), its model can be saved, downloaded and opened here."))
 else:
     by_label = {r.label: r for r in usable}
-    label = st.selectbox(_("Run"), list(by_label)[::-1], key="train_keep_run")
+    # Newest first, and a new key whenever another run becomes usable: the run that just finished is the one
+    # preselected, so nobody saves the previous run by mistake.
+    label = st.selectbox(_("Run"), list(by_label)[::-1], key=f"train_keep_run_{len(by_label)}")
     record = by_label[label]
     a1, a2, a3 = st.columns(3)
     if record.checkpoint is None:

@@ -30,3 +30,30 @@ def test_first_visit_to_a_deep_link_gets_the_router(browser):
         assert_no_exception_box(page)
         page.screenshot(path=str(ARTIFACTS / "deep_link_multihead.png"))
         context.close()
+
+
+def test_a_link_to_a_view_opens_it_in_presentation_mode(app_url, browser):
+    """``?present=1`` plus a page's state: the sidebar starts collapsed, the page shows exactly those settings,
+    and its "Link to this view" gives the same settings back."""
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    page.goto(f"{app_url}/multihead?present=1&text=the+dog+barked&d_model=12&heads=3&mask=causal&seed=4&lang=en")
+    page.get_by_role("heading", name="Multi-head attention").first.wait_for(timeout=60_000)
+    page.get_by_text("One attention pattern per head").first.wait_for(timeout=60_000)
+    assert_no_exception_box(page)
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    box = sidebar.bounding_box()
+    assert box is None or box["x"] + box["width"] <= 1  # collapsed: the page gets the projector's width
+    assert page.get_by_role("textbox", name="Your sentence").input_value() == "the dog barked"
+    page.get_by_text("d_model = 12 and H = 3 heads").first.wait_for(timeout=10_000)
+    # Larger text for a projector (presentation mode's CSS) and no explainer boxes.
+    size = page.evaluate("() => parseFloat(getComputedStyle(document.querySelector("
+                         "'[data-testid=stMainBlockContainer] p')).fontSize)")
+    assert size >= 19  # 1.25rem; 16 px without presentation mode
+    assert page.locator('[data-testid="stMainBlockContainer"] [data-testid="stExpander"]').first.is_hidden()
+    page.get_by_role("button", name="Link to this view").click()
+    link = page.locator('[data-testid="stPopoverBody"] [data-testid="stCode"]').first.inner_text()
+    for part in ("/multihead?", "heads=3", "d_model=12", "mask=causal", "seed=4", "present=1"):
+        assert part in link, link
+    page.screenshot(path=str(ARTIFACTS / "deep_link_present.png"))
+    context.close()

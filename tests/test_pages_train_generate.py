@@ -111,6 +111,12 @@ def last_status(at: AppTest) -> str:
     return at.session_state["train_runs"][-1].last_snapshot.get("status")
 
 
+def loss_chart_spec(at: AppTest) -> dict:
+    """The Vega-Lite spec of the Train page's loss chart (the one whose layers draw runs)."""
+    return next(spec for spec in (json.loads(el.proto.spec) for el in at.get("vega_lite_chart"))
+                if any("run" in (layer.get("encoding", {}).get("color", {}).get("field", "")) for layer in spec.get("layer", [])))
+
+
 def loss_points(at: AppTest) -> pd.DataFrame:
     """The rows the loss chart draws, read from its Vega-Lite spec (both layers)."""
     charts = [json.loads(el.proto.spec) for el in at.get("vega_lite_chart")]
@@ -157,12 +163,19 @@ def test_tiny_addsub_runs_finish_overlay_save_and_open(env):
         at.button(key="train_start").click().run()
         poll(at, lambda a: last_status(a) not in ACTIVE_STATUSES)
         points = loss_points(at)
-        assert sorted(points["run"].unique()) == ["#1 addsub tiny", "#2 addsub tiny"]
+        # The second run is named by what differs from the first; each run has its own colour-blind-safe colour.
+        assert sorted(points["run"].unique()) == ["#1 addsub tiny", "#2 d_model 16"]
         assert (points[points["curve"] == "train"].groupby("run").size() == 60).all()
+        color = loss_chart_spec(at)["layer"][0]["encoding"]["color"]["scale"]
+        assert color["domain"] == ["#1 addsub tiny", "#2 d_model 16"] and color["range"] == ["#0072B2", "#D55E00"]
         table = at.dataframe[0].value
+        assert list(table.columns[:2]) == ["run", "d_model"]  # the setting that differs comes first
         assert table["d_model"].tolist() == [32, 16] and table["status"].tolist() == ["finished", "finished"]
+        assert "None" not in table.astype(str).to_numpy()
 
-        at.selectbox(key="train_keep_run").set_value("#1 addsub tiny").run()
+        # The run that just finished is the one preselected for saving.
+        assert at.selectbox(key="train_keep_run_2").value == "#2 d_model 16"
+        at.selectbox(key="train_keep_run_2").set_value("#1 addsub tiny").run()
         at.button(key="train_save").click().run()
         assert not at.exception and not at.error
         record = at.session_state["train_runs"][0]

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from ui.charts import (
+    MASKED_COLOR,
     dim_labels,
     facet_heatmap_spec,
     heads_png,
@@ -72,7 +73,7 @@ def test_heatmap_spec_carries_exact_values_fixed_domain_and_grey_masked_cells():
     ]
     rect = spec["layer"][0]
     assert rect["encoding"]["color"]["scale"]["domain"] == [0.0, 1.0]
-    assert rect["encoding"]["color"]["condition"]["value"] == "#d4d4d4"
+    assert rect["encoding"]["color"]["condition"]["value"] == MASKED_COLOR == "#b8b8b8"
     assert rect["encoding"]["x"]["sort"] == ["00 a", "01 b"]
     assert spec["title"]["text"] == "weights"
     signed = heatmap_spec(np.array([[-3.0, 1.0]]), ("r",), ("a", "b"))

@@ -232,3 +232,10 @@ def attention_npz(maps: AttentionMaps) -> bytes:
     np.savez_compressed(buffer, **arrays)
     return buffer.getvalue()
 
+
+
+def causal_cells(n_queries: int, n_keys: int):
+    """(n_queries, n_keys) bool: the cells the causal mask forbids when the queries are the last ``n_queries`` of
+    ``n_keys`` tokens (query i sits at position n_keys − n_queries + i and may see keys up to it)."""
+    offset = n_keys - n_queries
+    return np.arange(n_keys)[None, :] > (np.arange(n_queries)[:, None] + offset)

@@ -74,3 +74,29 @@ def matrix_view(key: str, container=None) -> bool:
         help=_("Heatmaps show every value on hover; tables show the exact numbers."),
     )
     return choice == "tables"
+
+
+def head_counts(d_model: int, most: int = 8) -> list[int]:
+    """The numbers of heads H ≤ ``most`` that split ``d_model`` evenly (d_k = d_model / H whole): [1, 2, 4, 8] for 16."""
+    return [h for h in range(1, most + 1) if d_model % h == 0]
+
+
+def heads_slider(key: str, d_model: int, default: int = 4, container=None, most: int = 8,
+                 disabled: bool = False) -> int:
+    """A "heads H" slider offering only the H that divide ``d_model`` (:func:`head_counts`), so the page never
+    meets an indivisible split. When ``d_model`` changes under a chosen H that no longer divides it, the
+    slider moves to the largest H below it that does. ``disabled``: shown but not movable (a trained model's
+    heads are its own)."""
+    box = container if container is not None else st
+    options = head_counts(d_model, most)
+    current = st.session_state.get(key, default)
+    if current not in options:
+        st.session_state[key] = max((h for h in options if h <= current), default=options[0])
+    elif key not in st.session_state:
+        st.session_state[key] = current
+    if len(options) == 1:  # a select slider needs two options: say why there is no choice
+        box.markdown(f"**{_('heads H')}**: 1")
+        box.caption(_("d_model = {d} splits only into 1 head of {d} here.").format(d=d_model))
+        return 1
+    return int(box.select_slider(_("heads H"), options=options, key=key, disabled=disabled,
+                                 help=_("Only the numbers of heads that divide d_model = {d} evenly.").format(d=d_model)))

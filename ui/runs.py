@@ -176,6 +176,57 @@ def build_train_config(
     )
 
 
+def _short_number(value: float) -> str:
+    """``0.01`` → ``"1e-2"``, ``0.0003`` → ``"3e-4"``, ``0.1`` → ``"0.1"``: a learning rate as a student writes it."""
+    if value == 0 or 1e-2 < abs(value) < 1e3:
+        return f"{value:g}"
+    mantissa, exponent = f"{value:.1e}".split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def setting_changes(previous: TrainConfig, config: TrainConfig, task: str, previous_task: str,
+                    preset: str, previous_preset: str) -> list[str]:
+    """What differs in ``config`` from the run before, as short phrases: ``["causal off", "lr 1e-2"]``.
+
+    A change of task or preset comes first (it changes everything else); the model's settings, then the
+    optimiser's and the budget follow in the Train page's order. [] when nothing differs.
+    """
+    changes: list[str] = []
+    if task != previous_task or preset != previous_preset:
+        changes.append(f"{task} {preset}")
+    m, p = config.model, previous.model
+    if config.family != previous.family:
+        changes.append(family_label(config.family))
+    lstm = config.family == "lstm"
+    pairs = [
+        ("d_model", m.d_model, p.d_model, f"d_model {m.d_model}"),
+        ("n_heads", m.n_heads, p.n_heads, f"n_heads {m.n_heads}"),
+        ("n_layers", m.n_layers, p.n_layers, _("{n} layers").format(n=m.n_layers)),
+        ("d_ff", m.d_ff, p.d_ff, f"d_ff {m.d_ff}"),
+        ("dropout", m.dropout, p.dropout, _("dropout {v:g}").format(v=m.dropout)),
+        ("positional", m.positional, p.positional, _("positional {v}").format(v=m.positional or _("none"))),
+        ("norm_first", m.norm_first, p.norm_first, _("pre-norm") if m.norm_first else _("post-norm")),
+        ("causal", getattr(m, "causal", True), getattr(p, "causal", True),
+         _("causal on") if getattr(m, "causal", True) else _("causal off")),
+        ("lr", config.lr, previous.lr, f"lr {_short_number(config.lr)}"),
+        ("warmup_steps", config.warmup_steps, previous.warmup_steps, _("warmup {n}").format(n=config.warmup_steps)),
+        ("batch_size", config.batch_size, previous.batch_size, _("batch {n}").format(n=config.batch_size)),
+        ("label_smoothing", config.label_smoothing, previous.label_smoothing,
+         _("label smoothing {v:g}").format(v=config.label_smoothing)),
+        ("max_steps", config.max_steps, previous.max_steps,
+         _("{n} steps").format(n=config.max_steps) if config.max_steps else _("no step limit")),
+        ("max_time_s", config.max_time_s, previous.max_time_s,
+         _("{s:g} s").format(s=config.max_time_s) if config.max_time_s else _("no time limit")),
+    ]
+    for name, new, old, phrase in pairs:
+        if lstm and name in TRANSFORMER_ONLY_KNOBS:
+            continue
+        if new != old:
+            changes.append(phrase)
+    return changes
+
+
 @dataclass
 class RunRecord:
     """One run started from the Train page in this session (the job itself lives in ``ui.jobs.SessionJobs``)."""
@@ -188,13 +239,23 @@ class RunRecord:
     checkpoint: str | None = None  # folder of the saved checkpoint, once saved
     last_snapshot: dict = field(default_factory=dict)  # the latest snapshot seen (kept after the job is gone)
     job: Any = field(default=None, repr=False, compare=False)  # the TrainingJob (its model is saved from it)
+    previous: RunRecord | None = field(default=None, repr=False, compare=False)  # the run started before it
 
     @property
     def label(self) -> str:
-        """How the run is named on the chart and in tables: ``#2 addsub tiny``, ``#3 shakespeare tiny LSTM``.
+        """How the run is named on the chart and in tables: by what differs from the run before it.
 
-        Language-model runs name their architecture, so a transformer and an LSTM tell apart in the legend.
+        The first run: ``#1 shakespeare small transformer`` (language-model runs name their architecture);
+        later ones: ``#2 causal off``, ``#3 lr 1e-2, 2 layers`` (at most three changes, then "…"), or
+        ``#4 same as #3``. Built in the session's language each time it is read.
         """
+        if self.previous is not None and (self.previous.task, self.previous.preset) == (self.task, self.preset):
+            p = self.previous
+            changes = setting_changes(p.config, self.config, self.task, p.task, self.preset, p.preset)
+            if not changes:
+                return _("#{n} same as #{m}").format(n=self.number, m=p.number)
+            text = ", ".join(changes[:3]) + (", …" if len(changes) > 3 else "")
+            return f"#{self.number} {text}"
         if self.task not in LM_TASKS:
             return f"#{self.number} {self.task} {self.preset}"
         family = "LSTM" if self.config.family == "lstm" else "transformer"
@@ -273,6 +334,19 @@ def headline_metric(snapshot: dict) -> tuple[str, str] | None:
     return metrics[0] if metrics else None
 
 
+def throughput_drop(snapshot: dict, ratio: float = 0.6) -> tuple[float, float] | None:
+    """(peak, now) tokens/s when the latest step runs below ``ratio`` × the run's fastest step so far, else None.
+
+    The steps of a snapshot carry ``tokens_per_s``; the first few (warm-up of the threads) are ignored.
+    """
+    speeds = [s.get("tokens_per_s") for s in snapshot.get("steps", [])[3:]]
+    speeds = [v for v in speeds if v]
+    if len(speeds) < 2:
+        return None
+    peak, now = max(speeds), speeds[-1]
+    return (float(peak), float(now)) if now < ratio * peak else None
+
+
 def eta_seconds(snapshot: dict) -> float | None:
     """Seconds left, from the fraction of the step or time budget used so far; None before the first step."""
     last = snapshot.get("last_step")
@@ -295,7 +369,10 @@ def format_seconds(seconds: float | None) -> str:
 def config_table(records: list[RunRecord]) -> pd.DataFrame:
     """One row per run: its settings, status and headline metric, to read beside the overlaid curves.
 
-    The transformer-only settings (heads, d_ff, positional encoding, norm, causal mask) are empty for an LSTM.
+    The settings that differ between the runs come first, right after the run's name (so the one that
+    matters is on screen, not at the end of a side-scrolling table), then status and results, then the
+    settings all runs share. A missing value (no validation yet; the transformer-only settings — heads,
+    d_ff, positional encoding, norm, causal mask — of an LSTM) reads "—".
     """
     rows = []
     for r in records:
@@ -328,10 +405,17 @@ def config_table(records: list[RunRecord]) -> pd.DataFrame:
                 row[name] = None
         rows.append(row)
     frame = pd.DataFrame(rows)
-    for name in ("n_heads", "d_ff"):  # whole numbers, empty for an LSTM (not 4.0 and NaN)
-        if name in frame:
-            frame[name] = frame[name].astype("Int64")
-    return frame
+    if frame.empty:
+        return frame
+    for name in ("n_heads", "d_ff"):  # whole numbers (not 4.0), a dash for an LSTM
+        frame[name] = frame[name].astype("Int64")
+    results = [_("architecture"), _("status"), _("steps"), _("metric"), _("validation loss")]
+    settings = [c for c in frame.columns if c not in results and c != _("run")]
+    differing = [c for c in settings if frame[c].astype(str).nunique() > 1]
+    frame = frame[[_("run"), *differing, *results, *[c for c in settings if c not in differing]]]
+    # Every cell as text, "—" where a value is missing: one column may then hold numbers and the dash.
+    return frame.astype(object).map(lambda v: "—" if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
+                                    else _("on") if v is True else _("off") if v is False else v)
 
 
 def zip_checkpoint(folder: str | os.PathLike) -> bytes:

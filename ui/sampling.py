@@ -137,14 +137,14 @@ def candidate_rows(step: GeneratedStep, n: int = 10) -> pd.DataFrame:
     """Long-form rows for :func:`ui.charts.lines.candidates_spec`: each candidate's two probabilities.
 
     When the drawn token is not among the top ``n`` (a lucky draw at a high temperature), it is added as
-    a last row, so the chart always shows what was chosen.
+    a last row, so the chart always shows what was chosen; otherwise its label ends "◀ drawn".
     """
     drawn, model = _("drawn from (after temperature, top-k, top-p)"), _("model (temperature 1)")
     rows = []
     shown = step.candidates[:n]
     for rank, (text, token_id, p, mp) in enumerate(shown):
-        label = f"{rank + 1}. {visible(text)}"
         chosen = token_id == step.token_id
+        label = f"{rank + 1}. {visible(text)}" + ("  ◀ " + _("drawn") if chosen else "")
         rows.append({"token": label, "distribution": drawn, "probability": p, "chosen": chosen})
         rows.append({"token": label, "distribution": model, "probability": mp, "chosen": chosen})
     if step.token_id not in {c[1] for c in shown}:

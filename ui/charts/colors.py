@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-MASKED_COLOR = "#d4d4d4"
+MASKED_COLOR = "#b8b8b8"  # darker than the palettes' lightest colours, so a masked cell never passes for ~0
 SEQUENTIAL_SCHEME = "blues"  # Vega's name; matplotlib's is "Blues"
 DIVERGING_SCHEME = "redblue"  # reversed on screen: blue negative, red positive (matplotlib: "RdBu_r")
 
@@ -39,13 +39,17 @@ class ColorScale:
         return 0.0 if self.kind == "diverging" else None
 
 
-def color_scale(values: np.ndarray, domain: tuple[float, float] | None = None) -> ColorScale:
-    """The colour scale for ``values`` (any shape; non-finite entries ignored): fixed, diverging or sequential."""
+def color_scale(values: np.ndarray, domain: tuple[float, float] | None = None, signed: bool = False) -> ColorScale:
+    """The colour scale for ``values`` (any shape; non-finite entries ignored): fixed, diverging or sequential.
+
+    ``signed``: a quantity that can take either sign (an output A·V, an embedding) keeps the diverging scale
+    even when this instance happens to be all positive, so its palette does not change with the input.
+    """
     finite = np.asarray(values, dtype=float)
     finite = finite[np.isfinite(finite)]
     if domain is not None:
         return ColorScale("fixed", float(domain[0]), float(domain[1]))
-    if finite.size and finite.min() < 0:
+    if finite.size and (finite.min() < 0 or signed):
         m = float(np.abs(finite).max()) or 1.0
         return ColorScale("diverging", -m, m)
     return ColorScale("sequential", 0.0, float(finite.max()) if finite.size and finite.max() > 0 else 1.0)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from collections.abc import Sequence
 
 import altair as alt
@@ -22,6 +23,10 @@ from ui.charts.colors import DIVERGING_SCHEME, MASKED_COLOR, SEQUENTIAL_SCHEME, 
 from ui.i18n import N_, current_language, translate
 
 MAX_CHART_WIDTH = 640  # px, labels and legend included
+# The main column at 1280 × 720 with the sidebar open is about 820 px wide (measured in Chromium), half of it
+# (st.columns(2)) about 400: every chart is sized to fit these, so a projector shows it whole.
+MAIN_COLUMN_WIDTH = 780
+HALF_COLUMN_WIDTH = 380
 # Numbers are written in the cells of matrices up to this size: text marks are what a browser draws slowest
 # (a 10 × 10 heatmap with its numbers takes about twice as long as without); hover and the table view show
 # every value of bigger ones.
@@ -71,22 +76,33 @@ def heatmap_frame(values: np.ndarray, row_labels: Sequence[str], col_labels: Seq
     )
 
 
-def _cell_records(values: np.ndarray, row_labels, col_labels, scale: ColorScale, extra: dict | None = None) -> list:
-    """One dict per cell: row, col, value (None if masked), shown (exact text), label (2 decimals), masked, dark."""
+def _cell_records(values: np.ndarray, row_labels, col_labels, scale: ColorScale, extra: dict | None = None,
+                  masked: np.ndarray | None = None) -> list:
+    """One dict per cell: row, col, value (None if masked), shown (exact text), label (2 decimals), masked, dark.
+
+    ``masked`` (R, C) bool marks cells a mask forbade although their value is finite (a weight of 0): grey
+    (``masked`` True), labelled "−∞→0", their value kept (in the tooltip and the data).
+    """
     lo, hi = scale.domain
     records = []
     for i, row in enumerate(row_labels):
         for j, col in enumerate(col_labels):
             v = float(values[i, j])
-            masked = not math.isfinite(v)
-            if masked:
+            forbidden = masked is not None and bool(masked[i, j]) and math.isfinite(v)
+            if forbidden:
+                rec = {"row": row, "col": col, "value": v, "shown": _shown(v), "label": "−∞→0", "masked": True,
+                       "dark": False, "r": i, "c": j}
+                records.append({**rec, **(extra or {})})
+                continue
+            masked_cell = not math.isfinite(v)
+            if masked_cell:
                 dark = False
             elif scale.kind == "diverging":
                 dark = abs(v) > 0.6 * max(abs(lo), abs(hi))
             else:
                 dark = v > lo + 0.6 * ((hi - lo) or 1.0)
-            rec = {"row": row, "col": col, "value": None if masked else v, "shown": _shown(v),
-                   "label": ("NaN" if math.isnan(v) else "−∞") if masked else f"{v:.2f}", "masked": masked,
+            rec = {"row": row, "col": col, "value": None if masked_cell else v, "shown": _shown(v),
+                   "label": ("NaN" if math.isnan(v) else "−∞") if masked_cell else f"{v:.2f}", "masked": masked_cell,
                    "dark": dark, "r": i, "c": j}
             if extra:
                 rec.update(extra)
@@ -95,8 +111,44 @@ def _cell_records(values: np.ndarray, row_labels, col_labels, scale: ColorScale,
 
 
 def _cell_size(R: int, C: int, max_width: int) -> int:
-    """Side of one square cell in px: the plot (without ~160 px of labels and legend) fits ``max_width``."""
-    return int(max(9, min(32, (max_width - 160) // max(C, 1), 600 // max(R, 1))))
+    """Side of one square cell in px: the plot (without ~160 px of labels and legend) fits ``max_width``.
+
+    At least 9 px, or 4 px for more than 40 columns (their labels are then thinned), so a long input still fits.
+    """
+    least = 4 if C > 40 else 9
+    return int(max(least, min(32, (max_width - 160) // max(C, 1), 600 // max(R, 1))))
+
+
+def _label_px(labels: Sequence[str]) -> int:
+    """About how wide a column of axis labels is drawn (px, 11 px font, CJK characters twice as wide), ≤ 140."""
+    widest = max((sum(2 if ord(ch) > 0x2E80 else 1 for ch in str(label)) for label in labels), default=1)
+    return int(min(140, 6.5 * widest + 12))
+
+
+FACET_LEGEND_PX = 70  # the colour legend beside facets, its numbers included
+FACET_SPACING = 20  # px between facets (Vega-Lite's default)
+
+
+def facet_layout(H: int, R: int, C: int, max_width: int, columns: int, label_px: int = 140) -> tuple[int, int]:
+    """(columns, cell px) of H facets of R × C cells that fit ``max_width`` px, labels and legend included.
+
+    As many columns as asked for (at most H) while a cell stays at least 18 px (12 px from 17 tokens, 4 px for inputs
+    longer than 40 tokens, whose heads then still sit two to a row instead of stacking into a page several screens high);
+    cells are 5–32 px and a facet at most 600 px high. One column when nothing else fits.
+    """
+    least = 18 if max(R, C) <= 16 else 12 if max(R, C) <= 40 else 4
+    columns = max(1, min(columns, H))
+    while True:
+        room = max_width - label_px - FACET_LEGEND_PX - columns * FACET_SPACING
+        cell = room // max(columns * C, 1)
+        if cell >= least or columns == 1:
+            break
+        columns -= 1
+    rows = math.ceil(H / columns)
+    if math.ceil(H / rows) < columns:  # as many rows, fewer columns: 4 heads as 2 × 2, not 3 + 1
+        columns = math.ceil(H / rows)
+        cell = (max_width - label_px - FACET_LEGEND_PX - columns * FACET_SPACING) // max(columns * C, 1)
+    return columns, int(max(4, min(32, cell, 600 // max(R, 1))))
 
 
 def _tooltip_words(language: str) -> tuple[str, str, str]:
@@ -105,13 +157,18 @@ def _tooltip_words(language: str) -> tuple[str, str, str]:
 
 def _layers(
     scale: ColorScale, rows: list, cols: list, *, annotate: bool, font: int, x_title: str, y_title: str,
-    language: str, faceted: bool = False, masked_text: bool = False,
+    language: str, faceted: bool = False, masked_text: bool = False, thin: bool = False,
 ) -> list[alt.Chart]:
-    """The layers of a heatmap (no data yet): rects, grey masked cells, tooltips, and the numbers or "−∞" texts."""
+    """The layers of a heatmap (no data yet): rects, grey masked cells, tooltips, and the numbers or "−∞" texts.
+
+    ``thin``: cells too small for a label each — Vega drops every other label until they no longer collide
+    (``labelOverlap="parity"``); the tooltip still names every cell.
+    """
     value_word, row_word, column_word = _tooltip_words(language)
+    overlap = "parity" if thin else False
     x = alt.X("col:N", sort=cols, title=x_title or None,
-              axis=alt.Axis(labelAngle=-60, labelLimit=140, labelOverlap=False))
-    y = alt.Y("row:N", sort=rows, title=y_title or None, axis=alt.Axis(labelLimit=140, labelOverlap=False))
+              axis=alt.Axis(labelAngle=-60, labelLimit=140, labelOverlap=overlap))
+    y = alt.Y("row:N", sort=rows, title=y_title or None, axis=alt.Axis(labelLimit=140, labelOverlap=overlap))
     tooltip = [alt.Tooltip("row:N", title=y_title or row_word), alt.Tooltip("col:N", title=x_title or column_word),
                alt.Tooltip("shown:N", title=value_word)]
     if faceted:
@@ -139,9 +196,33 @@ def _layers(
     return layers
 
 
+def wrap_title(text: str, max_px: int = MAIN_COLUMN_WIDTH - 100, font_px: int = 13) -> list[str] | str:
+    """``text`` broken into lines of at most ``max_px`` px (Vega draws a title on one line however long it is,
+    widening the chart past the page); CJK characters count double. A short title stays a string."""
+    def width(s: str) -> float:
+        return sum(1.1 * font_px if ord(ch) > 0x2E80 else 0.62 * font_px for ch in s)  # bold, with a margin
+
+    if width(text) <= max_px:
+        return text
+    lines, line = [], ""
+    for piece in re.findall(r"[\u2e80-\uffff]|[^\s\u2e80-\uffff]+\s*|\s+", text):
+        if line and width(line + piece.rstrip()) > max_px:
+            lines.append(line.rstrip())
+            line = piece.lstrip()
+        else:
+            line += piece
+    if line.strip():
+        lines.append(line.rstrip())
+    return lines
+
+
 def _title(title: str, subtitle: str = "") -> dict:
-    """``title=`` for ``properties`` / ``facet``: a title at the left, with its subtitle; nothing without a title."""
-    return {"title": alt.TitleParams(title, anchor="start", subtitle=subtitle or alt.Undefined)} if title else {}
+    """``title=`` for ``properties`` / ``facet``: a title at the left, with its subtitle; nothing without a title.
+    Long titles wrap onto lines that fit the main column (:func:`wrap_title`)."""
+    if not title:
+        return {}
+    return {"title": alt.TitleParams(wrap_title(title), anchor="start",
+                                     subtitle=wrap_title(subtitle, font_px=11) if subtitle else alt.Undefined)}
 
 
 def _single(layers: list[alt.Chart], records: list, width: int, height: int, title: str, subtitle: str = "") -> dict:
@@ -186,6 +267,8 @@ def heatmap_spec(
     annotate: bool | None = None,
     max_width: int = MAX_CHART_WIDTH,
     subtitle: str = "",
+    masked: np.ndarray | None = None,
+    signed: bool = False,
     language: str = "en",
 ) -> dict:
     """A Vega-Lite spec (dict) of one altair heatmap: rect cells, greyed masked cells, tooltips, numbers.
@@ -202,11 +285,14 @@ def heatmap_spec(
     cell = _cell_size(R, C, max_width)
     if annotate is None:
         annotate = cell >= 26 and R * C <= ANNOTATE_MAX_CELLS
-    scale = color_scale(values, domain)
-    has_masked = not np.isfinite(values).all()
+    scale = color_scale(values, domain, signed=signed)
+    forbidden = np.zeros(values.shape, bool) if masked is None else np.asarray(masked, bool)
+    has_masked = not np.isfinite(values).all() or bool(forbidden.any())
+    thin = cell < 12
     layers = _layers(scale, list(row_labels), list(col_labels), annotate=bool(annotate), font=10 if cell >= 30 else 9,
-                     x_title=x_title, y_title=y_title, language=language, masked_text=has_masked and cell >= 14)
-    records = _cell_records(values, row_labels, col_labels, scale)
+                     x_title=x_title, y_title=y_title, language=language, masked_text=has_masked and cell >= 14,
+                     thin=thin)
+    records = _cell_records(values, row_labels, col_labels, scale, masked=forbidden)
     row_height = max(cell, min(18, 600 // R))  # rows stay tall enough for their labels when columns are many
     return _single(layers, records, cell * C, row_height * R, title, subtitle)
 
@@ -223,24 +309,27 @@ def facet_heatmap_spec(
     x_title: str = "",
     y_title: str = "",
     columns: int = 4,
-    max_width: int = 1100,
+    max_width: int = MAIN_COLUMN_WIDTH,
+    masked: np.ndarray | None = None,
     language: str = "en",
 ) -> dict:
     """One heatmap per slice of ``stack`` (H, R, C) — one altair facet per attention head — on a shared scale.
 
     ``facet_labels`` names each slice ("head 1"). Shared colour domain (default [0, 1]) so heads compare.
+    Heads wrap onto rows (:func:`facet_layout`): at most ``columns`` a row, fewer where they would not fit
+    ``max_width`` px with labels and legend. ``masked`` (R, C) bool: cells a mask forbade in every head,
+    drawn grey (see :func:`heatmap_spec`).
     """
     stack = np.asarray(stack, dtype=float)
     H, R, C = stack.shape
-    columns = max(1, min(columns, H))
-    cell = _cell_size(R, C, (max_width - 160) // columns + 140)  # only the first column has row labels
+    columns, cell = facet_layout(H, R, C, max_width, columns, _label_px(row_labels))
     annotate = cell >= 26 and R * C <= ANNOTATE_MAX_CELLS
     scale = color_scale(stack, domain)
     records = []
     for h in range(H):
-        records += _cell_records(stack[h], row_labels, col_labels, scale, {"head": facet_labels[h]})
+        records += _cell_records(stack[h], row_labels, col_labels, scale, {"head": facet_labels[h]}, masked=masked)
     layers = _layers(scale, list(row_labels), list(col_labels), annotate=annotate, font=10, x_title=x_title,
-                     y_title=y_title, language=language, faceted=True)
+                     y_title=y_title, language=language, faceted=True, thin=cell < 12)
     chart = alt.LayerChart(layer=layers, width=cell * C, height=cell * R).facet(
         facet=alt.Facet("head:N", sort=list(facet_labels), title=None, header=alt.Header(labelFontSize=13)),
         columns=columns, data=alt.Data(values=[]), **_title(title),  # the rows go in below

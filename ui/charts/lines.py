@@ -16,7 +16,9 @@ import pandas as pd
 
 from ui.i18n import _
 
-LINE_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
+# Okabe & Ito (2008), "Color Universal Design": told apart by readers with any common colour-vision deficiency,
+# and on a washed-out projector. Yellow (#F0E442) last: faint on white.
+LINE_COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"]
 X_AXES = ("step", "seconds")  # what a loss chart's x-axis can count
 
 
@@ -34,19 +36,25 @@ def line_chart_spec(
     rule_x: float | None = None,
     width: int = 460,
     height: int = 300,
+    color_order: Sequence[str] = (),
 ) -> dict:
     """Lines with points, one colour per ``color`` group; optional log axes and a dashed vertical rule at
     ``rule_x``. ``df``: a DataFrame or a list of row dicts (faster).
 
+    Colours go to the groups in ``color_order`` (default: in order of first appearance in the rows), never
+    alphabetically: translated names sort differently, and a line must keep its colour in every language.
+
     The rows are put in each layer after altair has written the spec (altair copies inline rows slowly).
     """
+    rows = df if isinstance(df, list) else json.loads(df.to_json(orient="records"))
+    groups = list(color_order) or list(dict.fromkeys(r[color] for r in rows))
     xs = alt.Scale(type="log", base=2, nice=False, padding=10) if log_x else alt.Scale(zero=False, padding=10)
     ys = alt.Scale(type="log", padding=10) if log_y else alt.Scale(zero=False)
     base = alt.Chart().encode(
         x=alt.X(f"{x}:Q", scale=xs, title=x_title or x),
         y=alt.Y(f"{y}:Q", scale=ys, title=y_title or y),
         color=alt.Color(f"{color}:N", title=None, legend=alt.Legend(orient="bottom", labelLimit=400, columns=1),
-                        scale=alt.Scale(range=LINE_COLORS)),
+                        scale=alt.Scale(domain=groups, range=LINE_COLORS[: max(1, len(groups))])),
         tooltip=[
             alt.Tooltip(f"{t}:{'Q' if t in (x, y) else 'N'}",
                         title={x: x_title or x, y: y_title or y}.get(t, " " if t == color else t))
@@ -59,7 +67,6 @@ def line_chart_spec(
                           height=height, **title_params).to_dict(validate=False)
     spec.pop("datasets", None)  # altair's placeholder for a chart without data
     spec["autosize"] = {"type": "pad", "contains": "padding"}
-    rows = df if isinstance(df, list) else json.loads(df.to_json(orient="records"))
     for layer, values in zip(spec["layer"], (rows, rows, [{"x": rule_x}] if rule_x is not None else []), strict=True):
         layer["data"] = {"values": values}
     return spec
@@ -83,12 +90,15 @@ def loss_curves_spec(
     if df.empty:
         df = pd.DataFrame({"run": [], "step": [], "seconds": [], "curve": [], "loss": []})
     x_title = _("step") if x == "step" else _("training time (s)")
+    runs = list(dict.fromkeys(df["run"]))
     validation = _("validation")
     y_scale = alt.Scale(type="log") if log_y else alt.Scale(zero=False)
     encoding = {
         "x": alt.X(f"{x}:Q", title=x_title, scale=alt.Scale(zero=False)),
         "y": alt.Y("loss:Q", title=_("loss (nats per token)"), scale=y_scale),
-        "color": alt.Color("run:N", title=_("run"), legend=alt.Legend(orient="bottom", labelLimit=300)),
+        # One Okabe-Ito colour per run, in the order the runs were started (not alphabetical: "#10" < "#2").
+        "color": alt.Color("run:N", title=_("run"), legend=alt.Legend(orient="bottom", labelLimit=300, columns=2),
+                           scale=alt.Scale(domain=runs, range=LINE_COLORS[: max(1, len(runs))] or LINE_COLORS)),
         "strokeDash": alt.StrokeDash(
             "curve:N", title=_("curve"), legend=alt.Legend(orient="bottom", symbolType="stroke", symbolStrokeWidth=2),
             sort=[_("train"), validation],
@@ -130,7 +140,10 @@ def candidates_spec(df: pd.DataFrame, title: str = "", height: int | None = None
             color=alt.Color(
                 "distribution:N", title=None, legend=alt.Legend(orient="bottom", labelLimit=400)
             ),
-            opacity=alt.condition(alt.datum.chosen, alt.value(1.0), alt.value(0.55)),
+            opacity=alt.condition(alt.datum.chosen, alt.value(1.0), alt.value(0.45)),
+            # The drawn token's bars: a black outline, so it stands out in any palette and in greyscale.
+            stroke=alt.condition(alt.datum.chosen, alt.value("#000000"), alt.value(None)),
+            strokeWidth=alt.condition(alt.datum.chosen, alt.value(2.5), alt.value(0)),
             tooltip=[
                 alt.Tooltip("token:N", title=_("token")),
                 alt.Tooltip("distribution:N", title=_("distribution")),

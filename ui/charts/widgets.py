@@ -14,11 +14,17 @@ import pandas as pd
 import streamlit as st
 
 from ui.charts.files import heads_csv, heads_png, heatmap_png, matrix_csv
-from ui.charts.heatmaps import MAX_CHART_WIDTH, concat_heatmap_spec, facet_heatmap_spec, heatmap_spec
+from ui.charts.heatmaps import (
+    MAIN_COLUMN_WIDTH,
+    MAX_CHART_WIDTH,
+    concat_heatmap_spec,
+    facet_heatmap_spec,
+    heatmap_spec,
+)
 from ui.i18n import _
+from ui.links import show_chart
 
-HEAD_MAPS_WIDTH = 900  # px for all facets of a row together; the main column of the wide layout is about 940 px
-TWO_COLUMNS_UP_TO = 40  # tokens a side; longer head maps get one head per row so that they fit the page
+HEAD_MAPS_WIDTH = MAIN_COLUMN_WIDTH  # px for all facets of a row together (the main column at 1280 × 720)
 
 
 def download_buttons(
@@ -69,10 +75,14 @@ def show_matrix(
     annotate: bool | None = None,
     downloads: bool = True,
     max_width: int = MAX_CHART_WIDTH,
+    masked=None,
+    signed: bool = False,
 ) -> None:
     """Show a matrix as an altair heatmap (or, with ``table``, as a table of exact numbers) + downloads.
 
-    values: anything ``np.asarray`` takes, 2-D; a torch tensor should be passed as ``t.numpy()``.
+    values: anything ``np.asarray`` takes, 2-D; a torch tensor should be passed as ``t.numpy()``. ``masked``
+    (same shape, bool): cells a mask forbade, drawn grey; ``signed``: keep the diverging palette (see
+    :func:`ui.charts.heatmaps.heatmap_spec`).
     """
     values = np.asarray(values, dtype=float)
     rows, cols = tuple(row_labels), tuple(col_labels)
@@ -80,8 +90,9 @@ def show_matrix(
         st.markdown(f"**{title}**" + (f" — {subtitle}" if subtitle else ""))
         st.dataframe(pd.DataFrame(values, index=list(rows), columns=list(cols)), key=f"{key}_table")
     else:
-        spec = heatmap_spec(values, rows, cols, title, domain, x_title, y_title, annotate, max_width, subtitle)
-        st.vega_lite_chart(spec, width="content", key=f"{key}_chart")
+        spec = heatmap_spec(values, rows, cols, title, domain, x_title, y_title, annotate, max_width, subtitle,
+                            None if masked is None else np.asarray(masked, bool), signed)
+        show_chart(spec, width="content", key=f"{key}_chart")
     if downloads:
         download_buttons(functools.partial(heatmap_png, values, rows, cols, title, domain),
                          functools.partial(matrix_csv, values, rows, cols), key=key, file_stem=key)
@@ -95,7 +106,7 @@ def show_matrices(
     domain: tuple[float, float] | None = None,
     x_title: str = "",
     y_title: str = "",
-    max_width: int = 1000,
+    max_width: int = MAIN_COLUMN_WIDTH,
     downloads: bool = True,
 ) -> None:
     """Show several matrices side by side — one chart (:func:`ui.charts.heatmaps.concat_heatmap_spec`) or
@@ -108,7 +119,7 @@ def show_matrices(
             col.dataframe(pd.DataFrame(values, index=list(rows), columns=list(cols)), key=f"{key}_{title}_table")
     else:
         spec = concat_heatmap_spec(parts, domain, x_title, y_title, max_width)
-        st.vega_lite_chart(spec, width="content", key=f"{key}_chart")
+        show_chart(spec, width="content", key=f"{key}_chart")
     if not downloads:
         return
     row = st.container(horizontal=True, gap="small")
@@ -151,12 +162,15 @@ def show_heads(
     x_title: str = "",
     y_title: str = "",
     columns: int = 4,
+    max_width: int = MAIN_COLUMN_WIDTH,
 ) -> None:
-    """One heatmap per head on a shared colour scale (altair facets), with a PNG and a CSV of all heads."""
+    """One heatmap per head on a shared colour scale (altair facets), with a PNG and a CSV of all heads.
+
+    Heads wrap onto rows so that the whole figure fits ``max_width`` px (the main column at 1280 × 720)."""
     stack = np.asarray(stack, dtype=float)
     facets, rows, cols = tuple(facet_labels), tuple(row_labels), tuple(col_labels)
-    spec = facet_heatmap_spec(stack, facets, rows, cols, title, domain, x_title, y_title, columns)
-    st.vega_lite_chart(spec, width="content", key=f"{key}_chart")
+    spec = facet_heatmap_spec(stack, facets, rows, cols, title, domain, x_title, y_title, columns, max_width)
+    show_chart(spec, width="content", key=f"{key}_chart")
     download_buttons(
         lambda: heads_png(stack, facets, rows, cols, title, domain, columns),
         lambda: heads_csv(stack, facets, rows, cols, value="shown"), key=key, file_stem=key,
@@ -176,16 +190,19 @@ def show_head_maps(
     x_title: str = "",
     y_title: str = "",
     max_width: int = HEAD_MAPS_WIDTH,
+    masked=None,
 ) -> None:
     """The attention weights of one layer, ``stack`` (H, T_q, T_k): one heatmap per head on the colour scale
-    [0, 1], two per row up to 40 tokens a side (else one), sized to fit the page's main column; PNG and CSV."""
+    [0, 1], two per row where they fit (:func:`ui.charts.heatmaps.facet_layout`), sized to fit the page's main
+    column at 1280 × 720; PNG and CSV. ``masked`` (T_q, T_k) bool: the cells a mask forbade (grey)."""
     stack = np.asarray(stack, dtype=float)
     n_heads = stack.shape[0]
     facets = tuple(_("head {h}").format(h=h + 1) for h in range(n_heads))
     rows, cols = tuple(row_labels), tuple(col_labels)
-    columns = 1 if n_heads == 1 or max(stack.shape[1:]) > TWO_COLUMNS_UP_TO else 2
-    spec = facet_heatmap_spec(stack, facets, rows, cols, title, (0.0, 1.0), x_title, y_title, columns, max_width)
-    st.vega_lite_chart(spec, key=f"{key}_chart")
+    columns = 2
+    spec = facet_heatmap_spec(stack, facets, rows, cols, title, (0.0, 1.0), x_title, y_title, columns, max_width,
+                              None if masked is None else np.asarray(masked, bool))
+    show_chart(spec, key=f"{key}_chart")
     c1, c2, _spacer = st.columns([1, 1, 4], gap="small")
     download_buttons(
         lambda: heads_png(stack, facets, rows, cols, title, (0.0, 1.0), columns),
