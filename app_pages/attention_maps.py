@@ -17,9 +17,9 @@ from ui.attention_maps import (
     translation_attention,
 )
 from ui.charts import show_head_maps
-from ui.checkpoints import checkpoint_choices, checkpoint_picker, context_length
+from ui.checkpoints import checkpoint_choices, checkpoint_picker, model_caption
 from ui.i18n import _
-from ui.labels import kind_names, task_label
+from ui.labels import kind_names
 from ui.links import checkpoint_name, link_to_this_view, open_linked_checkpoint, shared_state, text_value
 from ui.messages import localize
 from ui.page_state import session_checkpoints, show_notes
@@ -114,18 +114,7 @@ model, meta = picked.model, picked.meta
 if meta.family == "lstm":
     st.info(no_attention_sentence(), icon=":material/block:")
     st.stop()
-cfg = meta.model_config
-encoder_layers = getattr(cfg, "n_encoder_layers", None) or cfg.n_layers
-if cfg.layout == "encoder-decoder" and encoder_layers != cfg.n_layers:  # read from the model: 3 + 2, not "2"
-    layers_text = _("{enc} encoder + {dec} decoder layers").format(enc=encoder_layers, dec=cfg.n_layers)
-else:
-    layers_text = _("{layers} layers").format(layers=cfg.n_layers)
-st.caption(
-    _("{task} · {arch} · {layers} × {heads} heads · d_model {d} · context {ctx} tokens").format(
-        task=task_label(meta.task), arch=cfg.layout, layers=layers_text, heads=cfg.n_heads, d=cfg.d_model,
-        ctx=context_length(meta),
-    )
-)
+st.caption(model_caption(meta))
 checkpoint_snapshots_expander(meta.path)
 text_key = ("att_expression" if meta.task == "addsub" else f"att_sentence_{meta.task}" if meta.is_translation
             else f"att_text_{meta.task}")

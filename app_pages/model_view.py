@@ -6,9 +6,10 @@ import streamlit as st
 
 from ui.attention_maps import no_attention_sentence
 from ui.charts import show_matrix
-from ui.checkpoints import checkpoint_picker, context_length
+from ui.checkpoints import checkpoint_picker, model_caption
 from ui.i18n import _
-from ui.labels import kind_names, task_label
+from ui.labels import kind_names
+from ui.links import show_chart
 from ui.model_view import attention_for_input, grid_spec, grid_tokens, head_view_rows
 from ui.page_state import show_notes
 
@@ -36,13 +37,7 @@ model, meta = picked.model, picked.meta
 if meta.family == "lstm":
     st.info(no_attention_sentence(), icon=":material/block:")
     st.stop()
-cfg = meta.model_config
-st.caption(
-    _("{task} · {arch} · {layers} layers × {heads} heads · d_model {d} · context {ctx} tokens").format(
-        task=task_label(meta.task), arch=cfg.layout, layers=cfg.n_layers, heads=cfg.n_heads, d=cfg.d_model,
-        ctx=context_length(meta),
-    )
-)
+st.caption(model_caption(meta))
 
 if meta.task == "addsub":
     text = st.text_input(_("Expression"), DEFAULT_EXPRESSION, key="mv_expression", max_chars=60,
@@ -75,7 +70,7 @@ if max(Tq, Tk) > limit:
                                                                                       t=max(Tq, Tk)),
             icon=":material/info:")
 grid = weights[:, :, :limit, :limit]
-st.vega_lite_chart(grid_spec(grid, title=_("{kind}: {layers} layers × {heads} heads").format(
+show_chart(grid_spec(grid, title=_("{kind}: {layers} layers × {heads} heads").format(
     kind=names[kind], layers=L, heads=H)), key=f"mv_grid_{meta.task}_{kind}")
 
 st.subheader(_("One head, enlarged"))

@@ -266,3 +266,20 @@ def checkpoint_picker(
                  icon=":material/error:")
         st.stop()
     return PickedModel(path, stamp, model, meta)
+
+
+def model_caption(meta) -> str:
+    """One line about a loaded model for a page's caption: task · layout · layers × heads · d_model · context,
+    the layers read from the model ("3 encoder + 2 decoder layers" where they differ)."""
+    from ui.labels import task_label
+
+    cfg = meta.model_config
+    encoder_layers = getattr(cfg, "n_encoder_layers", None) or cfg.n_layers
+    if cfg.layout == "encoder-decoder" and encoder_layers != cfg.n_layers:
+        layers_text = _("{enc} encoder + {dec} decoder layers").format(enc=encoder_layers, dec=cfg.n_layers)
+    else:
+        layers_text = _("{layers} layers").format(layers=cfg.n_layers)
+    return _("{task} · {arch} · {layers} × {heads} heads · d_model {d} · context {ctx} tokens").format(
+        task=task_label(meta.task), arch=cfg.layout, layers=layers_text, heads=cfg.n_heads, d=cfg.d_model,
+        ctx=context_length(meta),
+    )

@@ -32,10 +32,11 @@ from trainers.snapshots import (
 from ui.charts.colors import color_scale
 from ui.charts.files import PLOT_LOCK, _draw_heatmap
 from ui.charts.heatmaps import facet_heatmap_spec
-from ui.charts.widgets import HEAD_MAPS_WIDTH, TWO_COLUMNS_UP_TO
+from ui.charts.widgets import HEAD_MAPS_WIDTH
 from ui.fonts import configure_cjk_fonts
 from ui.i18n import _
 from ui.labels import kind_names
+from ui.links import show_chart
 from ui.text import format_plain, unique_labels
 
 PLAY_SECONDS = 1.0  # one snapshot a second while playing
@@ -153,12 +154,6 @@ def summary_spec(frame: pd.DataFrame, measure: str, step: int, title: str) -> di
     return chart.to_dict()
 
 
-def _head_columns(n_heads: int, n_tokens: int) -> int:
-    if n_heads == 1 or n_tokens > TWO_COLUMNS_UP_TO:
-        return 1
-    return min(n_heads, 4 if n_tokens <= 12 else 2)
-
-
 # --------------------------------------------------------------------------------------------------
 # The section
 # --------------------------------------------------------------------------------------------------
@@ -221,15 +216,14 @@ def show_snapshots(
         summary = summary_frame(snaps, kind, int(layer))
         measures = list(dict.fromkeys(summary["measure"]))
         charts = st.columns(1 + len(measures))
-        charts[0].vega_lite_chart(
-            loss_marker_spec(loss_curve, marker, _("Training loss · step {step}: {loss:.3f}").format(
-                step=step, loss=marker["loss"])), key=f"{key}_loss_chart", width="stretch")
+        show_chart(loss_marker_spec(loss_curve, marker, _("Training loss · step {step}: {loss:.3f}").format(
+            step=step, loss=marker["loss"])), container=charts[0], key=f"{key}_loss_chart", width="stretch")
         titles = {measures[0]: _("Entropy per head (nats)")}
         if len(measures) > 1:
             titles[measures[1]] = _("Monotonic alignment per head")
         for column, measure in zip(charts[1:], measures, strict=True):
-            column.vega_lite_chart(summary_spec(summary, measure, step, titles[measure]),
-                                   key=f"{key}_summary_{measures.index(measure)}", width="stretch")
+            show_chart(summary_spec(summary, measure, step, titles[measure]), container=column,
+                       key=f"{key}_summary_{measures.index(measure)}", width="stretch")
         st.caption(_("Entropy: how spread out each query's attention is, averaged over the queries (ln of the "
                      "number of keys for a uniform row, 0 for a row on one key): it falls as a head sharpens.")
                    + (" " + _("Monotonic alignment: the share of attention on the best left-to-right path through the "
@@ -243,8 +237,8 @@ def show_snapshots(
         title = _("{kind}, layer {layer}, after step {step}").format(kind=kind_name, layer=int(layer) + 1, step=step)
         spec = facet_heatmap_spec(np.asarray(stack, dtype=float), facets, rows, cols, title, (0.0, 1.0),
                                   _("key (attended to)"), _("query (attending)"),
-                                  _head_columns(H, max(len(rows), len(cols))), HEAD_MAPS_WIDTH)
-        st.vega_lite_chart(spec, key=f"{key}_heatmaps")
+                                  4, HEAD_MAPS_WIDTH)  # up to 4 heads a row, fewer where they would not fit
+        show_chart(spec, key=f"{key}_heatmaps")
         st.caption(format_plain(_("Probe: {probe} · {n} snapshots, steps {first}–{last}"),
             probe=snaps.probe.replace("\n", " ⏎ "), n=len(snaps), first=steps[0], last=steps[-1]))
         d1, d2, d3 = st.columns([2, 1, 2], vertical_alignment="bottom")
