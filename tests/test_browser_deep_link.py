@@ -44,7 +44,8 @@ def test_a_link_to_a_view_opens_it_in_presentation_mode(app_url, browser):
     sidebar = page.locator('[data-testid="stSidebar"]')
     box = sidebar.bounding_box()
     assert box is None or box["x"] + box["width"] <= 1  # collapsed: the page gets the projector's width
-    assert page.get_by_role("textbox", name="Your sentence").input_value() == "the dog barked"
+    sync_api = pytest.importorskip("playwright.sync_api")
+    sync_api.expect(page.get_by_role("textbox", name="Your sentence")).to_have_value("the dog barked", timeout=10_000)
     page.get_by_text("d_model = 12 and H = 3 heads").first.wait_for(timeout=10_000)
     # Larger text for a projector (presentation mode's CSS) and no explainer boxes.
     size = page.evaluate("() => parseFloat(getComputedStyle(document.querySelector("
