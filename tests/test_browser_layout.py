@@ -21,7 +21,7 @@ LANGUAGE_CODES = ["en", "zh_Hant"]
 # A 500-word paragraph (capped at the page's 64 tokens): the heatmaps must still fit, with thinned labels.
 LONG_TEXT = "text=" + "+".join(f"word{i % 50}" for i in range(500))
 PAGES = ["", "tokens", "attention_steps", f"attention_steps?{LONG_TEXT}", "multihead", f"multihead?{LONG_TEXT}",
-         "block", "cost", "train", "generate", "translate", "attention_maps"]
+         "block", "cost", "train", "generate", "translate", "attention_maps", "model_view"]
 
 # Everything that draws something a reader must see whole; measured against the main column's right edge
 # (1 px of rounding allowed) and for clipping inside its own box.
