@@ -88,8 +88,8 @@ st.markdown(
         "Each token asks a question (its **query** q), advertises what it holds (its **key** k) and offers "
         "content (its **value** v). A query matches a key by their dot product; the softmax turns a row of "
         "matches into **weights** that sum to 1; a token's output is the weighted sum of the values. "
-        "Every matrix below is computed live by this project's core on your input — the weights are random "
-        "(untrained), so change the seed to draw others."
+        "Every matrix below is computed live by this project's core on your input — on random (untrained) "
+        "weights unless you choose a trained model under **Weights**; change the seed to draw other random ones."
     )
 )
 st.latex(

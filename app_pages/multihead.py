@@ -153,7 +153,7 @@ if tr is not None:
     st.markdown(
         _("Each head has its own queries and keys, so its own weights (rows sum to 1). The colour scale is fixed "
           "to [0, 1] so the heads compare. With random weights the patterns differ by chance; in a trained model "
-          "heads specialise (the Attention maps page shows a trained one).")
+          "heads specialise (choose a trained model under **Weights** to see its heads).")
     )
     show_heads(_np(tr.weights[0]), heads, labels, labels, title=_("Attention weights per head"), key=K + "weights",
                x_title=_("key (token)"), y_title=_("query (token)"))
