@@ -202,6 +202,16 @@ def int_in(lo: int, hi: int) -> Callable[[str], int]:
     return parse
 
 
+def float_in(lo: float, hi: float) -> Callable[[str], float]:
+    """A parser for a number from ``lo`` to ``hi`` (a float slider's range); ValueError outside it or for nan."""
+    def parse(text: str) -> float:
+        value = float(text)
+        if not lo <= value <= hi:  # also False for nan
+            raise ValueError(text)
+        return value
+    return parse
+
+
 def one_of(*options: str) -> Callable[[str], str]:
     """A parser for one of ``options`` (a segmented control's values); ValueError for anything else."""
     def parse(text: str) -> str:
