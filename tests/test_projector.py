@@ -99,7 +99,24 @@ def test_presented_specs_have_larger_text():
     text_layer = next(layer for layer in big["layer"] if layer["mark"].get("type") == "text")
     original = next(layer for layer in spec["layer"] if layer["mark"].get("type") == "text")
     assert text_layer["mark"]["fontSize"] == round(original["mark"]["fontSize"] * 1.5)
-    assert presented(spec, scale=1.0) is spec
+    assert presented(spec, scale=1.0, size=1.0) is spec
+
+
+def test_presented_specs_are_larger_but_draw_the_same_numbers():
+    """Presentation mode's charts use the room the collapsed sidebar leaves: every px width and height × size,
+    band steps too; the data (a loss chart's "step" column, say) is never touched."""
+    spec = heatmap_spec(np.eye(3), ("a", "b", "c"), ("a", "b", "c"), annotate=True)
+    big = presented(spec, scale=1.4, size=1.3)
+    assert (big["width"], big["height"]) == (round(spec["width"] * 1.3), round(spec["height"] * 1.3))
+    assert spec_values(big) == spec_values(spec)
+    lines = {"data": {"values": [{"step": 10, "width": 3}]}, "mark": "line", "width": "container", "height": 300,
+             "encoding": {"x": {"field": "step", "type": "quantitative"}}}
+    grown = presented(lines, scale=1.0, size=1.3)
+    assert grown["data"] == lines["data"] and grown["width"] == "container" and grown["height"] == 390
+    assert presented({"width": {"step": 20}}, scale=1.0, size=1.5)["width"] == {"step": 30}
+    # At 1280 × 720 the main column is 820 px beside the sidebar and 1,120 px without it (measured): a chart
+    # made to fit the first still fits the second at 1.3 × (labels grow with the text, 1.4 ×).
+    assert MAIN_COLUMN_WIDTH * 1.4 <= 1120
 
 
 def test_a_link_opens_multihead_with_its_settings_and_gives_them_back():
