@@ -114,6 +114,9 @@ def test_presented_specs_are_larger_but_draw_the_same_numbers():
     grown = presented(lines, scale=1.0, size=1.3)
     assert grown["data"] == lines["data"] and grown["width"] == "container" and grown["height"] == 390
     assert presented({"width": {"step": 20}}, scale=1.0, size=1.5)["width"] == {"step": 30}
+    heads = presented(facet_heatmap_spec(np.full((4, 5, 5), 0.2), ("h1", "h2", "h3", "h4"), tuple("abcde"),
+                                         tuple("abcde")), scale=1.4, size=1.3)
+    assert heads["facet"]["header"]["labelFontSize"] == round(13 * 1.4)  # "head 1" … over each map
     # At 1280 × 720 the main column is 820 px beside the sidebar and 1,120 px without it (measured): a chart
     # made to fit the first still fits the second at 1.3 × (labels grow with the text, 1.4 ×).
     assert MAIN_COLUMN_WIDTH * 1.4 <= 1120

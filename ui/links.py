@@ -190,7 +190,7 @@ def presented(spec: dict, scale: float | None = None, size: float | None = None)
             return {**value, "step": round(value["step"] * size)}  # width: {"step": px per band}
         if isinstance(value, bool) or not isinstance(value, int | float):
             return grow(value)
-        if key == "fontSize":
+        if key == "fontSize" or key.endswith("FontSize"):  # a facet header's labelFontSize, say
             return round(value * scale)
         if key in _SIZE_KEYS:
             return round(value * size)
