@@ -20,7 +20,15 @@ from ui.charts import show_head_maps
 from ui.checkpoints import checkpoint_choices, checkpoint_picker, model_caption
 from ui.i18n import _
 from ui.labels import kind_names
-from ui.links import checkpoint_name, link_to_this_view, open_linked_checkpoint, shared_state, text_value
+from ui.links import (
+    checkpoint_name,
+    int_in,
+    link_to_this_view,
+    one_of,
+    open_linked_checkpoint,
+    shared_state,
+    text_value,
+)
 from ui.messages import localize
 from ui.page_state import session_checkpoints, show_notes
 from ui.sampling import prepare_prompt
@@ -60,15 +68,23 @@ def kind_help(causal: bool, translation: bool = False) -> dict[str, str]:
     }
 
 
-def show_maps(maps: AttentionMaps, key: str, causal: bool = True, translation: bool = False) -> None:
-    """One tab per attention kind; in each, a layer selector and one heatmap per head (PNG/CSV per figure)."""
+def show_maps(maps: AttentionMaps, key: str, causal: bool = True, translation: bool = False) -> dict[str, str]:
+    """One tab per attention kind; in each, a layer selector and one heatmap per head (PNG/CSV per figure).
+
+    A link's ``?kind=…&layer=…`` opens that tab at that layer (a kind or layer this model lacks: a warning and
+    the first). Returns what a link to this view carries: the open tab's kind and its layer."""
     names, helps = kind_names(), kind_help(causal, translation)
-    tabs = st.tabs([names[k] for k in maps.kinds])
+    shared_state(PAGE, {"kind": (f"{key}_kind", lambda k: names[one_of(*maps.kinds)(k)])})
+    tabs = st.tabs([names[k] for k in maps.kinds], key=f"{key}_kind", on_change="rerun")
+    shown = st.session_state.get(f"{key}_kind")
+    link: dict[str, str] = {}
     for tab, kind in zip(tabs, maps.kinds, strict=True):
         with tab:
             weights = maps.weights[kind]  # (L, H, T_q, T_k)
             n_layers = weights.shape[0]
             st.caption(helps[kind])
+            if shown in (None, names[kind]) and not link:  # the link's layer goes to the tab it opens
+                shared_state(PAGE, {"layer": (f"{key}_{kind}_layer_{n_layers}", int_in(1, n_layers))})
             layer = st.segmented_control(
                 _("Layer"), list(range(1, n_layers + 1)), default=1, required=True, key=f"{key}_{kind}_layer_{n_layers}",
                 format_func=lambda i: _("layer {i}").format(i=i),
@@ -83,6 +99,8 @@ def show_maps(maps: AttentionMaps, key: str, causal: bool = True, translation: b
                 key=f"{key}_{kind}_l{layer}", file_stem=f"{key}_{kind}_layer{layer}",
                 x_title=_("key (attended to)"), y_title=_("query (attending)"),
             )
+            if shown in (None, names[kind]) and not link:
+                link = {"kind": kind, "layer": str(layer)}
     st.markdown("**" + _("All weights, with the model config and the input") + "**")
     d1, d2, _spacer = st.columns([1, 1, 3])
     d1.download_button(
@@ -93,6 +111,7 @@ def show_maps(maps: AttentionMaps, key: str, causal: bool = True, translation: b
         _("Weights as NPZ"), data=lambda: attention_npz(maps), file_name="attention_weights.npz",
         mime="application/octet-stream", icon=":material/data_array:", key=f"{key}_all_npz", on_click="ignore",
     )
+    return link
 
 
 st.title(_("Attention maps"))
@@ -103,7 +122,8 @@ st.caption(
 )
 
 PAGE = "attention_maps"
-# A link may name the checkpoint (?model=shakespeare) and the text (?text=…): see ui.links.
+# A link may name the checkpoint (?model=shakespeare), the text (?text=…), the kind of attention and the layer
+# (?kind=decoder_self&layer=2): see ui.links. The link is drawn at the top but filled in at the end.
 open_linked_checkpoint(PAGE, "open_in_attention", [c.path for c in checkpoint_choices(session_checkpoints())])
 picked = checkpoint_picker(
     "att_checkpoint", "open_in_attention", prefer=lambda c: c.task == "addsub", pretrained=True,
@@ -120,7 +140,7 @@ text_key = ("att_expression" if meta.task == "addsub" else f"att_sentence_{meta.
             else f"att_text_{meta.task}")
 SHARED = {"text": (text_key, text_value)}
 shared_state(PAGE, SHARED)
-link_to_this_view(PAGE, SHARED, extra={"model": checkpoint_name(picked.path)})
+link_box = st.container()
 
 if meta.task == "addsub":
     text = st.text_input(
@@ -141,7 +161,7 @@ if meta.task == "addsub":
             expected=result.expected_value, verdict=verdict,
         )
     )
-    show_maps(result.maps, key="att_addsub")
+    shown_view = show_maps(result.maps, key="att_addsub")
 elif meta.is_translation:
     source_language, target_language = language_names(meta)
     text = st.text_input(_("Your sentence ({language})").format(language=source_language), DEFAULT_SENTENCE,
@@ -158,7 +178,7 @@ elif meta.is_translation:
     )
     maps = translation_attention(model, meta, source.ids, result.best.ids, text=source.text)
     show_notes(maps.notes)
-    show_maps(maps, key=f"att_tr_{meta.task}", translation=True)
+    shown_view = show_maps(maps, key=f"att_tr_{meta.task}", translation=True)
 else:
     text = st.text_area(_("Text"), DEFAULT_TEXTS.get(meta.task, ""), key=f"att_text_{meta.task}", height=100,
                         max_chars=20_000)
@@ -170,4 +190,5 @@ else:
         st.error(plain_text(exc), icon=":material/error:")
         st.stop()
     show_notes(maps.notes)
-    show_maps(maps, key=f"att_lm_{meta.task}", causal=meta.model_config.causal)
+    shown_view = show_maps(maps, key=f"att_lm_{meta.task}", causal=meta.model_config.causal)
+link_to_this_view(PAGE, SHARED, container=link_box, extra={"model": checkpoint_name(picked.path)} | shown_view)

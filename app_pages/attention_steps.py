@@ -32,11 +32,13 @@ from ui.text import unique_labels
 from ui.weights_source import MAX_SHOWN_DIMS, model_attend, weights_source
 
 K = "steps_"  # widget key prefix of this page
-# What a link to this view carries (?text=…&d_model=8&d_k=4&mask=causal&seed=3&scale=0), see ui.links.
+# What a link to this view carries (?text=…&d_model=8&d_k=4&mask=causal&seed=3&scale=0, or
+# ?weights=model&model=shakespeare&layer=2&head=3), see ui.links.
 PAGE = "attention_steps"
 SHARED = {"text": (K + "text", text_value), "seed": (K + "seed", int_in(0, 10_000)),
           "d_model": (K + "d_model", int_in(2, 64)), "d_k": (K + "d_k", int_in(1, 64)),
-          "mask": (K + "mask", one_of("none", "causal", "padding")), "scale": (K + "scale", parse_bool)}
+          "mask": (K + "mask", one_of("none", "causal", "padding")), "scale": (K + "scale", parse_bool),
+          "weights": (K + "weights", one_of("random", "model"))}  # + model, layer, head: ui.weights_source
 SWEEP_D_KS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 
 
@@ -115,7 +117,7 @@ def sentence_mode() -> None:
     shared_state(PAGE, SHARED)
     controls = st.container(border=True)
     with controls:
-        source = weights_source(K)  # None: random weights; else a trained model's layer and head
+        source = weights_source(K, page=PAGE)  # None: random weights; else a trained model's layer and head
         c_text, c_seed = st.columns([4, 1])
         tokens = sentence_input(K + "text", container=c_text)
         seed = int(c_seed.number_input(_("Seed"), min_value=0, max_value=10_000, value=0, step=1, key=K + "seed",
@@ -148,7 +150,7 @@ def sentence_mode() -> None:
                                help=_("Sinusoidal (Vaswani et al. §3.5). Without it, a repeated word gets identical rows."),
                                disabled=source is not None)
         table = matrix_view(K + "view", container=c7)
-        link_to_this_view(PAGE, SHARED)
+        link_to_this_view(PAGE, SHARED, extra=source.link_params() if source else None)
 
     args = (tuple(tokens), d_model, d_k, seed, mask, n_pad, scale, "sinusoidal" if positional else None)
     if source is None:

@@ -17,7 +17,7 @@ from ui.diagrams import block_dot
 from ui.i18n import _
 from ui.inputs import heads_slider, matrix_view, sentence_input
 from ui.lessons import layer_norm_stats, norm_inputs, sentence_blocks, seq2seq_shape_trace, tensor_summary
-from ui.links import show_chart
+from ui.links import int_in, link_to_this_view, one_of, shared_state, show_chart, text_value
 from ui.text import format_plain, shape_text, unique_labels
 
 K = "blk_"  # widget key prefix of this page
@@ -46,6 +46,13 @@ st.markdown(
     )
 )
 
+# What a link to this view carries (?text=…&d_model=16&heads=4&d_ff=64&norm=post&seed=0), see ui.links.
+PAGE = "block"
+SHARED = {"text": (K + "text", text_value), "seed": (K + "seed", int_in(0, 10_000)),
+          "d_model": (K + "d_model", int_in(1, 64)), "heads": (K + "n_heads", int_in(1, 8)),
+          "d_ff": (K + "d_ff", int_in(1, 256)), "norm": (K + "norm", one_of("pre", "post"))}
+shared_state(PAGE, SHARED)
+
 with st.container(border=True):
     c_text, c_seed = st.columns([4, 1])
     tokens = sentence_input(K + "text", container=c_text)
@@ -59,6 +66,7 @@ with st.container(border=True):
                                 default="pre", required=True, key=K + "norm",
                                 help=_("pre-norm: the Generative AI class homework and GPT-2; post-norm: the original paper."))
     table = matrix_view(K + "view")
+    link_to_this_view(PAGE, SHARED)
 norm_first = norm == "pre"
 
 st.header(_("① Residual connection and layer norm"))

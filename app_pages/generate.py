@@ -13,7 +13,17 @@ from ui.charts import candidates_spec, show_head_maps
 from ui.checkpoints import checkpoint_choices, checkpoint_picker, context_length
 from ui.i18n import _
 from ui.labels import task_label
-from ui.links import show_chart
+from ui.links import (
+    checkpoint_name,
+    float_in,
+    int_in,
+    link_to_this_view,
+    open_linked_checkpoint,
+    parse_bool,
+    shared_state,
+    show_chart,
+    text_value,
+)
 from ui.page_state import session_checkpoints, show_notes
 from ui.sampling import (
     PreparedPrompt,
@@ -121,6 +131,8 @@ st.caption(
 
 if checkpoint_choices(session_checkpoints(), tasks=TRANSLATION_TASKS):
     st.caption(_("Translation models are encoder-decoders, not language models: they are on the Translate page."))
+PAGE = "generate"
+open_linked_checkpoint(PAGE, "open_in_generate", [c.path for c in checkpoint_choices(session_checkpoints(), tasks=LM_TASKS)])
 picked = checkpoint_picker(
     "gen_checkpoint", "open_in_generate", tasks=LM_TASKS, pretrained=True,
     empty_message=_("No language model is available yet. Train one on the Train page (Tiny Shakespeare, preset tiny, "
@@ -165,6 +177,17 @@ if not is_lstm:
                        shortest=context_length(meta) - default_stride(context_length(meta)) + 1)
         )
 
+# What a link to this view carries (?model=shakespeare&prompt=…&temperature=0.8&top_k=10&top_p=0.9&seed=3
+# &length=200, and with compare=1 the second setting's temperature_b, top_k_b, top_p_b), see ui.links. Opening
+# it sets the controls; the text is generated only when the Generate button is pressed.
+SHARED = {"prompt": ("gen_prompt", text_value), "compare": ("gen_compare", parse_bool),
+          "seed": ("gen_seed", int_in(0, 2**31 - 1)), "length": (f"gen_length_{meta.tokenizer_kind}", int_in(1, 500))}
+for suffix, prefix in (("", "gen_a"), ("_b", "gen_b")):
+    SHARED |= {"temperature" + suffix: (f"{prefix}_temperature", float_in(0.05, 3.0)),
+               "top_k" + suffix: (f"{prefix}_top_k", int_in(0, vocab_size)),
+               "top_p" + suffix: (f"{prefix}_top_p", float_in(0.05, 1.0))}
+shared_state(PAGE, SHARED)
+
 left, right = st.columns([3, 2], gap="large")
 prompt_text = left.text_area(
     _("Prompt"), value="ROMEO:" if meta.task == "shakespeare" else "", height=120, key="gen_prompt",
@@ -190,6 +213,8 @@ else:
 wanted_settings = [
     SamplingSettings(s.temperature, s.top_k, s.top_p, int(seed), int(length)) for s in wanted_settings
 ]
+link_to_this_view(PAGE, {k: v for k, v in SHARED.items() if compare or not k.endswith("_b")}, container=left,
+                  extra={"model": checkpoint_name(path)})
 
 prompt = prepare_prompt(meta, prompt_text)
 show_notes(prompt.notes)

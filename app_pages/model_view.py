@@ -6,12 +6,21 @@ import streamlit as st
 
 from ui.attention_maps import no_attention_sentence
 from ui.charts import show_matrix
-from ui.checkpoints import checkpoint_picker, model_caption
+from ui.checkpoints import checkpoint_choices, checkpoint_picker, model_caption
 from ui.i18n import _
 from ui.labels import kind_names
-from ui.links import show_chart
+from ui.links import (
+    checkpoint_name,
+    int_in,
+    link_to_this_view,
+    one_of,
+    open_linked_checkpoint,
+    shared_state,
+    show_chart,
+    text_value,
+)
 from ui.model_view import attention_for_input, grid_spec, grid_tokens, head_view_rows
-from ui.page_state import show_notes
+from ui.page_state import session_checkpoints, show_notes
 
 DEFAULT_EXPRESSION = "-30 - -34"
 DEFAULT_SENTENCE = "A little girl in a pink dress is climbing up the stairs."
@@ -28,6 +37,10 @@ st.caption(
       "previous token, at the first token, or at the same word elsewhere. Pick any head to enlarge it.")
 )
 
+PAGE = "model_view"
+# A link may name the checkpoint (?model=shakespeare), the text, the kind of attention and the enlarged head
+# (?kind=decoder_self&layer=2&head=1): see ui.links. Values this model lacks get a warning and the default.
+open_linked_checkpoint(PAGE, "open_in_model_view", [c.path for c in checkpoint_choices(session_checkpoints())])
 picked = checkpoint_picker(
     "mv_checkpoint", "open_in_model_view", prefer=lambda c: c.task == "shakespeare", pretrained=True,
     empty_message=_("No trained model is available yet. Train one on the Train page and save it, or add the shipped "
@@ -38,6 +51,11 @@ if meta.family == "lstm":
     st.info(no_attention_sentence(), icon=":material/block:")
     st.stop()
 st.caption(model_caption(meta))
+link_box = st.container()
+text_key = ("mv_expression" if meta.task == "addsub" else f"mv_sentence_{meta.task}" if meta.is_translation
+            else f"mv_text_{meta.task}")
+SHARED = {"text": (text_key, text_value)}
+shared_state(PAGE, SHARED)
 
 if meta.task == "addsub":
     text = st.text_input(_("Expression"), DEFAULT_EXPRESSION, key="mv_expression", max_chars=60,
@@ -57,6 +75,7 @@ if result.summary:
     st.text(_("Model output: {text}").format(text=result.summary))  # the model's text, shown as plain text
 maps = result.maps
 names = kind_names()
+shared_state(PAGE, {"kind": (f"mv_kind_{meta.task}", one_of(*maps.kinds))})
 kind = st.segmented_control(_("Attention kind"), maps.kinds, default=maps.kinds[0], required=True,
                             format_func=names.get, key=f"mv_kind_{meta.task}")
 weights = maps.weights[kind]  # (L, H, T_q, T_k)
@@ -74,15 +93,19 @@ show_chart(grid_spec(grid, title=_("{kind}: {layers} layers × {heads} heads").f
     kind=names[kind], layers=L, heads=H)), key=f"mv_grid_{meta.task}_{kind}")
 
 st.subheader(_("One head, enlarged"))
+layer_key, head_key = f"mv_layer_{meta.task}_{kind}_{L}", f"mv_head_{meta.task}_{kind}_{H}"
+shared_state(PAGE, {"layer": (layer_key, int_in(1, L)), "head": (head_key, int_in(1, H))})
 c1, c2 = st.columns(2)
-layer = c1.selectbox(_("Layer"), list(range(1, L + 1)), key=f"mv_layer_{meta.task}_{kind}_{L}",
+layer = c1.selectbox(_("Layer"), list(range(1, L + 1)), key=layer_key,
                      format_func=lambda i: _("layer {i}").format(i=i))
-head = c2.selectbox(_("Head"), list(range(1, H + 1)), key=f"mv_head_{meta.task}_{kind}_{H}",
+head = c2.selectbox(_("Head"), list(range(1, H + 1)), key=head_key,
                     format_func=lambda h: _("head {h}").format(h=h))
 show_matrix(weights[layer - 1, head - 1], rows, cols,
             title=_("{kind}, layer {layer}, head {head}").format(kind=names[kind], layer=layer, head=head),
             key=f"mv_big_{meta.task}_{kind}", domain=(0.0, 1.0), x_title=_("key (attended to)"),
             y_title=_("query (attending)"))
+link_to_this_view(PAGE, SHARED, container=link_box, extra={"model": checkpoint_name(picked.path), "kind": kind,
+                                                           "layer": str(layer), "head": str(head)})
 
 st.subheader(_("Head view: what one token attends to"))
 st.caption(_("Choose a token: each row is one head of layer {layer}, each cell the weight that token gives to a key "

@@ -80,11 +80,12 @@ with st.expander(_("Why several heads, and what they cost")):
 PAGE = "multihead"
 SHARED = {"text": (K + "text", text_value), "seed": (K + "seed", int_in(0, 10_000)),
           "d_model": (K + "d_model", int_in(1, 64)), "heads": (K + "n_heads", int_in(1, 8)),
-          "mask": (K + "mask", one_of("none", "causal"))}
+          "mask": (K + "mask", one_of("none", "causal")),
+          "weights": (K + "weights", one_of("random", "model"))}  # + model, layer: ui.weights_source
 shared_state(PAGE, SHARED)
 
 with st.container(border=True):
-    source = weights_source(K, choose_head=False)  # None: random weights; else a trained model's layer
+    source = weights_source(K, choose_head=False, page=PAGE)  # None: random weights; else a trained model's layer
     c_text, c_seed = st.columns([4, 1])
     tokens = sentence_input(K + "text", container=c_text)
     seed = int(c_seed.number_input(_("Seed"), 0, 10_000, 0, key=K + "seed", disabled=source is not None,
@@ -96,7 +97,7 @@ with st.container(border=True):
     mask = c3.segmented_control(_("Mask"), options=list(mask_names), format_func=mask_names.__getitem__,
                                 default="none", required=True, key=K + "mask", disabled=source is not None)
     table = matrix_view(K + "view", container=c4)
-    link_to_this_view(PAGE, SHARED)
+    link_to_this_view(PAGE, SHARED, extra=source.link_params(with_head=False) if source else None)
 
 model_w_o = model_difference = None
 try:

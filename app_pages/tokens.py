@@ -17,6 +17,7 @@ from ui.charts.heatmaps import MAIN_COLUMN_WIDTH
 from ui.i18n import _
 from ui.inputs import matrix_view
 from ui.lessons import embedding_lookup, position_similarity, positional_table
+from ui.links import int_in, link_to_this_view, one_of, parse_bool, shared_state, text_value
 from ui.text import unique_labels
 from ui.tokenizing import KINDS, encode_pieces, load_tokenizers
 
@@ -88,6 +89,15 @@ else:
     st.caption(_("The tokenizers were trained on the first {kb} KB of Tiny Shakespeare ({path}).").format(
         kb=len(corpus.text.encode("utf-8")) // 1000, path=corpus.source))
 
+# What a link to this view carries (?text=…&tokenizer=word&d_model=8&seed=0&pe=learned&length=32&pe_d_model=32
+# &cosine=1), see ui.links; the link is drawn here and filled in at the end of the page.
+PAGE = "tokens"
+SHARED = {"text": (K + "text", text_value), "tokenizer": (K + "kind", one_of(*KINDS)),
+          "d_model": (K + "emb_d", int_in(2, 64)), "seed": (K + "seed", int_in(0, 10_000)),
+          "pe": (K + "pe_kind", one_of("sinusoidal", "simple", "learned")), "length": (K + "pe_len", int_in(1, 64)),
+          "pe_d_model": (K + "pe_d", int_in(2, 80)), "cosine": (K + "cosine", parse_bool)}
+shared_state(PAGE, SHARED)
+link_box = st.container()
 text = st.text_area(_("Your text"), value=DEFAULT_TEXT, key=K + "text", height=80, max_chars=20_000,
                     help=_("Try Chinese characters, emoji, a misspelt word, or a long paragraph."))
 kind_names = {"character": _("character"), "word": _("word"), "BPE": _("BPE (bytes)")}
@@ -200,3 +210,4 @@ st.markdown(
 show_matrix(sim, positions, positions, title=_("PE · PEᵀ (cosine)") if cosine else _("PE · PEᵀ"),
             key=K + "sim", table=table_view, x_title=_("position"), y_title=_("position"), max_width=MAIN_COLUMN_WIDTH,
             annotate=False)
+link_to_this_view(PAGE, SHARED, container=link_box)

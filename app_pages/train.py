@@ -137,12 +137,16 @@ with st.expander(_("Model and training settings (the homework knobs)"), expanded
         layers_label = _("LSTM layers")
     elif encoder_layers is not None:  # e.g. the shipped translation model: 3 encoder, 2 decoder layers
         layers_label = _("decoder layers (the encoder keeps {n})").format(n=encoder_layers)
-    elif task == "addsub" or task in TRANSLATION_TASKS:
-        layers_label = _("layers (encoder and decoder each)")
+    elif task == "addsub" or task in TRANSLATION_TASKS:  # a short label: a quarter of the row at 1280 × 720
+        layers_label = _("layers per stack")
     else:
         layers_label = _("layers")
+    layers_help = bounds("n_layers")
+    if encoder_layers is None and not lstm and (task == "addsub" or task in TRANSLATION_TASKS):
+        layers_help = _("N in Vaswani et al. §3.1: the encoder and the decoder are each a stack of this many "
+                        "layers.") + " " + layers_help
     n_layers = (m2 if lstm else m3).number_input(layers_label, value=defaults["n_layers"], step=1, key=key("n_layers"),
-                                                 help=bounds("n_layers"))
+                                                 help=layers_help)
     if not lstm:
         d_ff = m4.number_input(
             _("d_ff"), value=defaults["d_ff"], step=8, key=key("d_ff"),
@@ -187,7 +191,7 @@ with st.expander(_("Model and training settings (the homework knobs)"), expanded
             help=_("Each position may attend to itself and earlier positions (j ≤ i), never to later ones. Off = the "
                    "model can see the next token."),
         )
-    l1, l2, l3 = st.columns([1, 1, 2])
+    l1, l2, l3 = st.columns([1.25, 1.25, 1.5])  # the limits' labels on one line at 1280 × 720
     max_steps = l1.number_input(
         _("steps (0 = no step limit)"), value=defaults["max_steps"], step=10, key=key("steps"), help=bounds("max_steps"),
     )

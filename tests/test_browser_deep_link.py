@@ -58,3 +58,51 @@ def test_a_link_to_a_view_opens_it_in_presentation_mode(app_url, browser):
         assert part in link, link
     page.screenshot(path=str(ARTIFACTS / "deep_link_present.png"))
     context.close()
+
+
+def _link(page) -> str:
+    """The URL in the page's "Link to this view" popover."""
+    page.get_by_role("button", name="Link to this view").click()
+    code = page.locator('[data-testid="stPopoverBody"] [data-testid="stCode"]').first
+    code.wait_for(timeout=10_000)
+    text = code.inner_text()
+    page.keyboard.press("Escape")
+    return text
+
+
+def test_links_open_a_layer_and_head_and_set_generate_without_generating(app_url, browser):
+    """The shipped AddSub model (2 layers × 4 heads): a link opens Attention maps on its cross-attention tab at
+    layer 2, the Model view with layer 2, head 3 enlarged; a link to Generate sets the controls and generates
+    nothing; a layer the model lacks gives a warning, not an exception."""
+    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    page = context.new_page()
+    page.goto(f"{app_url}/attention_maps?model=addsub&kind=cross&layer=2&lang=en")
+    page.get_by_role("heading", name="Attention maps").first.wait_for(timeout=60_000)
+    tab = page.get_by_role("tab", name="Cross-attention (decoder → encoder)")
+    tab.wait_for(timeout=60_000)
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="detached", timeout=60_000)
+    assert tab.get_attribute("aria-selected") == "true"
+    assert "model=addsub&kind=cross&layer=2&" in _link(page)  # what the page shows is what it links to
+    assert_no_exception_box(page)
+    page.screenshot(path=str(ARTIFACTS / "deep_link_attention_maps_cross_layer2.png"))
+
+    page.goto(f"{app_url}/model_view?model=addsub&kind=decoder_self&layer=2&head=3&lang=en")
+    page.get_by_role("heading", name="One head, enlarged").wait_for(timeout=60_000)
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="detached", timeout=60_000)
+    assert "kind=decoder_self&layer=2&head=3&" in _link(page)
+    assert_no_exception_box(page)
+
+    page.goto(f"{app_url}/model_view?model=addsub&layer=9&lang=en")
+    page.get_by_text("The link's value for “layer” cannot be used here").first.wait_for(timeout=60_000)
+    assert_no_exception_box(page)
+
+    page.goto(f"{app_url}/generate?model=shakespeare&prompt=JULIET%3A&temperature=1.3&top_k=5&seed=7&length=40&lang=en")
+    prompt = page.get_by_role("textbox", name="Prompt")
+    prompt.wait_for(timeout=60_000)
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="detached", timeout=60_000)
+    assert prompt.input_value() == "JULIET:"
+    assert page.get_by_role("spinbutton", name="Top-k (0 = off)").input_value() == "5"
+    assert page.get_by_role("heading", name="Generated text").count() == 0  # nothing generated on opening
+    assert_no_exception_box(page)
+    page.screenshot(path=str(ARTIFACTS / "deep_link_generate.png"))
+    context.close()

@@ -73,16 +73,19 @@ def _wait_for_charts(page) -> None:
     )
 
 
-@pytest.mark.parametrize("language", LANGUAGE_CODES)
-def test_every_page_fits_the_main_column(app_url, browser, language):
-    """Each page is drawn once per language and measured at both sizes (a resize reflows it; no rerun)."""
+@pytest.mark.parametrize(("language", "present"), [(code, False) for code in LANGUAGE_CODES] + [("en", True)])
+def test_every_page_fits_the_main_column(app_url, browser, language, present):
+    """Each page is drawn once per language and measured at both sizes (a resize reflows it; no rerun).
+
+    In presentation mode (``present=1``: the sidebar collapsed, larger text and charts 1.3 × larger, see
+    :func:`ui.links.chart_size_scale`) too: the bigger charts must still fit the column the sidebar leaves."""
     context = browser.new_context(viewport={"width": SIZES[0][0], "height": SIZES[0][1]})
     page = context.new_page()
     problems = []
     try:
         for path in PAGES:
             page.set_viewport_size({"width": SIZES[0][0], "height": SIZES[0][1]})
-            page.goto(f"{app_url}/{path}{'&' if '?' in path else '?'}lang={language}")
+            page.goto(f"{app_url}/{path}{'&' if '?' in path else '?'}lang={language}{'&present=1' if present else ''}")
             page.locator('[data-testid="stMainBlockContainer"] h1').first.wait_for(timeout=60_000)
             _settle(page)
             assert_no_exception_box(page)
@@ -95,7 +98,7 @@ def test_every_page_fits_the_main_column(app_url, browser, language):
             for width, height in SIZES:
                 page.set_viewport_size({"width": width, "height": height})
                 page.wait_for_timeout(300)
-                name = (path or "home").split("?")[0] + ("_long" if "?" in path else "")
+                name = (path or "home").split("?")[0] + ("_long" if "?" in path else "") + ("_present" if present else "")
                 problems += [f"{name} {width}×{height} {language}: {p}" for p in page.evaluate(MEASURE)]
                 page.screenshot(path=str(ARTIFACTS / f"layout_{name}_{width}_{language}.png"))
     finally:

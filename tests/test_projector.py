@@ -99,7 +99,27 @@ def test_presented_specs_have_larger_text():
     text_layer = next(layer for layer in big["layer"] if layer["mark"].get("type") == "text")
     original = next(layer for layer in spec["layer"] if layer["mark"].get("type") == "text")
     assert text_layer["mark"]["fontSize"] == round(original["mark"]["fontSize"] * 1.5)
-    assert presented(spec, scale=1.0) is spec
+    assert presented(spec, scale=1.0, size=1.0) is spec
+
+
+def test_presented_specs_are_larger_but_draw_the_same_numbers():
+    """Presentation mode's charts use the room the collapsed sidebar leaves: every px width and height × size,
+    band steps too; the data (a loss chart's "step" column, say) is never touched."""
+    spec = heatmap_spec(np.eye(3), ("a", "b", "c"), ("a", "b", "c"), annotate=True)
+    big = presented(spec, scale=1.4, size=1.3)
+    assert (big["width"], big["height"]) == (round(spec["width"] * 1.3), round(spec["height"] * 1.3))
+    assert spec_values(big) == spec_values(spec)
+    lines = {"data": {"values": [{"step": 10, "width": 3}]}, "mark": "line", "width": "container", "height": 300,
+             "encoding": {"x": {"field": "step", "type": "quantitative"}}}
+    grown = presented(lines, scale=1.0, size=1.3)
+    assert grown["data"] == lines["data"] and grown["width"] == "container" and grown["height"] == 390
+    assert presented({"width": {"step": 20}}, scale=1.0, size=1.5)["width"] == {"step": 30}
+    heads = presented(facet_heatmap_spec(np.full((4, 5, 5), 0.2), ("h1", "h2", "h3", "h4"), tuple("abcde"),
+                                         tuple("abcde")), scale=1.4, size=1.3)
+    assert heads["facet"]["header"]["labelFontSize"] == round(13 * 1.4)  # "head 1" … over each map
+    # At 1280 × 720 the main column is 820 px beside the sidebar and 1,120 px without it (measured): a chart
+    # made to fit the first still fits the second at 1.3 × (labels grow with the text, 1.4 ×).
+    assert MAIN_COLUMN_WIDTH * 1.4 <= 1120
 
 
 def test_a_link_opens_multihead_with_its_settings_and_gives_them_back():
@@ -226,8 +246,106 @@ def test_a_link_names_the_checkpoint_and_text_of_attention_maps(env):  # noqa: F
     assert not at.exception and not at.warning
     assert at.selectbox(key="att_checkpoint").value == env["shakespeare"]
     assert at.text_area(key="att_text_shakespeare").value == "JULIET: O Romeo"
-    assert at.code[0].value == "/attention_maps?model=shakespeare&text=JULIET%3A+O+Romeo&lang=en"
+    assert at.code[0].value == "/attention_maps?model=shakespeare&kind=decoder_self&layer=1&text=JULIET%3A+O+Romeo&lang=en"
     unknown = AppTest.from_file(str(REPO / "app_pages" / "attention_maps.py"), default_timeout=60)
     unknown.query_params["model"] = "no-such-model"
     unknown.run()
     assert not unknown.exception and any("“model”" in w.value for w in unknown.warning)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Links on every page: layer and head where a page has them, and a warning (never an exception) for a value
+# the loaded model or the page cannot use
+# ---------------------------------------------------------------------------------------------------------
+def _linked(page: str, **params: str) -> AppTest:
+    at = AppTest.from_file(str(REPO / "app_pages" / f"{page}.py"), default_timeout=90)
+    for name, value in params.items():
+        at.query_params[name] = value
+    return at.run()
+
+
+def _warned(at: AppTest) -> set[str]:
+    """The parameter names the page's warnings name ("The link's value for “layer” …")."""
+    return {w.value.split("“")[1].split("”")[0] for w in at.warning if "link's value" in w.value}
+
+
+def test_a_link_opens_attention_maps_at_a_kind_and_layer(env):  # noqa: F811 - the fixture
+    at = _linked("attention_maps", model="shakespeare", kind="decoder_self", layer="2")
+    assert not at.exception and not at.warning
+    assert at.segmented_control(key="att_lm_shakespeare_decoder_self_layer_2").value == 2
+    assert at.code[0].value.startswith("/attention_maps?model=shakespeare&kind=decoder_self&layer=2&text=")
+    bad = _linked("attention_maps", model="addsub", kind="nonsense", layer="7")  # 1 layer, three kinds
+    assert not bad.exception and _warned(bad) == {"kind", "layer"}
+    assert bad.code[0].value.startswith("/attention_maps?model=addsub&kind=encoder_self&layer=1&")
+
+
+def test_a_link_opens_the_model_view_at_a_head(env):  # noqa: F811 - the fixture
+    at = _linked("model_view", model="shakespeare", text="JULIET: O", kind="decoder_self", layer="2", head="2")
+    assert not at.exception and not at.warning
+    assert at.text_area(key="mv_text_shakespeare").value == "JULIET: O"
+    assert (at.selectbox(key="mv_layer_shakespeare_decoder_self_2").value,
+            at.selectbox(key="mv_head_shakespeare_decoder_self_2").value) == (2, 2)
+    assert at.code[0].value == ("/model_view?model=shakespeare&kind=decoder_self&layer=2&head=2&text=JULIET%3A+O"
+                                "&lang=en")
+    bad = _linked("model_view", model="shakespeare", kind="cross", layer="3", head="0")  # 2 layers × 2 heads
+    assert not bad.exception and _warned(bad) == {"kind", "layer", "head"}
+    assert bad.selectbox(key="mv_layer_shakespeare_decoder_self_2").value == 1
+
+
+@pytest.mark.parametrize(("page", "prefix", "with_head"), [("attention_steps", "steps_", True),
+                                                           ("multihead", "mha_", False)])
+def test_a_link_opens_an_explore_page_on_a_trained_models_head(env, page, prefix, with_head):  # noqa: F811
+    head = {"head": "2"} if with_head else {}
+    at = _linked(page, weights="model", model="shakespeare", layer="2", text="to be or not", **head)
+    assert not at.exception and not at.warning
+    assert at.segmented_control(key=prefix + "weights").value == "model"
+    assert at.selectbox(key=prefix + "model").value == env["shakespeare"]
+    assert at.slider(key=prefix + "layer_2").value == 2
+    link = next(c.value for c in at.code if c.value.startswith(f"/{page}?"))
+    assert link.startswith(f"/{page}?model=shakespeare&layer=2" + ("&head=2" if with_head else "&"))
+    assert "weights=model" in link
+    if with_head:
+        assert at.slider(key=prefix + "head_2").value == 2
+    bad = _linked(page, weights="model", model="shakespeare", layer="5", **({"head": "9"} if with_head else {}))
+    assert not bad.exception and _warned(bad) == ({"layer", "head"} if with_head else {"layer"})
+    assert bad.slider(key=prefix + "layer_2").value == 1
+
+
+def test_a_link_opens_inside_a_block_with_its_settings():
+    at = _linked("block", text="a b c", seed="3", d_model="12", heads="3", d_ff="40", norm="post")
+    assert not at.exception and not at.warning
+    assert (at.slider(key="blk_d_model").value, at.select_slider(key="blk_n_heads").value,
+            at.slider(key="blk_d_ff").value, at.segmented_control(key="blk_norm").value) == (12, 3, 40, "post")
+    assert at.code[0].value == "/block?text=a+b+c&seed=3&d_model=12&heads=3&d_ff=40&norm=post&lang=en"
+    assert any("n_heads=3, d_ff=40" in c.value and "post-norm" in c.value for c in at.code)
+    bad = _linked("block", d_ff="999", norm="middle")
+    assert not bad.exception and _warned(bad) == {"d_ff", "norm"} and bad.slider(key="blk_d_ff").value == 64
+
+
+def test_a_link_opens_tokens_and_embeddings_with_its_settings():
+    at = _linked("tokens", text="to be or not", tokenizer="character", d_model="6", seed="2", pe="learned",
+                 length="20", pe_d_model="10", cosine="1")
+    assert not at.exception and not at.warning
+    assert at.segmented_control(key="tok_kind").value == "character"
+    assert (at.slider(key="tok_pe_len").value, at.slider(key="tok_pe_d").value, at.toggle(key="tok_cosine").value,
+            at.segmented_control(key="tok_pe_kind").value) == (20, 10, True, "learned")
+    assert at.code[-1].value == ("/tokens?text=to+be+or+not&tokenizer=character&d_model=6&seed=2&pe=learned&length=20"
+                                 "&pe_d_model=10&cosine=1&lang=en")
+    bad = _linked("tokens", tokenizer="sentencepiece", length="0")
+    assert not bad.exception and _warned(bad) == {"tokenizer", "length"}
+
+
+def test_a_link_sets_generate_without_generating(env):  # noqa: F811 - the fixture
+    at = _linked("generate", model="shakespeare", prompt="JULIET:", temperature="1.3", top_k="5", top_p="0.9",
+                 seed="7", length="40")
+    assert not at.exception and not at.warning
+    assert "gen_result" not in at.session_state  # opening a link sets the controls; Generate is the user's click
+    assert (at.text_area(key="gen_prompt").value, at.slider(key="gen_a_temperature").value,
+            at.number_input(key="gen_a_top_k").value, at.slider(key="gen_a_top_p").value,
+            at.number_input(key="gen_seed").value, at.slider(key="gen_length_char").value) == ("JULIET:", 1.3, 5, 0.9,
+                                                                                                7, 40)
+    assert at.code[0].value == ("/generate?model=shakespeare&prompt=JULIET%3A&compare=0&seed=7&length=40"
+                                "&temperature=1.3&top_k=5&top_p=0.9&lang=en")
+    bad = _linked("generate", temperature="nan", top_k="99999", compare="1", temperature_b="2.5")
+    assert not bad.exception and _warned(bad) == {"temperature", "top_k"}
+    assert bad.slider(key="gen_b_temperature").value == 2.5 and bad.slider(key="gen_a_temperature").value == 0.5

@@ -159,26 +159,55 @@ def parse_bool(text: str) -> bool:
     raise ValueError(text)
 
 
-def presented(spec: dict, scale: float | None = None) -> dict:
-    """``spec`` with its text larger for a projector: axis labels and titles, legends, facet headers, titles
-    and the numbers in cells, all × ``scale`` (default :func:`chart_font_scale`). The spec is not changed."""
+def chart_size_scale() -> float:
+    """How much larger charts are drawn: 1.3 in presentation mode, else 1.
+
+    Charts are sized to fit the main column beside the open sidebar (about 820 px at 1280 × 720, see
+    :data:`ui.charts.heatmaps.MAIN_COLUMN_WIDTH`); presentation mode collapses the sidebar, which leaves about
+    1,120 px (measured in Chromium at 1280 × 720), so its charts grow by 1.3 and still fit, labels included.
+    """
+    return PRESENT_SIZE_SCALE if presenting() else 1.0
+
+
+PRESENT_SIZE_SCALE = 1.3
+_SIZE_KEYS = {"width", "height"}  # a plot's px (a number, or {"step": px}; "container" stays)
+_DATA_KEYS = {"data", "datasets", "values"}
+
+
+def presented(spec: dict, scale: float | None = None, size: float | None = None) -> dict:
+    """``spec`` for a projector: its text larger — axis labels and titles, legends, facet headers, titles and
+    the numbers in cells, all × ``scale`` (default :func:`chart_font_scale`) — and its plots larger, every px
+    width, height and band step × ``size`` (default :func:`chart_size_scale`). The spec is not changed."""
     scale = chart_font_scale() if scale is None else scale
-    if scale == 1.0:
+    size = chart_size_scale() if size is None else size
+    if scale == 1.0 and size == 1.0:
         return spec
+
+    def grown(key, value):
+        if key in _DATA_KEYS:  # the numbers drawn, never resized
+            return value
+        if key in _SIZE_KEYS and isinstance(value, dict) and isinstance(value.get("step"), int | float):
+            return {**value, "step": round(value["step"] * size)}  # width: {"step": px per band}
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return grow(value)
+        if key == "fontSize" or key.endswith("FontSize"):  # a facet header's labelFontSize, say
+            return round(value * scale)
+        if key in _SIZE_KEYS:
+            return round(value * size)
+        return value
 
     def grow(node):
         if isinstance(node, dict):
-            return {k: (round(v * scale) if k == "fontSize" and isinstance(v, int | float) else grow(v))
-                    for k, v in node.items()}
+            return {k: grown(k, v) for k, v in node.items()}
         if isinstance(node, list):
             return [grow(v) for v in node]
         return node
 
     out = grow({k: v for k, v in spec.items() if k != "config"})
     config = grow(dict(spec.get("config") or {}))
-    size = {"labelFontSize": round(11 * scale), "titleFontSize": round(11 * scale)}
-    config["axis"] = {**config.get("axis", {}), **size}
-    config["legend"] = {**config.get("legend", {}), **size}
+    fonts = {"labelFontSize": round(11 * scale), "titleFontSize": round(11 * scale)}
+    config["axis"] = {**config.get("axis", {}), **fonts}
+    config["legend"] = {**config.get("legend", {}), **fonts}
     config["header"] = {**config.get("header", {}), "labelFontSize": round(13 * scale)}
     config["title"] = {**config.get("title", {}), "fontSize": round(13 * scale), "subtitleFontSize": round(11 * scale)}
     config["text"] = {**config.get("text", {}), "fontSize": round(11 * scale)}
@@ -197,6 +226,16 @@ def int_in(lo: int, hi: int) -> Callable[[str], int]:
     def parse(text: str) -> int:
         value = int(text)
         if not lo <= value <= hi:
+            raise ValueError(text)
+        return value
+    return parse
+
+
+def float_in(lo: float, hi: float) -> Callable[[str], float]:
+    """A parser for a number from ``lo`` to ``hi`` (a float slider's range); ValueError outside it or for nan."""
+    def parse(text: str) -> float:
+        value = float(text)
+        if not lo <= value <= hi:  # also False for nan
             raise ValueError(text)
         return value
     return parse

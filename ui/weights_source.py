@@ -11,9 +11,11 @@ from dataclasses import dataclass
 import streamlit as st
 
 from trainers.tasks import LM_TASKS
-from ui.checkpoints import checkpoint_picker, shared_model
+from ui.checkpoints import checkpoint_choices, checkpoint_picker, shared_model
 from ui.i18n import _
 from ui.lessons.model_weights import model_head_attention, model_multihead, model_supports_steps
+from ui.links import checkpoint_name, int_in, open_linked_checkpoint, shared_state
+from ui.page_state import session_checkpoints
 
 MAX_SHOWN_DIMS = 64  # columns of X and rows of W_Q, W_K, W_V drawn (GPT-2's d_model is 768)
 
@@ -27,10 +29,19 @@ class ModelHead:
     layer: int
     head: int
 
+    def link_params(self, with_head: bool = True) -> dict[str, str]:
+        """What a link to this view adds for the model: ``model`` (its folder's name), ``layer`` and ``head``."""
+        params = {"model": checkpoint_name(self.path), "layer": str(self.layer)}
+        return params | {"head": str(self.head)} if with_head else params
 
-def weights_source(prefix: str, choose_head: bool = True) -> ModelHead | None:
+
+def weights_source(prefix: str, choose_head: bool = True, page: str | None = None) -> ModelHead | None:
     """The "Weights" control; for a trained model also the Model picker, layer and head (``choose_head``: the
-    head too). None = random weights."""
+    head too). None = random weights.
+
+    ``page``: the page's URL path, to open a link's ``?model=…&layer=…&head=…`` (:mod:`ui.links`; the page
+    itself shares ``weights``). A layer or head the loaded model does not have gets a warning and the default.
+    """
     choice = st.segmented_control(
         _("Weights"), ["random", "model"], default="random", required=True, key=prefix + "weights",
         format_func={"random": _("random (seeded)"), "model": _("a trained model")}.__getitem__,
@@ -38,6 +49,9 @@ def weights_source(prefix: str, choose_head: bool = True) -> ModelHead | None:
     )
     if choice != "model":
         return None
+    if page is not None:
+        open_linked_checkpoint(page, "open_in_" + prefix.rstrip("_"),
+                               [c.path for c in checkpoint_choices(session_checkpoints(), tasks=LM_TASKS)])
     picked = checkpoint_picker(
         prefix + "model", "open_in_" + prefix.rstrip("_"), tasks=LM_TASKS, pretrained=True,
         prefer=lambda c: c.task == "shakespeare",
@@ -48,6 +62,11 @@ def weights_source(prefix: str, choose_head: bool = True) -> ModelHead | None:
                 icon=":material/block:")
         return None
     cfg = picked.meta.model_config
+    if page is not None:  # the keys (and valid ranges) depend on the model, so they are applied only now
+        linked = {"layer": (f"{prefix}layer_{cfg.n_layers}", int_in(1, cfg.n_layers))}
+        if choose_head:
+            linked["head"] = (f"{prefix}head_{cfg.n_heads}", int_in(1, cfg.n_heads))
+        shared_state(page, linked)
     c1, c2 = st.columns(2)
     layer = c1.slider(_("Layer"), 1, cfg.n_layers, 1, key=f"{prefix}layer_{cfg.n_layers}")
     head = c2.slider(_("Head"), 1, cfg.n_heads, 1, key=f"{prefix}head_{cfg.n_heads}") if choose_head else 1
