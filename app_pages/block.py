@@ -52,19 +52,25 @@ with st.container(border=True):
     if source is not None:
         st.caption(_("The block view takes decoder-only language models (the course's and GPT-2): a translation "
                      "model's encoder and decoder blocks are on the Model view and Attention maps pages."))
-    c_text, c_seed = st.columns([4, 1])
-    tokens = sentence_input(K + "text", container=c_text)
-    fixed = source is not None  # the model's own sizes replace the knobs
-    seed = int(c_seed.number_input(_("Seed"), 0, 10_000, 0, key=K + "seed", disabled=fixed))
-    c1, c2, c3, c4 = st.columns([1, 1, 1, 1.3])
-    d_model = c1.slider(_("d_model"), 1, 64, 16, key=K + "d_model", disabled=fixed)
-    n_heads = heads_slider(K + "n_heads", d_model, container=c2, disabled=fixed)
-    d_ff = c3.slider(_("d_ff"), 1, 256, 64, key=K + "d_ff", help=_("Hidden width of the feed-forward network."),
-                     disabled=fixed)
     norm_names = {"pre": _("pre-norm"), "post": _("post-norm")}
-    norm = c4.segmented_control(_("Layer norm placement"), options=list(norm_names), format_func=norm_names.__getitem__,
-                                default="pre", required=True, key=K + "norm", disabled=fixed,
-                                help=_("pre-norm: the Generative AI class homework and GPT-2; post-norm: the original paper."))
+    if source is None:
+        c_text, c_seed = st.columns([4, 1])
+        tokens = sentence_input(K + "text", container=c_text)
+        seed = int(c_seed.number_input(_("Seed"), 0, 10_000, 0, key=K + "seed"))
+        c1, c2, c3, c4 = st.columns([1, 1, 1, 1.3])
+        d_model = c1.slider(_("d_model"), 1, 64, 16, key=K + "d_model")
+        n_heads = heads_slider(K + "n_heads", d_model, container=c2)
+        d_ff = c3.slider(_("d_ff"), 1, 256, 64, key=K + "d_ff", help=_("Hidden width of the feed-forward network."))
+        norm = c4.segmented_control(_("Layer norm placement"), options=list(norm_names),
+                                    format_func=norm_names.__getitem__, default="pre", required=True, key=K + "norm",
+                                    help=_("pre-norm: the Generative AI class homework and GPT-2; post-norm: the "
+                                           "original paper."))
+    else:  # the model's own sizes replace the knobs; keep their values for the way back to random weights
+        for key in (K + "seed", K + "d_model", K + "n_heads", K + "d_ff", K + "norm"):
+            if key in st.session_state:
+                st.session_state[key] = st.session_state[key]
+        tokens = sentence_input(K + "text")
+        seed, d_model, n_heads, d_ff, norm = 0, 16, 4, 64, "pre"  # replaced by the model's below
     table = matrix_view(K + "view")
 
 model_stages = model_error = None  # a trained model's block, stage by stage

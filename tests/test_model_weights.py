@@ -236,3 +236,18 @@ def test_block_page_shows_the_models_own_layer():
     np.testing.assert_allclose(got, expected, atol=1e-5)
     assert any("first 64" in info.value for info in at.info)
     assert "pre-norm" in " ".join(c.value for c in at.caption) and "GELU" in " ".join(c.value for c in at.caption)
+
+
+def test_block_page_keeps_the_random_knobs_across_a_model_visit():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(REPO / "app_pages" / "block.py"), default_timeout=120)
+    at.run()
+    at.slider(key="blk_d_model").set_value(32).run()
+    at.segmented_control(key="blk_norm").set_value("post").run()
+    at.segmented_control(key="blk_weights").set_value("model").run()
+    assert not at.exception and not at.error
+    assert not [s for s in at.slider if s.key == "blk_d_model"]  # the model's sizes replace the knobs
+    at.segmented_control(key="blk_weights").set_value("random").run()
+    assert not at.exception and not at.error and not at.warning
+    assert at.slider(key="blk_d_model").value == 32 and at.segmented_control(key="blk_norm").value == "post"
