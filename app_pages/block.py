@@ -249,7 +249,7 @@ if enc_stages is not None:
 
 st.header(_("④ A whole encoder-decoder: the shape trace"))
 if source is not None:
-    st.caption(_("This check builds a random encoder-decoder from the knobs above: choose random weights to run it."))
+    st.caption(_("This check builds a random encoder-decoder from the page's own d_model, heads, d_ff and norm placement: choose random weights to set them and run it."))
 else:
     st.markdown(
         _("The Generative AI class homework's first check (python model.py): build the model with random weights, feed a batch of 2 source sequences and 2 "
