@@ -147,3 +147,107 @@ def test_multihead_page_shows_every_head_of_the_models_layer():
     for row in chart_rows(chart):
         got[int(row["head"].split()[-1]) - 1, row["r"], row["c"]] = row["value"] or 0.0
     np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def _own_block_tensors(model, ids, layer):
+    """The model's own intermediate tensors in block ``layer`` during ``model(ids)``, by hooks (pre-norm)."""
+    block, got = model.blocks[layer], {}
+
+    def keep(name, pick=lambda out: out):
+        return lambda _module, _inputs, out: got.__setitem__(name, pick(out).detach().clone())
+
+    handles = [
+        block.register_forward_pre_hook(lambda _m, inputs: got.__setitem__("input x", inputs[0].detach().clone())),
+        block.residual1.norm.register_forward_hook(keep("LayerNorm before masked self-attention")),
+        block.self_attn.register_forward_hook(keep("masked self-attention", lambda out: out[0])),
+        block.residual1.register_forward_hook(keep("x + masked self-attention (residual)")),
+        block.residual3.norm.register_forward_hook(keep("LayerNorm before feed-forward")),
+        block.ff.linear2.register_forward_pre_hook(
+            lambda _m, inputs: got.__setitem__("feed-forward hidden, after the activation", inputs[0].detach().clone())),
+        block.ff.register_forward_hook(keep("feed-forward")),
+        block.residual3.register_forward_hook(keep("x + feed-forward (residual)")),
+        block.register_forward_hook(keep("block output", lambda out: out[0])),
+    ]
+    try:
+        with torch.no_grad():
+            model(torch.tensor([ids]))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return got
+
+
+def test_every_block_stage_equals_the_models_own_intermediate_tensors(loaded):
+    from ui.lessons.model_weights import model_block
+
+    model, meta = loaded
+    assert model.config.norm_first  # the hooks above name pre-norm's stages
+    ids = meta.encode(TEXT)[:24]
+    for layer in range(model.config.n_layers):
+        tokens, stages, cut = model_block(model, meta, TEXT, layer)
+        assert tokens == meta.token_strings(ids) and cut == (len(meta.encode(TEXT)) > 24)
+        own = _own_block_tensors(model, ids, layer)
+        assert [s.name for s in stages] == list(own)  # every stage, in the model's order
+        for stage in stages:
+            assert_close(stage.tensor, own[stage.name], atol=1e-5, rtol=1e-5, msg=stage.name)
+    # the last block's output, through the final norm, is the model's hidden state
+    with torch.no_grad():
+        hidden = model.hidden_states(torch.tensor([ids]))
+    assert_close(model.final_norm(stages[-1].tensor), hidden, atol=1e-5, rtol=1e-5)
+
+
+def test_block_page_shows_the_models_own_layer():
+    import json
+
+    import numpy as np
+    from streamlit.testing.v1 import AppTest
+
+    from ui.lessons import layer_norm_stats
+
+    from .test_model_view import chart_rows
+
+    path = REPO / "assets" / "shakespeare"
+    model, meta = load_checkpoint(path)
+    text = "ROMEO: but soft, light"  # 22 characters: not cut
+    at = AppTest.from_file(str(REPO / "app_pages" / "block.py"), default_timeout=120)
+    at.session_state["blk_weights"] = "model"
+    at.session_state["blk_model"] = str(path)
+    at.session_state["blk_text"] = text
+    at.session_state["blk_layer_4"] = 3
+    at.run()
+    assert not at.exception and not at.error
+    own = _own_block_tensors(model, meta.encode(text), 2)  # layer 3
+    stats = next(df.value for df in at.dataframe if "std before" in df.value.columns)
+    mean_b, std_b = layer_norm_stats(own["input x"][0])
+    mean_a, std_a = layer_norm_stats(own["LayerNorm before masked self-attention"][0])
+    for column, expected in (("mean before", mean_b), ("std before", std_b), ("mean after", mean_a),
+                             ("std after", std_a)):
+        np.testing.assert_allclose(stats[column].to_numpy(), expected.numpy(), atol=1e-5)
+    table = next(df.value for df in at.dataframe if "stage" in df.value.columns and "max" in df.value.columns)
+    assert list(table["block"]) == ["layer 3"] * len(own)
+    for (_name, tensor), mean, top in zip(own.items(), table["mean"], table["max"], strict=True):
+        assert abs(mean - float(tensor.mean())) < 1e-5 and abs(top - float(tensor.max())) < 1e-5
+    charts = {json.dumps(json.loads(el.proto.spec).get("title", "")): el for el in at.get("vega_lite_chart")}
+    out = next(el for title, el in charts.items() if "Block output" in title)
+    expected = own["block output"][0].numpy()[:, :64]  # d_model 128: the first 64 dimensions drawn
+    got = np.full(expected.shape, np.nan)
+    for row in chart_rows(out):
+        got[row["r"], row["c"]] = row["value"]
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert any("first 64" in info.value for info in at.info)
+    assert "pre-norm" in " ".join(c.value for c in at.caption) and "GELU" in " ".join(c.value for c in at.caption)
+
+
+def test_block_page_keeps_the_random_knobs_across_a_model_visit():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(REPO / "app_pages" / "block.py"), default_timeout=120)
+    at.run()
+    at.slider(key="blk_d_model").set_value(32).run()
+    at.segmented_control(key="blk_norm").set_value("post").run()
+    at.segmented_control(key="blk_weights").set_value("model").run()
+    assert not at.exception and not at.error
+    assert not [s for s in at.slider if s.key == "blk_d_model"]  # the model's sizes replace the knobs
+    at.segmented_control(key="blk_weights").set_value("random").run()
+    assert not at.exception and not at.error and not at.warning
+    assert at.slider(key="blk_d_model").value == 32 and at.segmented_control(key="blk_norm").value == "post"

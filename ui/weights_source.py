@@ -13,7 +13,7 @@ import streamlit as st
 from trainers.tasks import LM_TASKS
 from ui.checkpoints import checkpoint_choices, checkpoint_picker, shared_model
 from ui.i18n import _
-from ui.lessons.model_weights import model_head_attention, model_multihead, model_supports_steps
+from ui.lessons.model_weights import model_block, model_head_attention, model_multihead, model_supports_steps
 from ui.links import checkpoint_name, int_in, open_linked_checkpoint, shared_state
 from ui.page_state import session_checkpoints
 
@@ -89,3 +89,12 @@ def model_heads(path: str, stamp: float, text: str, layer: int):
     model, meta = shared_model(path, stamp)
     res, cut = model_multihead(model, meta, text, layer)
     return res.tokens, res.trace, res.module.w_o.weight.T.detach().clone(), list_of_heads_difference(res), cut
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def model_block_stages(path: str, stamp: float, text: str, layer: int):
+    """:func:`ui.lessons.model_weights.model_block` of a cached model (0-based layer), cached, with the model's
+    block settings: ``(tokens, stages, cut, config)`` (config: its ``TransformerConfig``)."""
+    model, meta = shared_model(path, stamp)
+    tokens, stages, cut = model_block(model, meta, text, layer)
+    return tokens, stages, cut, meta.model_config

@@ -15,14 +15,14 @@ from torch import nn
 
 from trainers.checkpoint import CheckpointMeta
 from transformer.models import DecoderOnlyLM
-from transformer.trace import trace_multihead, trace_self_attention
+from transformer.trace import BlockStage, trace_decoder_block, trace_multihead, trace_self_attention
 
 from .attention import SentenceAttention
 from .embeddings import TokenEmbedding
 from .multihead import SentenceMultiHead
 
-__all__ = ["MAX_MODEL_TOKENS", "head_projections", "layer_input", "model_head_attention", "model_multihead",
-           "model_supports_steps"]
+__all__ = ["MAX_MODEL_TOKENS", "block_input", "head_projections", "layer_input", "model_block",
+           "model_head_attention", "model_multihead", "model_supports_steps"]
 
 MAX_MODEL_TOKENS = 24  # the step views draw a dozen T × T and T × d heatmaps: longer sentences are cut
 
@@ -48,13 +48,13 @@ def head_projections(mha, head: int) -> tuple[tuple[torch.Tensor, ...], tuple[to
 
 
 @torch.no_grad()
-def layer_input(model: DecoderOnlyLM, meta: CheckpointMeta, text: str, layer: int, max_tokens: int = MAX_MODEL_TOKENS):
-    """What layer ``layer`` (0-based)'s attention reads for ``text``: ``(tokens, embedding, x (1, T, d_model),
-    mask (T, T) or None, cut)``.
+def block_input(model: DecoderOnlyLM, meta: CheckpointMeta, text: str, layer: int, max_tokens: int = MAX_MODEL_TOKENS):
+    """What block ``layer`` (0-based) receives for ``text``: ``(tokens, embedding, x (1, T, d_model), mask (T, T)
+    or None, cut)``, x before any of the block's layer norms.
 
     The model's tokenizer (the first ``max_tokens`` tokens; ``cut`` says whether it cut), embedding and
-    positions, layers 0 … layer − 1, then the layer's norm in a pre-norm model. Raises ValueError for text
-    that encodes to no token or a layer the model lacks.
+    positions, then layers 0 … layer − 1 of the model itself. Raises ValueError for text that encodes to no
+    token or a layer the model lacks.
     """
     if not 0 <= layer < len(model.blocks):
         raise ValueError(f"layer must be between 0 and {len(model.blocks) - 1}, got {layer}")
@@ -72,12 +72,39 @@ def layer_input(model: DecoderOnlyLM, meta: CheckpointMeta, text: str, layer: in
     x = model.embed(batch)  # (1, T, d_model): token embedding (× √d_model unless GPT-2) + positions
     for block in model.blocks[:layer]:
         x = block(x, self_mask=mask)[0]
-    block = model.blocks[layer]
-    x = block.residual1.norm(x) if block.residual1.norm_first else x  # what this layer's attention reads
     tokens = meta.token_strings(ids)
     embedding = TokenEmbedding(vocab=list(dict.fromkeys(tokens)), ids=batch[0], token_vectors=token_vectors,
                                positions=positions.detach(), x=x[0])
     return tokens, embedding, x, mask, cut
+
+
+@torch.no_grad()
+def layer_input(model: DecoderOnlyLM, meta: CheckpointMeta, text: str, layer: int, max_tokens: int = MAX_MODEL_TOKENS):
+    """What layer ``layer`` (0-based)'s attention reads for ``text``: ``(tokens, embedding, x (1, T, d_model),
+    mask (T, T) or None, cut)``.
+
+    :func:`block_input`, then the layer's norm in a pre-norm model. Raises ValueError as :func:`block_input`.
+    """
+    tokens, embedding, x, mask, cut = block_input(model, meta, text, layer, max_tokens)
+    block = model.blocks[layer]
+    x = block.residual1.norm(x) if block.residual1.norm_first else x  # what this layer's attention reads
+    embedding.x = x[0]
+    return tokens, embedding, x, mask, cut
+
+
+@torch.no_grad()
+def model_block(
+    model: DecoderOnlyLM, meta: CheckpointMeta, text: str, layer: int, max_tokens: int = MAX_MODEL_TOKENS,
+) -> tuple[list[str], list[BlockStage], bool]:
+    """Block ``layer`` (0-based) of a decoder-only model on ``text``, stage by stage: ``(tokens, stages, cut)``.
+
+    The stages are :func:`transformer.trace.trace_decoder_block` of the model's own block on what it receives
+    (:func:`block_input`): input x, layer norms, masked self-attention, residuals, feed-forward hidden
+    (1, T, d_ff) and output, block output (1, T, d_model), equal to the block's output inside the model's
+    forward pass (tested). Raises ValueError as :func:`block_input`.
+    """
+    tokens, _embedding, x, mask, cut = block_input(model, meta, text, layer, max_tokens)
+    return tokens, trace_decoder_block(model.blocks[layer], x, self_mask=mask), cut
 
 
 @torch.no_grad()
