@@ -13,11 +13,10 @@ from ui.attention_maps import (
     attention_npz,
     causal_cells,
     lm_attention,
-    no_attention_sentence,
     translation_attention,
 )
 from ui.charts import show_head_maps
-from ui.checkpoints import checkpoint_choices, checkpoint_picker, model_caption
+from ui.checkpoints import attention_model_picker
 from ui.i18n import _
 from ui.labels import kind_names
 from ui.links import (
@@ -25,12 +24,11 @@ from ui.links import (
     int_in,
     link_to_this_view,
     one_of,
-    open_linked_checkpoint,
     shared_state,
     text_value,
 )
 from ui.messages import localize
-from ui.page_state import session_checkpoints, show_notes
+from ui.page_state import show_notes
 from ui.sampling import prepare_prompt
 from ui.snapshots import checkpoint_snapshots_expander
 from ui.text import plain_text
@@ -124,17 +122,8 @@ st.caption(
 PAGE = "attention_maps"
 # A link may name the checkpoint (?model=shakespeare), the text (?text=…), the kind of attention and the layer
 # (?kind=decoder_self&layer=2): see ui.links. The link is drawn at the top but filled in at the end.
-open_linked_checkpoint(PAGE, "open_in_attention", [c.path for c in checkpoint_choices(session_checkpoints())])
-picked = checkpoint_picker(
-    "att_checkpoint", "open_in_attention", prefer=lambda c: c.task == "addsub", pretrained=True,
-    empty_message=_("No trained model is available yet. Train one on the Train page and save it, or add the shipped "
-                    "checkpoints to assets/."),
-)
+picked = attention_model_picker(PAGE, "att_checkpoint", "open_in_attention", prefer_task="addsub")
 model, meta = picked.model, picked.meta
-if meta.family == "lstm":
-    st.info(no_attention_sentence(), icon=":material/block:")
-    st.stop()
-st.caption(model_caption(meta))
 checkpoint_snapshots_expander(meta.path)
 text_key = ("att_expression" if meta.task == "addsub" else f"att_sentence_{meta.task}" if meta.is_translation
             else f"att_text_{meta.task}")

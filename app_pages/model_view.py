@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui.attention_maps import no_attention_sentence
 from ui.charts import show_matrix
-from ui.checkpoints import checkpoint_choices, checkpoint_picker, model_caption
+from ui.checkpoints import attention_model_picker
 from ui.i18n import _
 from ui.labels import kind_names
 from ui.links import (
@@ -14,13 +13,12 @@ from ui.links import (
     int_in,
     link_to_this_view,
     one_of,
-    open_linked_checkpoint,
     shared_state,
     show_chart,
     text_value,
 )
 from ui.model_view import attention_for_input, grid_spec, grid_tokens, head_view_rows
-from ui.page_state import session_checkpoints, show_notes
+from ui.page_state import show_notes
 
 DEFAULT_EXPRESSION = "-30 - -34"
 DEFAULT_SENTENCE = "A little girl in a pink dress is climbing up the stairs."
@@ -40,17 +38,8 @@ st.caption(
 PAGE = "model_view"
 # A link may name the checkpoint (?model=shakespeare), the text, the kind of attention and the enlarged head
 # (?kind=decoder_self&layer=2&head=1): see ui.links. Values this model lacks get a warning and the default.
-open_linked_checkpoint(PAGE, "open_in_model_view", [c.path for c in checkpoint_choices(session_checkpoints())])
-picked = checkpoint_picker(
-    "mv_checkpoint", "open_in_model_view", prefer=lambda c: c.task == "shakespeare", pretrained=True,
-    empty_message=_("No trained model is available yet. Train one on the Train page and save it, or add the shipped "
-                    "checkpoints to assets/."),
-)
+picked = attention_model_picker(PAGE, "mv_checkpoint", "open_in_model_view", prefer_task="shakespeare")
 model, meta = picked.model, picked.meta
-if meta.family == "lstm":
-    st.info(no_attention_sentence(), icon=":material/block:")
-    st.stop()
-st.caption(model_caption(meta))
 link_box = st.container()
 text_key = ("mv_expression" if meta.task == "addsub" else f"mv_sentence_{meta.task}" if meta.is_translation
             else f"mv_text_{meta.task}")

@@ -27,7 +27,7 @@ from trainers.checkpoint import (
     load_checkpoint,
     read_meta,
 )
-from ui.i18n import _
+from ui.i18n import N_, _
 from ui.labels import family_label, task_label
 from ui.page_state import session_checkpoints
 from ui.text import format_plain
@@ -283,3 +283,25 @@ def model_caption(meta) -> str:
         task=task_label(meta.task), arch=cfg.layout, layers=layers_text, heads=cfg.n_heads, d=cfg.d_model,
         ctx=context_length(meta),
     )
+
+
+NO_MODEL_YET = N_("No trained model is available yet. Train one on the Train page and save it, or add the shipped "
+                  "checkpoints to assets/.")
+
+
+def attention_model_picker(page: str, key: str, open_key: str, prefer_task: str) -> PickedModel:
+    """The Model picker of the pages that draw a trained model's attention (Attention maps, Model view): a link's
+    ``?model=`` first (:func:`ui.links.open_linked_checkpoint`), GPT-2 folders offered too, the ``prefer_task``
+    model by default; an LSTM (no attention) gets a sentence and stops the page; then the model's one-line caption.
+    """
+    from ui.attention_maps import no_attention_sentence
+    from ui.links import open_linked_checkpoint
+
+    open_linked_checkpoint(page, open_key, [c.path for c in checkpoint_choices(session_checkpoints())])
+    picked = checkpoint_picker(key, open_key, prefer=lambda c: c.task == prefer_task, pretrained=True,
+                               empty_message=_(NO_MODEL_YET))
+    if picked.meta.family == "lstm":
+        st.info(no_attention_sentence(), icon=":material/block:")
+        st.stop()
+    st.caption(model_caption(picked.meta))
+    return picked
