@@ -3,10 +3,15 @@
 Switch the sidebar's language to each of English, 繁體中文 and 简体中文: the headings change, the choice
 holds on the next page, no exception box; a screenshot per language lands in test-artifacts/. A browser
 whose language is zh-TW opens the app in 繁體中文. The README's screenshot (docs/screenshots/
-language_switch.png) is the Attention page in 繁體中文 with Chinese tokens on its heatmap axes.
+language_switch.png) is the Attention page in 繁體中文 with Chinese tokens on its heatmap axes: the test writes it
+to test-artifacts/ and, only with ``TC_UPDATE_SCREENSHOTS=1`` in the environment, over the README's copy (a test
+run leaves tracked files alone).
 """
 
 from __future__ import annotations
+
+import os
+import shutil
 
 import pytest
 from playwright.sync_api import expect
@@ -113,5 +118,6 @@ def test_browser_language_is_the_default_and_readme_screenshot(app_url, taiwan_p
         "el => el.closest('[data-testid=stVerticalBlock]').querySelector('h3').scrollIntoView({block: 'start'})"
     )
     page.wait_for_timeout(300)
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT))
+    page.screenshot(path=str(ARTIFACTS / SCREENSHOT.name))
+    if os.environ.get("TC_UPDATE_SCREENSHOTS") == "1":
+        shutil.copyfile(ARTIFACTS / SCREENSHOT.name, SCREENSHOT)
