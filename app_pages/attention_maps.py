@@ -7,6 +7,9 @@ import html
 import streamlit as st
 
 from ui.attention_maps import (
+    DEFAULT_EXPRESSION,
+    DEFAULT_SENTENCE,
+    DEFAULT_TEXTS,
     AttentionMaps,
     addsub_answer,
     attention_csv,
@@ -33,14 +36,6 @@ from ui.sampling import prepare_prompt
 from ui.snapshots import checkpoint_snapshots_expander
 from ui.text import plain_text
 from ui.translation import language_names, prepare_source, translate
-
-DEFAULT_EXPRESSION = "-30 - -34"
-DEFAULT_SENTENCE = "A little girl in a pink dress is climbing up the stairs."
-DEFAULT_TEXTS = {
-    "shakespeare": "ROMEO:\nBut soft, what light through yonder window breaks?",
-    "anna": "Happy families are all alike; every unhappy family is unhappy in its own way.",
-    "wikitext2": "The game was released in Japan in 2011 , and it received positive reviews .",
-}
 
 
 def kind_help(causal: bool, translation: bool = False) -> dict[str, str]:

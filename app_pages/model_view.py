@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.attention_maps import DEFAULT_EXPRESSION, DEFAULT_SENTENCE, DEFAULT_TEXTS
 from ui.charts import show_matrix
 from ui.checkpoints import attention_model_picker
 from ui.i18n import _
@@ -19,14 +20,6 @@ from ui.links import (
 )
 from ui.model_view import attention_for_input, grid_spec, grid_tokens, head_view_rows
 from ui.page_state import show_notes
-
-DEFAULT_EXPRESSION = "-30 - -34"
-DEFAULT_SENTENCE = "A little girl in a pink dress is climbing up the stairs."
-DEFAULT_TEXTS = {
-    "shakespeare": "ROMEO:\nBut soft, what light through yonder window breaks?",
-    "anna": "Happy families are all alike; every unhappy family is unhappy in its own way.",
-    "wikitext2": "The game was released in Japan in 2011 , and it received positive reviews .",
-}
 
 st.title(_("Model view"))
 st.caption(

@@ -25,6 +25,16 @@ MAX_HEATMAP_TOKENS = 64  # heatmaps stay readable up to about 64 tokens a side
 ATTENTION_KINDS: tuple[str, ...] = ("encoder_self", "decoder_self", "cross")
 
 
+# The example inputs of the pages that draw a trained model's attention (Attention maps, Model view).
+DEFAULT_EXPRESSION = "-30 - -34"
+DEFAULT_SENTENCE = "A little girl in a pink dress is climbing up the stairs."
+DEFAULT_TEXTS = {
+    "shakespeare": "ROMEO:\nBut soft, what light through yonder window breaks?",
+    "anna": "Happy families are all alike; every unhappy family is unhappy in its own way.",
+    "wikitext2": "The game was released in Japan in 2011 , and it received positive reviews .",
+}
+
+
 def no_attention_sentence() -> str:
     """The plain sentence the Generate and Attention-maps pages show for an LSTM checkpoint."""
     return _("This model is an LSTM: it has no attention, so there is no attention map to show. It reads the text "
