@@ -38,7 +38,7 @@ from pathlib import Path
 
 from .config import TrainConfig
 
-__all__ = ["ProcessWorker", "WORKER_RECORD_KINDS", "end_record", "run_training"]
+__all__ = ["ENV_RAY_ADDRESS", "ProcessWorker", "WORKER_RECORD_KINDS", "end_record", "make_worker", "run_training"]
 
 WORKER_RECORD_KINDS = ("status", "step", "eval", "end")
 CHECKPOINT_DIR = "checkpoint"  # the trained model's folder inside the run folder
@@ -223,3 +223,24 @@ class ProcessWorker:
         """Wait for the process to end; True when it has."""
         self._process.join(timeout)
         return not self._process.is_alive()
+
+
+ENV_RAY_ADDRESS = "TC_RAY_ADDRESS"
+
+
+def make_worker(config: TrainConfig, run_dir: str | os.PathLike, memory_mb: int | None = None,
+                environ: dict | None = None):
+    """The worker for one run: a :class:`ProcessWorker` on this machine, or a Ray worker when ``TC_RAY_ADDRESS``
+    names a Ray cluster (``trainers.ray_backend.RayWorker``, the same interface: ``start``, ``poll``, ``stop``,
+    ``kill``, ``alive``, ``join``).
+
+    Raises:
+        RuntimeError: ``TC_RAY_ADDRESS`` is set but Ray is not installed or the cluster cannot be reached (the
+            message says which and what to do).
+    """
+    address = (os.environ if environ is None else environ).get(ENV_RAY_ADDRESS, "").strip()
+    if address:
+        from .ray_backend import RayWorker
+
+        return RayWorker(config, run_dir, memory_mb, address=address)
+    return ProcessWorker(config, run_dir, memory_mb)
