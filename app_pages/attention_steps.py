@@ -353,7 +353,8 @@ def sentence_steps() -> None:
         cmp = _loops(*args) if source is None else compare_loop_versions(tr.q, tr.k, tr.v, tr.mask)
         # A Markdown table, not st.dataframe: three rows need no data grid, whose redraw cost the browser
         # about 35 ms of every d_k slider move (benchmarks/app_latency.py).
-        header = [_("implementation"), _("output shape"), _("max |difference| from vectorised")]
+        header = [h.replace("|", r"\|") for h in (_("implementation"), _("output shape"),
+                                                   _("max |difference| from vectorised"))]
         st.markdown("| " + " | ".join(header) + " |\n|---|---|---:|\n" + "\n".join(
             f"| `{name}` | {tuple(out.shape)} | {cmp.max_abs_diff[name]:.2e} |" for name, out in cmp.outputs.items()))
         worst = max(cmp.max_abs_diff.values())

@@ -92,6 +92,9 @@ def test_steps_page_shows_every_step_with_rows_summing_to_one():
     np.testing.assert_allclose(matrix(drawn["Q Kᵀ"][1]), q @ k.T, atol=1e-4)  # the scores are Q Kᵀ
     np.testing.assert_allclose(matrix(drawn["Q Kᵀ / √d_k"][1]), q @ k.T / 2.0, atol=1e-4)  # d_k = 4
     assert "All three agree" in texts(at)  # loop versions equal the vectorised one
+    table = next(m.value for m in at.markdown if "scaled_dot_product_two_loop_single" in m.value).splitlines()
+    assert table[0] == r"| implementation | output shape | max \|difference\| from vectorised |"  # one header row
+    assert len(table) == 5 and all(row.count(" | ") == 2 and "| (10, 4) |" in row for row in table[2:])
     pick = at.selectbox(key="steps_dl_pick")  # one download panel: any matrix as PNG or CSV
     assert pick.options[:2] == ["X (T × d_model)", "W_Q"] and "Attention weights" in pick.options
     assert len(pick.options) == 12 and len(at.get("download_button")) == 2
