@@ -15,8 +15,17 @@ import pandas as pd
 import streamlit as st
 
 from transformer import attention as core_attention
-from ui.charts import dim_labels, download_panel, hconcat_specs, line_chart_spec, show_matrices, show_matrix
+from ui.charts import (
+    dim_labels,
+    download_panel,
+    hconcat_specs,
+    line_chart_spec,
+    show_matrices,
+    show_matrix,
+    with_named_data,
+)
 from ui.charts.heatmaps import MAX_CHART_WIDTH
+from ui.checkpoints import inference_threads
 from ui.i18n import _
 from ui.inputs import matrix_view, sentence_input
 from ui.lessons import (
@@ -113,7 +122,16 @@ mode = st.segmented_control(
 
 @st.fragment
 def sentence_mode() -> None:
-    """Your sentence, step by step. A fragment: moving one of its widgets reruns only this part of the page."""
+    """Your sentence, step by step. A fragment: moving one of its widgets reruns only this part of the page.
+
+    Its tensors are a few hundred numbers: on one torch thread, as two OpenMP threads would spend a rerun
+    waiting for each other on a busy machine (a 10 × 10 softmax: 3 µs on one thread, 5 ms on two).
+    """
+    with inference_threads():
+        sentence_steps()
+
+
+def sentence_steps() -> None:
     shared_state(PAGE, SHARED)
     controls = st.container(border=True)
     with controls:
@@ -179,7 +197,8 @@ def sentence_mode() -> None:
     labels = unique_labels(res.tokens)
     dims, kdims = dim_labels(d_model), dim_labels(d_k)
     tok_axis, q_axis, k_axis = _("token"), _("query (token)"), _("key (token)")
-    no_dl = {"downloads": False}  # one download panel in the controls instead of two buttons per figure
+    opts = {"downloads": False, "named_data": True}  # one download panel in the controls instead of two buttons
+    # per figure; the cells sent apart from the spec, so that a chart whose shape stays the same is updated in place
     figures = [
         (_("X (T × d_model)"), _np(tr.x), labels, dims, None),
         (_("W_Q"), _np(tr.w_q), dims, kdims, None), (_("W_K"), _np(tr.w_k), dims, kdims, None),
@@ -207,7 +226,7 @@ def sentence_mode() -> None:
         st.markdown(_("**X** is exactly what layer {layer}'s attention reads: the model's own tokens, embedding and "
                       "positions{through}, then (in a pre-norm model) the layer norm. Shape (T, d_model) = ({T}, {d})."
                       ).format(layer=source.layer, through=through, T=T, d=res.trace.x.shape[-1]))
-    show_matrix(_np(tr.x), labels, dims, title=_("X (T × d_model)"), key=K + "x", table=table, **no_dl,
+    show_matrix(_np(tr.x), labels, dims, title=_("X (T × d_model)"), key=K + "x", table=table, **opts,
                 x_title=_("dimension"), y_title=tok_axis)
 
     # 2. Weights
@@ -222,19 +241,19 @@ def sentence_mode() -> None:
                       "Q, K and V below add the learned biases too.").format(
                           h=source.head, layer=source.layer, d=res.trace.x.shape[-1], k=d_k))
     show_matrices([(_np(w), dims, kdims, name) for name, w in ((_("W_Q"), tr.w_q), (_("W_K"), tr.w_k), (_("W_V"), tr.w_v))],
-                  key=K + "w", table=table, x_title=_("dimension"), y_title="d_model", **no_dl)
+                  key=K + "w", table=table, x_title=_("dimension"), y_title="d_model", **opts)
 
     # 3. Q, K, V
     st.subheader(_("③ Q = X W_Q, K = X W_K, V = X W_V"))
     st.markdown(_("One query, key and value per token: each (T, d_k) = ({T}, {k}).").format(T=T, k=d_k))
     show_matrices([(_np(m), labels, kdims, name) for name, m in ((_("Q"), tr.q), (_("K"), tr.k), (_("V"), tr.v))],
-                  key=K + "qkv", table=table, x_title=_("dimension"), y_title=tok_axis, **no_dl)
+                  key=K + "qkv", table=table, x_title=_("dimension"), y_title=tok_axis, **opts)
 
     # 4. Scores
     st.subheader(_("④ Scores: Q Kᵀ"))
     st.markdown(_("Entry (i, j) is the dot product of token i's query with token j's key: how well they match. "
                   "Shape (T, T) = ({T}, {T}).").format(T=T))
-    show_matrix(_np(tr.scores), labels, labels, title=_("Q Kᵀ"), key=K + "scores", table=table, **no_dl,
+    show_matrix(_np(tr.scores), labels, labels, title=_("Q Kᵀ"), key=K + "scores", table=table, **opts,
                 x_title=k_axis, y_title=q_axis)
 
     # 5. Scaling
@@ -250,7 +269,7 @@ def sentence_mode() -> None:
     left, right = st.columns([1.2, 1]) if T <= 16 else (st.container(), st.container())
     with left:
         if scale:
-            show_matrix(_np(tr.scaled_scores), labels, labels, title=_("Q Kᵀ / √d_k"), key=K + "scaled", **no_dl,
+            show_matrix(_np(tr.scaled_scores), labels, labels, title=_("Q Kᵀ / √d_k"), key=K + "scaled", **opts,
                         table=table, x_title=k_axis, y_title=q_axis, max_width=420 if T <= 16 else MAX_CHART_WIDTH)
         else:
             st.warning(_("Scaling is off: the softmax below gets Q Kᵀ itself."), icon=":material/warning:")
@@ -274,13 +293,13 @@ def sentence_mode() -> None:
                          u=even_entropy, T=T, k=d_k))
     scaled_label, unscaled_label = _("Q Kᵀ / √d_k (scaled)"), _("Q Kᵀ (unscaled)")
     show_chart(
-        hconcat_specs(
+        with_named_data(hconcat_specs(
             _sweep_spec(T, "max_weight", _("Largest weight as d_k grows"), _("largest weight"), scaled_label,
                         unscaled_label, d_k),
             _sweep_spec(T, "entropy", _("Entropy as d_k grows"), _("entropy (nats)"), scaled_label,
                         unscaled_label, d_k),
             spacing=60,
-        ),
+        )),  # the rows (and the d_k rule) as data: a slider move updates the sweep in place
         width="content", key=K + "sweep",
     )
 
@@ -295,7 +314,7 @@ def sentence_mode() -> None:
     }[mask]
     st.markdown(explanation)
     if mask != "none":
-        show_matrix(_np(tr.masked_scores), labels, labels, title=_("Scores after the mask"), key=K + "masked", **no_dl,
+        show_matrix(_np(tr.masked_scores), labels, labels, title=_("Scores after the mask"), key=K + "masked", **opts,
                     table=table, x_title=k_axis, y_title=q_axis, subtitle=_("grey cells are −∞"))
     else:
         st.caption(_("Nothing is masked, so the softmax gets the scores above unchanged."))
@@ -303,7 +322,7 @@ def sentence_mode() -> None:
     # 7. Softmax
     st.subheader(_("⑦ Softmax over each row"))
     st.latex(r"a_{ij} = \frac{e^{s_{ij}}}{\sum_{j'} e^{s_{ij'}}}, \qquad \sum_j a_{ij} = 1, \qquad e^{-\infty} = 0")
-    show_matrix(_np(tr.weights), labels, labels, title=_("Attention weights"), key=K + "weights", domain=(0.0, 1.0), **no_dl,
+    show_matrix(_np(tr.weights), labels, labels, title=_("Attention weights"), key=K + "weights", domain=(0.0, 1.0), **opts,
                 table=table, x_title=k_axis, y_title=q_axis, subtitle=_("colour scale fixed to [0, 1]; grey: masked"),
                 annotate=T <= 12, masked=None if mask == "none" else ~np.isfinite(_np(tr.masked_scores)))
     sums = _np(tr.weights.sum(-1))
@@ -313,7 +332,7 @@ def sentence_mode() -> None:
     st.subheader(_("⑧ Output: weights · V"))
     st.markdown(_("Each token's output is the weighted mix of all the values: (T, T) · (T, d_v) = ({T}, {k}).").format(
         T=T, k=d_k))
-    show_matrix(_np(tr.output), labels, kdims, title=_("Output = A V"), key=K + "output", table=table, **no_dl,
+    show_matrix(_np(tr.output), labels, kdims, title=_("Output = A V"), key=K + "output", table=table, **opts,
                 x_title=_("dimension"), y_title=tok_axis, signed=True)
 
     with st.expander(_("The loop versions and the vectorised one (EECS 498 A5): the same numbers"), expanded=False):
@@ -332,12 +351,12 @@ def sentence_mode() -> None:
             language="python",
         )
         cmp = _loops(*args) if source is None else compare_loop_versions(tr.q, tr.k, tr.v, tr.mask)
-        rows = [
-            {_("implementation"): name, _("output shape"): str(tuple(out.shape)),
-             _("max |difference| from vectorised"): f"{cmp.max_abs_diff[name]:.2e}"}
-            for name, out in cmp.outputs.items()
-        ]
-        st.dataframe(pd.DataFrame(rows), hide_index=True, key=K + "loops_table")
+        # A Markdown table, not st.dataframe: three rows need no data grid, whose redraw cost the browser
+        # about 35 ms of every d_k slider move (benchmarks/app_latency.py).
+        header = [h.replace("|", r"\|") for h in (_("implementation"), _("output shape"),
+                                                   _("max |difference| from vectorised"))]
+        st.markdown("| " + " | ".join(header) + " |\n|---|---|---:|\n" + "\n".join(
+            f"| `{name}` | {tuple(out.shape)} | {cmp.max_abs_diff[name]:.2e} |" for name, out in cmp.outputs.items()))
         worst = max(cmp.max_abs_diff.values())
         if worst <= 1e-6:
             st.success(_("All three agree to within {w:.1e} (≤ 1e-6).").format(w=worst), icon=":material/check:")

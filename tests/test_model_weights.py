@@ -76,6 +76,7 @@ def test_attention_step_page_shows_the_models_own_weights():
     import json
 
     import numpy as np
+    import pyarrow as pa
     from streamlit.testing.v1 import AppTest
 
     from ui.charts import spec_values
@@ -94,9 +95,10 @@ def test_attention_step_page_shows_the_models_own_weights():
     with torch.no_grad():
         _logits, record = model(torch.tensor([ids]), return_attention=True)
     expected = record.decoder_self[1][0, 2].numpy()  # layer 2, head 3
-    charts = {json.loads(el.proto.spec).get("title", {}).get("text"): json.loads(el.proto.spec)
-              for el in at.get("vega_lite_chart")}
-    rows = spec_values(charts["Attention weights"])
+    charts = {json.loads(el.proto.spec).get("title", {}).get("text"): el for el in at.get("vega_lite_chart")}
+    chart = charts["Attention weights"]  # its cells travel as named Arrow datasets (ui.charts.with_named_data)
+    named = {ds.name: pa.ipc.open_stream(ds.data.data).read_all().to_pylist() for ds in chart.proto.datasets}
+    rows = spec_values(json.loads(chart.proto.spec), named)
     got = np.full(expected.shape, np.nan)
     for row in rows:
         got[row["r"], row["c"]] = row["value"] if row["value"] is not None else 0.0

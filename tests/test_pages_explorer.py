@@ -29,24 +29,32 @@ def open_page(page: str) -> AppTest:
 
 
 def charts(at: AppTest) -> dict[str, tuple[dict, list[dict]]]:
-    """Every Vega-Lite chart on the page by title: (spec, the rows it draws); side-by-side parts separately."""
+    """Every Vega-Lite chart on the page by title: (spec, the rows it draws); side-by-side parts separately.
+
+    Rows come inline in the spec, as the chart's top-level Arrow data (``proto.data``), or as named Arrow
+    datasets (``proto.datasets``) that the spec's layers refer to by name (``ui.charts.with_named_data``)."""
     out = {}
 
-    def add(spec: dict, extra_rows: list[dict]) -> None:
+    def add(spec: dict, extra_rows: list[dict], named: dict[str, list[dict]]) -> None:
         if "hconcat" in spec:
             for sub in spec["hconcat"]:
-                add(sub, [])
+                add(sub, [], named)
             return
         title = spec.get("title", {})
-        out[title.get("text") if isinstance(title, dict) else title] = (spec, spec_values(spec) + extra_rows)
+        out[title.get("text") if isinstance(title, dict) else title] = (spec, spec_values(spec, named) + extra_rows)
 
     for el in at.get("vega_lite_chart"):
         rows = []
         if el.proto.data.data:
             rows += pa.ipc.open_stream(el.proto.data.data).read_all().to_pylist()
+        named = {}
         for ds in el.proto.datasets:
-            rows += pa.ipc.open_stream(ds.data.data).read_all().to_pylist()
-        add(json.loads(el.proto.spec), rows)
+            table = pa.ipc.open_stream(ds.data.data).read_all().to_pylist()
+            if ds.has_name:
+                named[ds.name] = table
+            else:
+                rows += table
+        add(json.loads(el.proto.spec), rows, named)
     return out
 
 
@@ -84,6 +92,9 @@ def test_steps_page_shows_every_step_with_rows_summing_to_one():
     np.testing.assert_allclose(matrix(drawn["Q Kᵀ"][1]), q @ k.T, atol=1e-4)  # the scores are Q Kᵀ
     np.testing.assert_allclose(matrix(drawn["Q Kᵀ / √d_k"][1]), q @ k.T / 2.0, atol=1e-4)  # d_k = 4
     assert "All three agree" in texts(at)  # loop versions equal the vectorised one
+    table = next(m.value for m in at.markdown if "scaled_dot_product_two_loop_single" in m.value).splitlines()
+    assert table[0] == r"| implementation | output shape | max \|difference\| from vectorised |"  # one header row
+    assert len(table) == 5 and all(row.count(" | ") == 2 and "| (10, 4) |" in row for row in table[2:])
     pick = at.selectbox(key="steps_dl_pick")  # one download panel: any matrix as PNG or CSV
     assert pick.options[:2] == ["X (T × d_model)", "W_Q"] and "Attention weights" in pick.options
     assert len(pick.options) == 12 and len(at.get("download_button")) == 2

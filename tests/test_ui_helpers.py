@@ -10,12 +10,14 @@ from ui.charts import (
     MASKED_COLOR,
     dim_labels,
     facet_heatmap_spec,
+    hconcat_specs,
     heads_png,
     heatmap_frame,
     heatmap_png,
     heatmap_spec,
     matrix_csv,
     spec_values,
+    with_named_data,
 )
 from ui.text import split_sentence, unique_labels
 from ui.tokenizing import BUILTIN_SAMPLE, Corpus, build_tokenizers, encode_pieces
@@ -83,6 +85,37 @@ def test_heatmap_spec_carries_exact_values_fixed_domain_and_grey_masked_cells():
     assert [r["label"] for r in spec_values(masked)] == ["1.00", "−∞"]
     with pytest.raises(ValueError):
         heatmap_spec(values, ("a",), ("a", "b"))
+
+
+def test_named_data_keeps_the_spec_when_only_the_numbers_change():
+    """Two matrices of one shape: the same spec once the rows (and the colour domain) travel as datasets."""
+    labels = ("00 a", "01 b")
+    first = heatmap_spec(np.array([[-3.0, 1.0], [0.5, -np.inf]]), labels, labels, title="scores")
+    second = heatmap_spec(np.array([[2.0, -0.25], [7.0, -np.inf]]), labels, labels, title="scores")
+    a, b = with_named_data(first), with_named_data(second)
+    assert first["layer"][0]["encoding"]["color"]["scale"]["domain"] == [-3.0, 3.0]  # the input is not changed
+    assert {k: v for k, v in a.items() if k != "datasets"} == {k: v for k, v in b.items() if k != "datasets"}
+    assert a["datasets"] != b["datasets"] and all(isinstance(v, bytes) for v in a["datasets"].values())
+    json.dumps({k: v for k, v in a.items() if k != "datasets"})
+    # the same rows are drawn, shared by the cells' and the numbers' layers
+    assert spec_values(a) == spec_values(first) and spec_values(b) == spec_values(second)
+    assert [r["value"] for r in spec_values(b)] == [2.0, -0.25, 7.0, None]
+    # the colour domain: no longer in the spec, but the anchor layer's two rows are its ends, ±max |value|
+    scale = a["layer"][0]["encoding"]["color"]["scale"]
+    assert "domain" not in scale and scale["nice"] is False and scale["zero"] is False
+    anchor = a["layer"][-1]
+    assert anchor["mark"] == {"type": "rect", "opacity": 0, "interactive": False}
+    assert anchor["encoding"]["color"]["scale"] is not None and "condition" not in anchor["encoding"]["color"]
+    ends = {name: spec_values({"layer": [{"data": {"name": name}}], "datasets": b["datasets"]})
+            for name in b["datasets"]}
+    assert ends[anchor["data"]["name"]] == [{"value": -7.0}, {"value": 7.0}]
+    # a fixed (clamped) domain stays in the spec: it does not depend on the numbers
+    fixed = with_named_data(heatmap_spec(np.array([[0.2, 0.8]]), ("r",), ("a", "b"), domain=(0.0, 1.0)))
+    assert fixed["layer"][0]["encoding"]["color"]["scale"]["domain"] == [0.0, 1.0] and len(fixed["layer"]) == 2
+    # side-by-side parts (a concat) each get their own datasets; rows read back part by part
+    both = with_named_data(hconcat_specs(first, second))
+    assert [spec_values(part, {}) for part in both["hconcat"]] == [[], []]  # no rows without their datasets
+    assert spec_values(both) == spec_values(first) + spec_values(second)
 
 
 def test_facet_spec_has_one_facet_per_head():

@@ -27,6 +27,7 @@ from ui.charts.heatmaps import (
     heatmap_frame,
     heatmap_spec,
     spec_values,
+    with_named_data,
 )
 from ui.charts.lines import X_AXES, candidates_spec, line_chart_spec, loss_curves_spec
 from ui.charts.widgets import download_buttons, download_panel, show_head_maps, show_heads, show_matrices, show_matrix
@@ -56,4 +57,5 @@ __all__ = [
     "show_matrices",
     "show_matrix",
     "spec_values",
+    "with_named_data",
 ]

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import altair as alt
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import streamlit as st
 
 from ui.charts.colors import DIVERGING_SCHEME, MASKED_COLOR, SEQUENTIAL_SCHEME, ColorScale, color_scale
@@ -381,25 +382,100 @@ def hconcat_specs(*specs: dict, spacing: int = 40, color: str = "independent") -
             "hconcat": subs, "spacing": spacing, "resolve": {"scale": {"color": color}}}
 
 
-def spec_values(spec: dict) -> list[dict]:
-    """All inline data rows of a spec (top level, layers, facets): what the chart draws. For tests.
+def _arrow_bytes(rows: list[dict]) -> bytes:
+    """``rows`` as an Arrow IPC stream, the form in which Streamlit ships a named dataset to the browser."""
+    table = pa.Table.from_pylist(rows)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
 
-    A dataset repeated in several layers (the cells under their numbers, lines under their points) is
-    counted once.
+
+def with_named_data(spec: dict) -> dict:
+    """``spec`` with its rows moved into named datasets (Arrow) and its colour domain taken from the data.
+
+    A chart whose rows are inline changes its spec whenever a number changes, and the browser then compiles
+    the Vega-Lite spec and builds a new view. With the rows in ``spec["datasets"]`` (Streamlit sends them
+    beside the spec) a chart whose shape stays the same keeps an identical spec, and Streamlit swaps the
+    rows of the view already on screen (Vega's ``view.data``), which draws several times faster. So that
+    the spec does not carry the numbers either, a colour scale's ``domain`` (unless clamped: a fixed [0, 1]
+    stays in the spec) is replaced by a transparent, non-interactive rect layer holding its two ends: the
+    scale spans the data and these two values, i.e. exactly the same domain. Rows shared by several layers
+    become one dataset. The spec given is not changed; read the rows back with :func:`spec_values`.
     """
-    datasets: list[list] = []
+    datasets: dict[str, bytes] = {}
+    names: dict[int, str] = {}  # id of a list of rows → its dataset's name
+
+    def dataset(rows: list) -> str:
+        if id(rows) not in names:
+            names[id(rows)] = name = f"rows{len(datasets)}"
+            datasets[name] = _arrow_bytes(rows)
+        return names[id(rows)]
+
+    def walk(node):
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        if not isinstance(node, dict):
+            return node
+        out = {}
+        for key, value in node.items():
+            if key == "data" and isinstance(value, dict) and isinstance(value.get("values"), list) and value["values"]:
+                out[key] = {"name": dataset(value["values"])}
+            else:
+                out[key] = walk(value)
+        for layer in out.get("layer", []) if isinstance(out.get("layer"), list) else []:
+            color = layer.get("encoding", {}).get("color", {})
+            scale = color.get("scale")
+            if isinstance(scale, dict) and "domain" in scale and not scale.get("clamp"):
+                lo, hi = scale.pop("domain")
+                scale.update(nice=False, zero=False)
+                field = {k: v for k, v in color.items() if k != "condition"}
+                anchor = {"data": {"name": dataset([{field["field"]: lo}, {field["field"]: hi}])},
+                          "mark": {"type": "rect", "opacity": 0, "interactive": False},  # see _is_anchor
+                          "encoding": {"color": field}}
+                out["layer"] = [*out["layer"], anchor]
+                break
+        return out
+
+    out = walk(spec)
+    out["datasets"] = {**spec.get("datasets", {}), **datasets}
+    return out
+
+
+def _is_anchor(layer: dict) -> bool:
+    mark = layer.get("mark")
+    return isinstance(mark, dict) and mark.get("opacity") == 0 and mark.get("interactive") is False
+
+
+def spec_values(spec: dict, datasets: dict[str, list[dict]] | None = None) -> list[dict]:
+    """All data rows of a spec (top level, layers, facets): what the chart draws. For tests.
+
+    Rows are inline (``data.values``) or named (``data.name``, see :func:`with_named_data`): looked up in
+    ``datasets`` (name → rows; Streamlit ships them apart from the spec, in ``proto.datasets``), else in
+    ``spec["datasets"]`` (rows, or Arrow IPC bytes). A dataset repeated in several layers (the cells under
+    their numbers, lines under their points) is counted once; the anchors of a colour domain are not rows.
+    """
+    named = {name: (pa.ipc.open_stream(rows).read_all().to_pylist() if isinstance(rows, bytes) else rows)
+             for name, rows in (spec.get("datasets") or {}).items()}
+    named.update(datasets or {})
+    found: list[list] = []
 
     def walk(node):
         if isinstance(node, dict):
             data = node.get("data")
-            if isinstance(data, dict) and isinstance(data.get("values"), list) and data["values"] not in datasets:
-                datasets.append(data["values"])
+            rows = None
+            if isinstance(data, dict) and isinstance(data.get("values"), list):
+                rows = data["values"]
+            elif isinstance(data, dict) and data.get("name") in named and not _is_anchor(node):
+                rows = named[data["name"]]
+            if rows is not None and rows not in found:
+                found.append(rows)
             for key, v in node.items():
-                if key != "data":
+                if key not in ("data", "datasets"):
                     walk(v)
         elif isinstance(node, list):
             for v in node:
                 walk(v)
 
     walk(spec)
-    return [row for values in datasets for row in values]
+    return [row for rows in found for row in rows]

@@ -20,6 +20,7 @@ from ui.charts.heatmaps import (
     concat_heatmap_spec,
     facet_heatmap_spec,
     heatmap_spec,
+    with_named_data,
 )
 from ui.i18n import _
 from ui.links import show_chart
@@ -77,12 +78,15 @@ def show_matrix(
     max_width: int = MAX_CHART_WIDTH,
     masked=None,
     signed: bool = False,
+    named_data: bool = False,
 ) -> None:
     """Show a matrix as an altair heatmap (or, with ``table``, as a table of exact numbers) + downloads.
 
     values: anything ``np.asarray`` takes, 2-D; a torch tensor should be passed as ``t.numpy()``. ``masked``
     (same shape, bool): cells a mask forbade, drawn grey; ``signed``: keep the diverging palette (see
-    :func:`ui.charts.heatmaps.heatmap_spec`).
+    :func:`ui.charts.heatmaps.heatmap_spec`). ``named_data``: send the cells apart from the spec
+    (:func:`ui.charts.heatmaps.with_named_data`), so that a rerun that changes only the numbers updates the
+    chart on screen instead of drawing a new one (for a page whose sliders change values, not shapes).
     """
     values = np.asarray(values, dtype=float)
     rows, cols = tuple(row_labels), tuple(col_labels)
@@ -92,7 +96,7 @@ def show_matrix(
     else:
         spec = heatmap_spec(values, rows, cols, title, domain, x_title, y_title, annotate, max_width, subtitle,
                             None if masked is None else np.asarray(masked, bool), signed)
-        show_chart(spec, width="content", key=f"{key}_chart")
+        show_chart(with_named_data(spec) if named_data else spec, width="content", key=f"{key}_chart")
     if downloads:
         download_buttons(functools.partial(heatmap_png, values, rows, cols, title, domain),
                          functools.partial(matrix_csv, values, rows, cols), key=key, file_stem=key)
@@ -108,10 +112,11 @@ def show_matrices(
     y_title: str = "",
     max_width: int = MAIN_COLUMN_WIDTH,
     downloads: bool = True,
+    named_data: bool = False,
 ) -> None:
     """Show several matrices side by side — one chart (:func:`ui.charts.heatmaps.concat_heatmap_spec`) or
     tables — with a PNG and a CSV download for each (unless ``downloads`` is False). ``matrices``: (values,
-    row labels, column labels, title) each."""
+    row labels, column labels, title) each. ``named_data``: as :func:`show_matrix`."""
     parts = tuple((np.asarray(v, dtype=float), tuple(r), tuple(c), t) for v, r, c, t in matrices)
     if table:
         for col, (values, rows, cols, title) in zip(st.columns(len(parts)), parts, strict=True):
@@ -119,7 +124,7 @@ def show_matrices(
             col.dataframe(pd.DataFrame(values, index=list(rows), columns=list(cols)), key=f"{key}_{title}_table")
     else:
         spec = concat_heatmap_spec(parts, domain, x_title, y_title, max_width)
-        show_chart(spec, width="content", key=f"{key}_chart")
+        show_chart(with_named_data(spec) if named_data else spec, width="content", key=f"{key}_chart")
     if not downloads:
         return
     row = st.container(horizontal=True, gap="small")
