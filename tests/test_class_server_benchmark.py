@@ -75,3 +75,11 @@ def test_percentile_is_numpys_linear_percentile():
     values = [rng.expovariate(1.0) for _ in range(37)]
     for q in (0.5, 0.95, 0.99):
         assert percentile(values, q) == pytest.approx(float(np.percentile(values, q * 100)))
+
+
+def test_the_page_counts_the_bytes_streamlit_sends_when_a_run_stops():
+    """The in-page counter matches ForwardMsg(session_status_changed: script_is_running false) byte for byte."""
+    from benchmarks.class_server import COUNT_RUN_ENDS
+
+    assert _status(False) == bytes([74, 0])
+    assert "const END = [74, 0];" in COUNT_RUN_ENDS
