@@ -568,12 +568,11 @@ async def scenario(url: str, args, results: Results) -> None:
     from playwright.async_api import async_playwright
 
     stop_watch = asyncio.Event()
-    sampler = asyncio.create_task(sample_rss(results, stop_watch))
+    sampler = asyncio.create_task(sample_rss(results, stop_watch, args.browser_nice))
     tabs: list[Tab] = []
     try:
         async with async_playwright() as p:
-            browser = await p.chromium.launch(executable_path=chromium_executable(args.browser_nice),
-                                              args=CHROMIUM_ARGS)
+            browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             try:
                 await run_phases(browser, url, args, results, tabs)
             finally:
@@ -586,24 +585,30 @@ async def scenario(url: str, args, results: Results) -> None:
         await sampler
 
 
-def chromium_executable(nice: int) -> str:
-    """Chromium, or a wrapper that starts it at a lower priority (``nice -n``) when ``nice`` > 0."""
-    if nice <= 0:
-        return CHROMIUM
-    wrapper = ARTIFACTS / f"chromium-nice{nice}.sh"
-    ARTIFACTS.mkdir(exist_ok=True)
-    wrapper.write_text(f'#!/bin/sh\nexec nice -n {nice} "{CHROMIUM}" "$@"\n')
-    wrapper.chmod(0o755)
-    return str(wrapper)
+def renice_browsers(nice: int) -> None:
+    """Set every Chromium process this script started to ``nice`` (Chromium sets its processes' priorities
+    itself when it may, so a ``nice`` at launch does not hold; this is done again every second)."""
+    procs = _all_processes()
+    for pid in _descendants(os.getpid(), procs):
+        if "chrom" not in procs[pid][1].split(" ")[0]:
+            continue
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{pid}/task").iterdir():  # Linux keeps a nice level per thread
+                tid = int(task.name)
+                with contextlib.suppress(OSError):
+                    if os.getpriority(os.PRIO_PROCESS, tid) != nice:
+                        os.setpriority(os.PRIO_PROCESS, tid, nice)
 
 
-async def sample_rss(results: Results, stop: asyncio.Event) -> None:
-    """The server's RSS once a second, for its peak."""
+async def sample_rss(results: Results, stop: asyncio.Event, browser_nice: int = 0) -> None:
+    """The server's RSS once a second, for its peak (and the browsers' priority, with ``--browser-nice``)."""
     while not stop.is_set():
         if results.server_pid is not None:
             value = rss_mb(results.server_pid)
             if value is not None:
                 results.rss_peak = max(results.rss_peak or 0.0, value)
+        if browser_nice > 0:
+            renice_browsers(browser_nice)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 1.0)
 
@@ -659,7 +664,10 @@ async def run_phases(browser, url: str, args, results: Results, tabs: list[Tab])
                 results.errors.append(f"training 1 did not start: {type(exc).__name__}: {exc}".splitlines()[0][:300])
             else:
                 watchers.append(asyncio.create_task(watch_run(trainers[0], runs[0], stop_watch)))
-                await asyncio.sleep(5)  # past the first steps (data, allocation)
+                deadline = time.monotonic() + 90  # past the first steps (data, allocation)
+                while time.monotonic() < deadline and not any(step > 0 for _t, step, _tps in runs[0].samples):
+                    await asyncio.sleep(0.5)
+                await asyncio.sleep(3)
                 start, cpu_start = time.monotonic(), cpu_snapshot(results.server_pid)
                 await asyncio.sleep(args.idle_window)
                 results.idle_window = (start, time.monotonic())
@@ -887,8 +895,9 @@ def main() -> int:
                         "(default 20)")
     parser.add_argument("--think", type=float, default=1.0, help="a student's mean pause between actions, s")
     parser.add_argument("--browser-nice", type=int, default=0,
-                        help="start Chromium at this nice level (1-19): in a class the browsers run on the students' "
-                        "own computers, so that the server here gets the CPU first (default 0: as the issue measured)")
+                        help="keep Chromium's processes at this nice level (1-19): in a class the browsers run on the "
+                        "students' own computers, so that the server here gets the CPU first (default 0: as the issue "
+                        "measured)")
     parser.add_argument("--task-label", default="Tiny Shakespeare (characters)", help="Train's Task, as listed")
     parser.add_argument("--preset", default="tiny", help="Train's Size")
     args = parser.parse_args()
