@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -53,7 +54,9 @@ def test_a_rerun_ends_on_the_real_end_not_on_an_early_stop_for_st_rerun():
         tab._on_frame("text")
         assert tab.running
 
-    asyncio.run(scenario())
+    # in a thread of its own: Playwright's sync API (the browser tests) may hold this thread's event loop
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, scenario()).result()
 
 
 def test_steps_per_second_from_a_lagging_page():
