@@ -1,0 +1,88 @@
+"""The measuring parts of benchmarks/class_server.py, without a browser or a server (the benchmark itself is not a
+test): when a rerun counts as ended, how a run's speed is read off the page, the percentile."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+pytest.importorskip("playwright", reason="the benchmark drives Chromium through Playwright")
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
+
+from benchmarks.class_server import Run, Tab, percentile  # noqa: E402
+
+
+class _Page:
+    def on(self, _event, _handler) -> None:  # the websocket listener is fed by hand below
+        pass
+
+
+def _status(running: bool) -> bytes:
+    msg = ForwardMsg()
+    msg.session_status_changed.script_is_running = running
+    return msg.SerializeToString()
+
+
+def _finished(status: int) -> bytes:
+    msg = ForwardMsg()
+    msg.script_finished = status
+    return msg.SerializeToString()
+
+
+def test_a_rerun_ends_on_the_real_end_not_on_an_early_stop_for_st_rerun():
+    async def scenario() -> None:
+        tab = Tab("t", None, _Page())
+        before = tab.seq
+        tab._on_frame(_status(True))
+        tab._on_frame(_finished(ForwardMsg.ScriptFinishedStatus.FINISHED_EARLY_FOR_RERUN))
+        tab._on_frame(_status(False))  # st.rerun: not the end yet
+        with pytest.raises(TimeoutError):
+            await tab.wait_idle(before, timeout=0.05)
+        tab._on_frame(_status(True))
+        tab._on_frame(_finished(ForwardMsg.ScriptFinishedStatus.FINISHED_SUCCESSFULLY))
+        tab._on_frame(_status(False))
+        await tab.wait_idle(before, timeout=1.0)
+        # a run that ended before the action does not count for it
+        with pytest.raises(TimeoutError):
+            await tab.wait_idle(tab.seq, timeout=0.05)
+        tab._on_frame(_status(True))
+        tab._on_frame(b"x" * 500)  # large frames (deltas) are not decoded
+        tab._on_frame("text")
+        assert tab.running
+
+    # in a thread of its own: Playwright's sync API (the browser tests) may hold this thread's event loop
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, scenario()).result()
+
+
+def test_steps_per_second_from_a_lagging_page():
+    """A run at exactly 12.5 steps/s whose page refreshes every 1.3 s, 0.7 s late, read every second with jitter."""
+    rng = random.Random(0)
+    run = Run("r")
+    t = 0.0
+    while t < 60:
+        shown_at = int((t - 0.7) / 1.3) * 1.3  # the last refresh
+        run.samples.append((t, int(12.5 * max(shown_at, 0.0)), 12_800.0 if t < 30 else 6_400.0))
+        t += 1.0 + rng.uniform(-0.2, 0.2)
+    assert run.steps_per_s(10, 50) == pytest.approx(12.5, rel=0.03)
+    assert run.tokens_per_s(5, 25) == 12_800.0 and run.tokens_per_s(35, 55) == 6_400.0
+    assert run.steps_per_s(10, 12) is None  # too short to say
+
+
+def test_percentile_is_numpys_linear_percentile():
+    rng = random.Random(1)
+    values = [rng.expovariate(1.0) for _ in range(37)]
+    for q in (0.5, 0.95, 0.99):
+        assert percentile(values, q) == pytest.approx(float(np.percentile(values, q * 100)))
+
+
+def test_the_page_counts_the_bytes_streamlit_sends_when_a_run_stops():
+    """The in-page counter matches ForwardMsg(session_status_changed: script_is_running false) byte for byte."""
+    from benchmarks.class_server import COUNT_RUN_ENDS
+
+    assert _status(False) == bytes([74, 0])
+    assert "const END = [74, 0];" in COUNT_RUN_ENDS
