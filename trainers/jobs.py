@@ -34,8 +34,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .config import TrainConfig
+if TYPE_CHECKING:  # the server imports this module on every page; torch comes with the config, so only here
+    from .config import TrainConfig
 
 __all__ = ["ACTIVE_STATUSES", "GRACE_MESSAGE", "JobManager", "StartResult", "thin_steps"]
 
@@ -163,6 +165,14 @@ class JobManager:
     def free(self) -> int:
         """How many more runs could start now."""
         return self.capacity - self.in_use()
+
+    def configure(self, capacity: int, jobs_per_owner: int, grace_s: float, threads: int | None) -> None:
+        """Apply limits read again (a TA's environment or secrets.toml); runs already started keep their slots."""
+        if capacity < 1 or jobs_per_owner < 1:
+            raise ValueError("capacity and jobs_per_owner must be at least 1")
+        with self._lock:
+            self.capacity, self.jobs_per_owner, self.grace_s, self.threads = (
+                capacity, jobs_per_owner, float(grace_s), threads)
 
     def owner_active(self, owner: str) -> int:
         """How many slots ``owner`` holds now."""
