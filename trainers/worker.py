@@ -155,8 +155,13 @@ def _limit_memory(memory_mb: int | None) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
-def _worker_main(config: dict, run_dir: str, records, stop_event, memory_mb: int | None) -> None:
-    """The child process: limit memory, train, send records; exit when the end record is sent."""
+def _worker_main(config: dict, run_dir: str, records, stop_event, memory_mb: int | None,
+                 environ: dict | None = None) -> None:
+    """The child process: take the server's environment as it is now, limit memory, train, send records; exit
+    when the end record is sent."""
+    if environ is not None:  # the fork server keeps the environment it started with; the server's may be newer
+        os.environ.clear()
+        os.environ.update(environ)
     import torch  # imported before the limit, so that the limit counts only what the run allocates
 
     del torch
@@ -193,7 +198,8 @@ class ProcessWorker:
         self._stop = ctx.Event()
         self._process = ctx.Process(
             target=_worker_main, name=f"training-{config.run_id}",
-            args=(config.to_dict(), str(self.run_dir), self._records, self._stop, memory_mb), daemon=True,
+            args=(config.to_dict(), str(self.run_dir), self._records, self._stop, memory_mb, dict(os.environ)),
+            daemon=True,
         )
         self._ended = False
 
