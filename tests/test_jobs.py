@@ -167,7 +167,7 @@ def test_a_run_that_does_not_stop_is_killed_and_its_slot_freed(fake):
     clock.now += 1
     manager.pump_once()
     assert manager.in_use() == 1 and not workers["a1"].killed
-    clock.now += 3
+    clock.now += 5
     manager.pump_once()
     assert workers["a1"].killed and manager.in_use() == 0
     state = manager.fetch("a1")[0]

@@ -121,7 +121,7 @@ class JobManager:
 
     def __init__(self, capacity: int = 2, jobs_per_owner: int = 1, runs_dir: str | os.PathLike = "runs",
                  grace_s: float = 60.0, threads: int | None = None,
-                 worker_factory: Callable | None = None, pump_interval_s: float = 0.2, kill_after_s: float = 3.0,
+                 worker_factory: Callable | None = None, pump_interval_s: float = 0.2, kill_after_s: float = 5.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         if capacity < 1 or jobs_per_owner < 1:
             raise ValueError("capacity and jobs_per_owner must be at least 1")
