@@ -272,3 +272,22 @@ def test_killing_a_worker_mid_run_fails_its_run_frees_its_slot_and_the_next_run_
         assert manager.fetch("k2")[0]["status"] == "finished"
     finally:
         manager.close()
+
+
+def test_a_real_run_whose_owner_is_gone_stops_after_a_short_grace_and_frees_its_slot(tmp_path):
+    manager = JobManager(capacity=2, jobs_per_owner=1, runs_dir=tmp_path / "runs", grace_s=1.5, threads=1,
+                         pump_interval_s=0.05)
+    try:
+        assert manager.start("alice", config("g1", max_steps=1_000_000, eval_every=100_000), memory_mb=1024).run_id
+        assert manager.start("bob", config("g2", max_steps=1_000_000, eval_every=100_000), memory_mb=1024).run_id
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (manager.fetch("g1")[0]["status"] != "running" or manager.in_use() == 2):
+            manager.seen("alice")  # alice's tab stays open; bob's browser is gone since the start
+            time.sleep(0.1)
+        gone = manager.fetch("g2")[0]
+        # (on a loaded machine its worker may still be loading when the stop comes, and be killed 5 s later)
+        assert gone["status"] == "stopped" and gone["message"].startswith("Stopped: no tab of its owner was open for 1.5 s.")
+        assert manager.fetch("g1")[0]["status"] == "running" and manager.in_use() == 1
+        assert json.loads((tmp_path / "runs" / "g2" / "run.json").read_text())["status"] == "stopped"
+    finally:
+        manager.close()
