@@ -133,3 +133,11 @@ def test_closing_a_tab_no_longer_stops_its_run_and_a_reload_finds_it(env):
     assert status(reloaded) == "running"
     reloaded.button(key="train_stop").click().run()
     wait_until(lambda: job_slots().in_use() == 0)
+
+
+def test_the_heartbeat_beats_faster_than_a_short_grace_period():
+    from ui.jobs import heartbeat_seconds
+
+    assert heartbeat_seconds(60) == 10.0  # the default: every 10 s
+    assert heartbeat_seconds(4) == pytest.approx(4 / 3)  # a tab on another page reports 3 times per grace period
+    assert heartbeat_seconds(1) == 1.0  # at most once a second

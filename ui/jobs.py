@@ -123,10 +123,15 @@ def remember_browser() -> None:
     st.html(script, unsafe_allow_javascript=True, width="content")
 
 
-@st.fragment(run_every=HEARTBEAT_S)
 def _heartbeat() -> None:
     """Every few seconds: this browser still has a tab open."""
     _job_manager(str(_runs_dir())).seen(browser_id())
+
+
+def heartbeat_seconds(grace_s: float) -> float:
+    """How often an open tab reports while its browser trains: every 10 s, or a third of a shorter grace period
+    (at least every second), so that a tab on another page never lets its run's grace period run out."""
+    return max(1.0, min(HEARTBEAT_S, grace_s / 3))
 
 
 def keep_owner_seen() -> None:
@@ -136,4 +141,4 @@ def keep_owner_seen() -> None:
     manager.seen(owner)
     if manager.has_active(owner):
         with st.sidebar:
-            _heartbeat()
+            st.fragment(run_every=heartbeat_seconds(manager.grace_s))(_heartbeat)()
