@@ -11,6 +11,7 @@ import threading
 import streamlit as st
 
 from ui.i18n import N_, _, language_switch
+from ui.jobs import keep_owner_seen, remember_browser
 from ui.links import presentation_requested, presentation_switch
 
 # What the Explore and Train pages import (about 2 s on a laptop): loaded once in the background while the
@@ -59,6 +60,11 @@ def main() -> None:
     warm_imports()
     language_switch()  # before anything is translated; drawn on every page, so the choice holds across pages
     presentation_switch()
+    # Runs belong to the browser, not to this websocket: its id lives in a cookie, and every rerun (plus a
+    # heartbeat while it trains) tells the job manager that a tab of it is still open.
+    with st.sidebar:
+        remember_browser()
+    keep_owner_seen()
     build_navigation().run()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -9,12 +10,11 @@ import streamlit as st
 
 from trainers.config import LM_TASKS, TRANSLATION_TASKS
 from trainers.estimate import estimate_training_memory
-from trainers.job import TrainingJob
 from trainers.presets import PRESETS
 from trainers.trainer import default_run_id
 from ui.charts import X_AXES, loss_curves_spec
 from ui.i18n import _
-from ui.jobs import ACTIVE_STATUSES, job_slots, session_jobs
+from ui.jobs import ACTIVE_STATUSES, browser_id, job_manager
 from ui.labels import family_label, status_name, task_names
 from ui.limits import check_request, knob_range, out_of_range, read_limits, size_text
 from ui.links import show_chart
@@ -25,11 +25,13 @@ from ui.runs import (
     build_train_config,
     config_table,
     data_message,
+    display_path,
     eta_seconds,
     format_seconds,
     knob_defaults,
     loss_frame,
     runs_dir,
+    sync_runs,
     task_metrics,
     tensorboard_command,
     throughput_drop,
@@ -50,12 +52,12 @@ st.caption(
 )
 
 try:
-    slots = job_slots()
     limits = read_limits()
+    slots = job_manager(limits)  # the server's job manager: its slots, and the runs in their worker processes
 except ValueError as exc:  # a malformed TC_MAX_JOBS (or another limit): say so, and train nothing
     st.error(plain_text(exc), icon=":material/error:")
     st.stop()
-jobs = session_jobs()
+owner = browser_id()  # the runs belong to this browser (all its tabs), and survive a reload
 runs: list[RunRecord] = train_runs()
 
 # ---------------------------------------------------------------------------------------------------------
@@ -243,16 +245,9 @@ for name, value, low, high in out_of_bounds:
 
 
 def refresh() -> list[RunRecord]:
-    """Take a fresh snapshot of every run's job; return the runs whose job just ended."""
-    ended = []
-    for r in runs:
-        job = r.job if r.job is not None else jobs.get(r.run_id)
-        before = r.last_snapshot.get("status")
-        if job is not None and (before is None or before in ACTIVE_STATUSES):  # an ended run no longer changes
-            r.last_snapshot = job.snapshot()
-        if before in ACTIVE_STATUSES and r.last_snapshot.get("status") not in ACTIVE_STATUSES:
-            ended.append(r)
-    return ended
+    """Copy what is new in this browser's runs (from the job manager); return the runs that just ended."""
+    slots.seen(owner)
+    return sync_runs(runs, slots, owner)
 
 
 refresh()
@@ -280,14 +275,14 @@ def refusal_text(request, limits) -> str:
 b1, b2 = st.columns([1, 4], vertical_alignment="center")
 start = b1.button(
     _("Start training"), type="primary", icon=":material/play_arrow:", key="train_start",
-    disabled=len(active) >= limits.jobs_per_session or data_state == "folder" or bool(out_of_bounds),
+    disabled=len(active) >= limits.jobs_per_browser or data_state == "folder" or bool(out_of_bounds),
 )
 b2.caption(
     _("Training slots on this server: {used} of {cap} in use · each run uses {threads} CPU thread(s).").format(
-        used=slots.in_use(), cap=slots.capacity, threads=slots.threads_per_job
+        used=slots.in_use(), cap=slots.capacity, threads=slots.threads
     )
     + (" " + _("Your run is training; stop it or wait for it to finish before starting another.")
-       if len(active) >= limits.jobs_per_session else "")
+       if len(active) >= limits.jobs_per_browser else "")
     + (" " + _("Runs stop after {n:,g} s of training on this server.").format(n=limits.max_run_s)
        if limits.max_run_s is not None else "")
 )
@@ -315,21 +310,26 @@ if start:
         if request.problem is not None:
             st.error(refusal_text(request, limits), icon=":material/memory:")
             st.stop()
-        config = request.config
-        job = TrainingJob(config, semaphore=slots.semaphore, threads=slots.threads_per_job)
-        if job.try_start():
-            record = RunRecord(run_id, len(runs) + 1, task, preset, config, job=job,
-                               previous=runs[-1] if runs else None)
-            jobs.track(run_id, job)
-            runs.append(record)
-            record.last_snapshot = job.snapshot()
+        # The run trains in a worker process with its own threads and memory limit; this page only reads its log.
+        result = slots.start(owner, request.config, memory_mb=limits.job_memory_mb, preset=preset)
+        if result.run_id is not None:
+            refresh()
             st.rerun()
-        else:
+        elif result.refused == "busy":
             st.warning(
                 _("The server is busy: all {cap} training slots are in use by other sessions. Try again in a "
                   "minute.").format(cap=slots.capacity),
                 icon=":material/hourglass_top:",
             )
+        elif result.refused == "owner":
+            st.warning(
+                _("This browser is already training {n} run(s), the most it may run at once on this server (in "
+                  "this tab or another one). Stop it or wait for it to finish.").format(n=limits.jobs_per_browser),
+                icon=":material/hourglass_top:",
+            )
+        else:
+            st.error(format_plain(_("The training worker could not be started: {error}"), error=result.message),
+                     icon=":material/error:")
 
 if not runs:
     st.info(_("No runs yet. Press Start training: the AddSub tiny preset takes a few seconds."), icon=":material/info:")
@@ -386,10 +386,11 @@ def live_panel() -> None:
     for column, (name, value) in zip(columns[4:], metrics, strict=True):
         column.metric(name, value)
     if status in ACTIVE_STATUSES and st.button(_("Stop"), icon=":material/stop:", key="train_stop"):
-        job = current.job if current.job is not None else jobs.get(current.run_id)
-        if job is not None:
-            job.stop()
-        ended = refresh() or ended
+        slots.stop(current.run_id, owner)  # the worker ends within one step and saves what it trained
+        deadline = time.monotonic() + 5
+        while not ended and time.monotonic() < deadline:
+            time.sleep(0.2)
+            ended = refresh()
     chosen = [r for r in runs if r.label in shown]
     frame = loss_frame({r.label: r.last_snapshot for r in chosen})
     x_axis = st.segmented_control(
@@ -435,9 +436,9 @@ train_snapshot_section(runs, bool(active))
 # ---------------------------------------------------------------------------------------------------------
 st.subheader(_("Keep a model"))
 done = [r for r in runs if r.last_snapshot.get("status") not in ACTIVE_STATUSES]
-usable = [r for r in done if r.checkpoint or (r.job is not None and r.job.model is not None)]
+usable = [r for r in done if r.checkpoint]
 if not usable:
-    st.caption(_("When a run has finished (or been stopped), its model can be saved, downloaded and opened here."))
+    st.caption(_("When a run has finished (or been stopped), its model can be downloaded and opened here."))
 else:
     by_label = {r.label: r for r in usable}
     # Newest first, and a new key whenever another run becomes usable: the run that just finished is the one
@@ -445,34 +446,25 @@ else:
     label = st.selectbox(_("Run"), list(by_label)[::-1], key=f"train_keep_run_{len(by_label)}")
     record = by_label[label]
     a1, a2, a3 = st.columns(3)
-    if record.checkpoint is None:
-        if a1.button(_("Save checkpoint"), icon=":material/save:", key="train_save"):
-            try:
-                record.checkpoint = str(record.job.save(str(runs_dir() / record.run_id / "checkpoint")))
-            except (RuntimeError, OSError, ValueError) as exc:
-                st.error(format_plain(_("The checkpoint could not be saved: {error}"), error=exc), icon=":material/error:")
-            else:
-                st.rerun()
-    else:
-        a1.download_button(
-            _("Download (weights + config + tokenizer)"), data=lambda: zip_checkpoint(record.checkpoint),
-            file_name=f"{record.run_id}.zip", mime="application/zip", icon=":material/download:",
-            key="train_download", on_click="ignore",
-        )
-        if record.task in LM_TASKS and a2.button(_("Open in Generate"), icon=":material/auto_awesome:",
-                                                 key="train_open_generate"):
-            st.session_state["open_in_generate"] = record.checkpoint
-            st.switch_page(PAGE_DIR / "generate.py")
-        if record.task in TRANSLATION_TASKS and a2.button(_("Open in Translate"), icon=":material/translate:",
-                                                          key="train_open_translate"):
-            st.session_state["open_in_translate"] = record.checkpoint
-            st.switch_page(PAGE_DIR / "translate.py")
-        if record.config.family != "lstm" and a3.button(
-            _("Open in Attention maps"), icon=":material/grid_view:", key="train_open_attention"
-        ):
-            st.session_state["open_in_attention"] = record.checkpoint
-            st.switch_page(PAGE_DIR / "attention_maps.py")
-        st.caption(_("Saved in {path}").format(path=record.checkpoint))
+    a1.download_button(
+        _("Download (weights + config + tokenizer)"), data=lambda: zip_checkpoint(record.checkpoint),
+        file_name=f"{record.run_id}.zip", mime="application/zip", icon=":material/download:",
+        key="train_download", on_click="ignore",
+    )
+    if record.task in LM_TASKS and a2.button(_("Open in Generate"), icon=":material/auto_awesome:",
+                                             key="train_open_generate"):
+        st.session_state["open_in_generate"] = record.checkpoint
+        st.switch_page(PAGE_DIR / "generate.py")
+    if record.task in TRANSLATION_TASKS and a2.button(_("Open in Translate"), icon=":material/translate:",
+                                                      key="train_open_translate"):
+        st.session_state["open_in_translate"] = record.checkpoint
+        st.switch_page(PAGE_DIR / "translate.py")
+    if record.config.family != "lstm" and a3.button(
+        _("Open in Attention maps"), icon=":material/grid_view:", key="train_open_attention"
+    ):
+        st.session_state["open_in_attention"] = record.checkpoint
+        st.switch_page(PAGE_DIR / "attention_maps.py")
+    st.caption(_("Saved in {path}").format(path=display_path(Path(record.checkpoint))))
 
 with st.expander(_("TensorBoard logs")):
     st.markdown(_("Every run also logs to TensorBoard, in {folder}. Open them with:").format(folder=f"`{runs_dir()}`"))

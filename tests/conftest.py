@@ -49,15 +49,16 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(log_path: Path | None = None):
-    """Run ``streamlit run app.py`` on a free loopback port; yield its URL once healthy; stop it after."""
+def streamlit_server(log_path: Path | None = None, env: dict | None = None):
+    """Run ``streamlit run app.py`` on a free loopback port (with ``env`` added to the environment); yield its URL
+    once healthy; stop it after."""
     port = _free_port()
     log = open(log_path, "w") if log_path else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
          "--server.address", "127.0.0.1", "--server.port", str(port),
          "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+        cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
     )
     url = f"http://127.0.0.1:{port}"
     try:

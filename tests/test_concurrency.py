@@ -1,26 +1,22 @@
-"""The server-wide cap on training jobs: three sessions with a cap of 2, a busy message, a slot freed on close.
+"""The server-wide cap on training jobs through the Train page: tabs of different browsers with a cap of 2, a busy
+message, two tabs of one browser sharing its jobs-per-browser limit, and runs that outlive their tab.
 
-First the job registry of ``ui.jobs`` with real ``TrainingJob`` objects (no Streamlit), then the same story
-through the Train page in AppTest, and Streamlit's own session release (``scope="session"``, ``on_release``).
-Runs are the AddSub tiny model with a huge step budget, stopped by the test; every thread is joined.
+Each AppTest is a tab; its browser id lives in its session state (AppTest sends no cookie), so two AppTests are
+two browsers unless a test gives them the same id. Runs are the AddSub tiny model with a huge step budget in
+worker processes, stopped by the test; every worker is waited for.
 """
 
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
-from unittest import mock
 
 import pytest
 from streamlit.runtime import caching
 from streamlit.testing.v1 import AppTest
 
-import ui.jobs
 from app import PAGES
 from tests.conftest import REPO
-from trainers.job import TrainingJob
-from trainers.presets import preset_config
-from ui.jobs import JobSlots, SessionJobs, job_slots, max_jobs_from_env, threads_per_job
+from ui.jobs import ID_KEY, job_slots, max_jobs_from_env, threads_per_job
 
 LONG_STEPS = 1_000_000
 
@@ -28,12 +24,6 @@ LONG_STEPS = 1_000_000
 def page_file(title: str) -> str:
     """The page's file as the router lists it in app.PAGES."""
     return next(path for path, page_title, _icon, _section in PAGES if page_title == title)
-
-
-def long_job(slots: JobSlots, tmp_path) -> TrainingJob:
-    config = preset_config("addsub", "tiny", max_steps=LONG_STEPS, eval_every=100_000, out_dir=str(tmp_path),
-                           tensorboard=False)
-    return TrainingJob(config, semaphore=slots.semaphore, threads=1)
 
 
 def wait_until(condition, timeout: float = 20.0) -> None:
@@ -57,130 +47,97 @@ def test_threads_are_split_between_jobs():
     assert threads_per_job(2, cpu_count=2) == 1
     assert threads_per_job(2, cpu_count=8) == 4
     assert threads_per_job(4, cpu_count=2) == 1  # never fewer than one
-    assert JobSlots(3, cpu_count=12).threads_per_job == 4
+    assert threads_per_job(3, cpu_count=12) == 4
 
 
-def test_three_sessions_cap_two_third_refused_closing_frees_a_slot(tmp_path):
-    slots = JobSlots(2)
-    sessions = [SessionJobs() for _ in range(3)]
-    jobs = [long_job(slots, tmp_path) for _ in range(3)]
-    try:
-        assert jobs[0].try_start() and jobs[1].try_start()
-        sessions[0].track("a", jobs[0])
-        sessions[1].track("b", jobs[1])
-        assert slots.in_use() == 2 and slots.free() == 0
-        assert jobs[2].try_start() is False  # "server busy": the third session gets no slot
-        assert jobs[2].status == "queued" and not jobs[2].is_alive()
-
-        wait_until(lambda: jobs[0].snapshot()["steps"])  # session 1 is really training
-        assert sessions[0].stop_all(wait_s=10) == 1  # what closing the tab does
-        assert jobs[0].status == "stopped"
-        assert slots.in_use() == 1
-
-        retry = long_job(slots, tmp_path)
-        jobs.append(retry)
-        assert retry.try_start()  # the third session now gets the freed slot
-        sessions[2].track("c", retry)
-        assert slots.in_use() == 2
-    finally:
-        for job in jobs:
-            job.stop()
-            assert job.join(10)
-    assert slots.in_use() == 0
-    assert sessions[0].active() == {} and sessions[1].active() == {}
-
-
-def test_stop_all_stops_only_that_sessions_jobs(tmp_path):
-    slots = JobSlots(2)
-    mine, theirs = SessionJobs(), SessionJobs()
-    a, b = long_job(slots, tmp_path), long_job(slots, tmp_path)
-    try:
-        assert a.try_start() and b.try_start()
-        mine.track("a", a)
-        theirs.track("b", b)
-        mine.stop_all(wait_s=10)
-        assert a.status == "stopped" and b.status == "running"
-        assert mine.stop_all() == 0  # calling it again is harmless
-    finally:
-        for job in (a, b):
-            job.stop()
-            job.join(10)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# The same through the Train page
-# ---------------------------------------------------------------------------------------------------------
 @pytest.fixture()
 def env(tmp_path, monkeypatch):
     monkeypatch.setenv("TC_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("TC_MAX_JOBS", "2")
+    monkeypatch.delenv("TC_OWNER_GRACE_S", raising=False)
     yield
-    assert job_slots().in_use() == 0, "a test left a training job running"
+    manager = job_slots()
+    manager.close(wait_s=20)
+    assert manager.in_use() == 0, "a test left a training job running"
 
 
-@contextmanager
-def as_session(registry: SessionJobs):
-    """AppTest gives every AppTest the same session id; give each simulated tab its own SessionJobs."""
-    with mock.patch.object(ui.jobs, "session_jobs", lambda: registry):
-        yield
-
-
-def train_page(registry: SessionJobs) -> AppTest:
+def train_page(browser: str | None = None) -> AppTest:
+    """A tab on the Train page with a long run's settings; ``browser`` (an id) makes tabs of the same browser."""
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
-    with as_session(registry):
-        at.run()
-        at.switch_page(page_file("Train")).run()
-        at.number_input(key="train_steps_addsub_tiny").set_value(LONG_STEPS).run()
+    if browser is not None:
+        at.session_state[ID_KEY] = browser
+    at.run()
+    at.switch_page(page_file("Train")).run()
+    at.number_input(key="train_steps_addsub_tiny").set_value(LONG_STEPS).run()
     return at
 
 
-def press_start(at: AppTest, registry: SessionJobs) -> AppTest:
-    with as_session(registry):
-        at.button(key="train_start").click().run()
+def press_start(at: AppTest) -> AppTest:
+    at.button(key="train_start").click().run()
     assert not at.exception, at.exception
     return at
 
 
-def test_three_tabs_on_the_train_page(env):
-    registries = [SessionJobs() for _ in range(3)]
-    tabs = [train_page(r) for r in registries]
-    try:
-        for at, registry in zip(tabs[:2], registries[:2], strict=True):
-            press_start(at, registry)
-            assert len(at.session_state["train_runs"]) == 1
-            assert not at.warning
-        assert job_slots().in_use() == 2
-
-        third = press_start(tabs[2], registries[2])
-        assert any("server is busy" in w.value and "Try again" in w.value for w in third.warning)
-        assert third.session_state["train_runs"] == []
-
-        ui.jobs._release_session(registries[0])  # Streamlit's on_release when tab 1 closes
-        wait_until(lambda: job_slots().in_use() == 1)
-        assert tabs[0].session_state["train_runs"][0].job.status == "stopped"
-
-        press_start(tabs[2], registries[2])
-        assert not third.warning
-        assert len(third.session_state["train_runs"]) == 1
-        assert job_slots().in_use() == 2
-    finally:
-        for registry in registries:
-            registry.stop_all(wait_s=10)
+def status(at: AppTest) -> str:
+    return at.session_state["train_runs"][-1].last_snapshot.get("status")
 
 
-def test_closing_the_session_releases_its_job(env):
-    """The real mechanism: clearing a session's resource cache calls on_release, which stops the job."""
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60).run()
-    at.switch_page(page_file("Train")).run()
-    at.number_input(key="train_steps_addsub_tiny").set_value(LONG_STEPS).run()
-    at.button(key="train_start").click().run()
-    job = at.session_state["train_runs"][0].job
-    try:
-        assert job.status in ("queued", "running") and job_slots().in_use() == 1
-        caching.clear_session_resource_cache("test session id")  # AppTest's session id; Streamlit does this on close
-        assert job.join(10)
-        assert job.status == "stopped"
-        assert job_slots().in_use() == 0
-    finally:
-        job.stop()
-        job.join(10)
+def test_three_browsers_on_the_train_page(env):
+    tabs = [train_page() for _ in range(3)]
+    for at in tabs[:2]:
+        press_start(at)
+        assert len(at.session_state["train_runs"]) == 1
+        assert not at.warning
+    assert job_slots().in_use() == 2
+    assert any("Training slots on this server: 2 of 2 in use" in c.value for c in tabs[1].caption)
+
+    third = press_start(tabs[2])
+    assert any("server is busy" in w.value and "Try again" in w.value for w in third.warning)
+    assert third.session_state["train_runs"] == []
+
+    tabs[0].button(key="train_stop").click().run()  # the first student stops: the slot comes back
+    wait_until(lambda: job_slots().in_use() == 1)
+    tabs[0].run()
+    assert status(tabs[0]) == "stopped"
+
+    press_start(tabs[2])
+    assert not third.warning
+    assert len(third.session_state["train_runs"]) == 1
+    assert job_slots().in_use() == 2
+
+
+def test_two_tabs_of_one_browser_share_its_runs_and_its_limit(env):
+    first, second = train_page("browser-one-0123456789"), train_page("browser-one-0123456789")
+    other = train_page("browser-two-0123456789")
+    press_start(first)
+    second.run()  # the other tab of the same browser sees the run, and may not start another
+    assert [r.run_id for r in second.session_state["train_runs"]] == [r.run_id for r in first.session_state["train_runs"]]
+    assert second.button(key="train_start").disabled
+    assert any("Your run is training" in c.value for c in second.caption)
+    press_start(other)  # another browser is not affected
+    assert len(other.session_state["train_runs"]) == 1 and job_slots().in_use() == 2
+
+
+def test_closing_a_tab_no_longer_stops_its_run_and_a_reload_finds_it(env):
+    at = train_page("browser-reload-0123456789")
+    press_start(at)
+    run_id = at.session_state["train_runs"][0].run_id
+    caching.clear_session_resource_cache("test session id")  # what Streamlit does when the tab's session ends
+    time.sleep(0.5)
+    assert job_slots().in_use() == 1  # the run trains on
+
+    reloaded = train_page("browser-reload-0123456789")  # the same browser after a reload: a new session
+    assert [r.run_id for r in reloaded.session_state["train_runs"]] == [run_id]
+    wait_until(lambda: (reloaded.run(), (reloaded.session_state["train_runs"][0].last_snapshot.get("last_step")
+                                         or {}).get("step", 0) > 2)[1], timeout=60)
+    assert status(reloaded) == "running"
+    reloaded.button(key="train_stop").click().run()
+    wait_until(lambda: job_slots().in_use() == 0)
+
+
+def test_the_heartbeat_beats_faster_than_a_short_grace_period():
+    from ui.jobs import heartbeat_seconds
+
+    assert heartbeat_seconds(60) == 10.0  # the default: every 10 s
+    assert heartbeat_seconds(4) == pytest.approx(4 / 3)  # a tab on another page reports 3 times per grace period
+    assert heartbeat_seconds(1) == 1.0  # at most once a second

@@ -22,15 +22,19 @@ ISSUE_REQUEST = {"d_model": 1024, "n_heads": 16, "n_layers": 8, "d_ff": 4096}  #
 
 def test_limits_default_to_todays_behaviour_on_loopback_and_cap_runs_on_a_shared_server():
     local = read_limits({}, {}, "127.0.0.1")
-    assert (local.max_jobs, local.jobs_per_session, local.max_run_s, local.job_memory_mb) == (2, 1, None, 4096)
+    assert (local.max_jobs, local.jobs_per_browser, local.max_run_s, local.job_memory_mb) == (2, 1, None, 4096)
+    assert local.owner_grace_s == 60.0
     shared = read_limits({}, {}, "0.0.0.0")
     assert shared.shared and shared.max_run_s == 600.0
     env = {"TC_MAX_JOBS": "3", "TC_JOBS_PER_SESSION": "2", "TC_MAX_RUN_SECONDS": "0", "TC_JOB_MEMORY_MB": "512"}
-    assert read_limits(env, {}, "0.0.0.0") == ServerLimits(3, 2, None, 512, True)
+    assert read_limits(env, {}, "0.0.0.0") == ServerLimits(3, 2, None, 512, True)  # the old name still works
+    env = {"TC_JOBS_PER_BROWSER": "3", "TC_JOBS_PER_SESSION": "2", "TC_OWNER_GRACE_S": "4"}
+    assert read_limits(env, {}, "127.0.0.1") == ServerLimits(2, 3, None, 4096, False, 4.0)  # the new name wins
+    assert read_limits({}, {"TC_OWNER_GRACE_S": 90}, "127.0.0.1").owner_grace_s == 90.0
     secrets = {"TC_MAX_RUN_SECONDS": 120, "TC_JOB_MEMORY_MB": 1024}  # .streamlit/secrets.toml
     assert read_limits({"TC_JOB_MEMORY_MB": "256"}, secrets, "127.0.0.1") == ServerLimits(2, 1, 120.0, 256, False)
     for name, raw in (("TC_JOBS_PER_SESSION", "0"), ("TC_JOB_MEMORY_MB", "lots"), ("TC_MAX_RUN_SECONDS", "-5"),
-                      ("TC_MAX_JOBS", "two")):
+                      ("TC_MAX_JOBS", "two"), ("TC_JOBS_PER_BROWSER", "0"), ("TC_OWNER_GRACE_S", "soon")):
         with pytest.raises(ValueError, match=name):
             read_limits({name: raw}, {}, "127.0.0.1")
 

@@ -87,12 +87,12 @@ def open_page(page: str) -> AppTest:
     return at
 
 
-def stop_runs(at: AppTest) -> None:
-    """Stop every job the session started and wait for its thread, so that no worker outlives a test."""
-    for record in at.session_state["train_runs"] if "train_runs" in at.session_state else []:
-        if record.job is not None:
-            record.job.stop()
-            assert record.job.join(10), "a training thread did not end"
+def stop_runs(at: AppTest | None = None) -> None:
+    """Stop every run of the job manager (the runs folder of this test) and wait for its worker process, so that
+    no worker outlives a test."""
+    manager = job_slots()
+    manager.close(wait_s=20)
+    assert manager.in_use() == 0, "a training worker did not end"
 
 
 def poll(at: AppTest, done, timeout: float = 60.0, every: float = 0.3) -> None:
@@ -173,11 +173,11 @@ def test_tiny_addsub_runs_finish_overlay_save_and_open(env):
         assert table["d_model"].tolist() == [32, 16] and table["status"].tolist() == ["finished", "finished"]
         assert "None" not in table.astype(str).to_numpy()
 
-        # The run that just finished is the one preselected for saving.
+        # The run that just finished is the one preselected to keep; the worker saved both runs' models.
         assert at.selectbox(key="train_keep_run_2").value == "#2 d_model 16"
         at.selectbox(key="train_keep_run_2").set_value("#1 addsub tiny").run()
-        at.button(key="train_save").click().run()
         assert not at.exception and not at.error
+        assert not at.button(key="train_open_attention").disabled
         record = at.session_state["train_runs"][0]
         model, meta = load_checkpoint(record.checkpoint)
         assert meta.task == "addsub" and meta.model_config.d_model == 32
@@ -254,7 +254,6 @@ def test_language_model_run_without_causal_mask_then_generate(env):
         assert snap["status"] == "finished" and len(snap["steps"]) == 30
         metrics = dict(ui_runs.task_metrics(snap))
         assert set(metrics) == {"nats per character", "bits per character", "perplexity per character"}
-        at.button(key="train_save").click().run()
         record = at.session_state["train_runs"][-1]
         _model, meta = load_checkpoint(record.checkpoint)
         assert meta.model_config.causal is False and meta.tokenizer_kind == "char"

@@ -185,7 +185,6 @@ def test_train_page_translation_run_shows_bleu_then_opens_translate(env):
         assert any("Validation BLEU" in s.value for s in at.success)
         points = loss_points(at)
         assert len(points[points["curve"] == "validation"]) >= 2
-        at.button(key="train_save").click().run()
         record = at.session_state["train_runs"][-1]
         _model, meta = load_checkpoint(record.checkpoint)
         assert meta.is_translation and meta.model_config.share_embeddings and meta.tokenizer is not None

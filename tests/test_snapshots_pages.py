@@ -66,7 +66,7 @@ def test_slider_moves_between_steps_and_the_heatmaps_follow(env, tmp_path):  # n
         assert first_cells != last_cells
         assert first_marker[0] == 1 and last_marker[0] == 60
         assert first_marker[1] > last_marker[1]
-        snaps = record.job.attention_snapshots()
+        snaps = load_snapshots(record.checkpoint)  # saved by the worker beside the checkpoint
         cells = [r["value"] for r in sorted(first_cells, key=lambda r: (r["r"], r["c"])) if r["head"] == "head 1"]
         np.testing.assert_allclose(cells, snaps.weights[0]["cross"][0, 0].ravel(), atol=1e-6)
 
@@ -75,9 +75,8 @@ def test_slider_moves_between_steps_and_the_heatmaps_follow(env, tmp_path):  # n
         at.toggle(key=f"train_snap_{record.run_id}_play").set_value(False).run()
         assert at.select_slider(key=key).value == 2
 
-        at.button(key="train_save").click().run()
         folder = Path(at.session_state["train_runs"][-1].checkpoint)
-        assert load_snapshots(folder).steps == snaps.steps
+        assert snaps.steps[0] == 1 and snaps.steps[-1] == 60
     finally:
         stop_runs(at)
 

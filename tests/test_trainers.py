@@ -28,11 +28,11 @@ from trainers.checkpoint import (
     save_checkpoint,
 )
 from trainers.config import TrainConfig, model_config
-from trainers.job import TrainingJob
 from trainers.presets import PRESETS, preset_config
 from trainers.schedule import learning_rate, warmup_then_decay
 from trainers.tasks.addsub_task import AddSubTask, solve_addsub
 from trainers.trainer import Callbacks, Trainer, resolve_device
+from trainers.worker import run_training
 from transformer.models import DecoderOnlyLM, Seq2SeqTransformer, TransformerConfig
 
 REPO = Path(__file__).resolve().parent.parent
@@ -210,72 +210,59 @@ def test_a_short_character_lm_run_lowers_the_loss():
     assert evals[-1].val_loss < 3.0
 
 
-def test_a_diverging_run_fails_and_names_the_learning_rate():
+def test_a_diverging_run_fails_and_names_the_learning_rate(tmp_path):
     config = tiny_addsub(lr=1e4, warmup_steps=0, grad_clip=None, max_steps=50, weight_decay=0.0)
-    job = TrainingJob(config)
-    job.start()
-    assert job.join(timeout=30)
-    snap = job.snapshot()
-    assert snap["status"] == "failed"
-    assert "diverged" in snap["message"] and "learning rate is most likely too high" in snap["message"]
-    assert "lr = 1000" in snap["message"]  # suggests 10× smaller
-    assert not snap["has_model"]
+    end = run_training(config, tmp_path / "run", lambda record: None)
+    assert end["status"] == "failed"
+    assert "diverged" in end["message"] and "learning rate is most likely too high" in end["message"]
+    assert "lr = 1000" in end["message"]  # suggests 10× smaller
+    assert end["checkpoint"] is None  # a diverged model is not kept
 
 
 # --------------------------------------------------------------------------------------------------
-# The background job
+# A run as a worker runs it (trainers.worker.run_training, here in this process)
 # --------------------------------------------------------------------------------------------------
-def test_stop_halts_a_running_job_within_a_second():
-    job = TrainingJob(preset_config("addsub", "tiny", max_steps=10**6, tensorboard=False, eval_every=200))
-    job.start()
+def test_stop_halts_a_running_job_within_a_second(tmp_path):
+    records: list[dict] = []
+    stop = threading.Event()
+    config = preset_config("addsub", "tiny", max_steps=10**6, tensorboard=False, eval_every=200, threads=1)
+    thread = threading.Thread(target=run_training, args=(config, tmp_path / "run", records.append, stop.is_set))
+    thread.start()
     deadline = time.time() + 30
-    while (job.snapshot()["last_step"] or {}).get("step", 0) < 3 and time.time() < deadline:
+    while sum(r["kind"] == "step" for r in records) < 3 and time.time() < deadline:
         time.sleep(0.05)
-    snap = job.snapshot()
-    assert snap["status"] == "running" and snap["last_step"]["step"] >= 3
+    assert sum(r["kind"] == "step" for r in records) >= 3
     t0 = time.perf_counter()
-    assert job.stop() is True
-    assert time.perf_counter() - t0 < 1.0
-    snap = job.snapshot()
-    assert snap["status"] == "stopped" and snap["message"].startswith("Stopped by request")
-    assert snap["has_model"] and snap["steps"][-1]["step"] >= 3
-    snap["steps"].clear()  # a deep copy: the job's own history is untouched
-    assert job.snapshot()["steps"]
+    stop.set()
+    thread.join(10)
+    assert not thread.is_alive()
+    assert time.perf_counter() - t0 < 1.0 + 3.0  # one step, then the model is saved (at most a few seconds)
+    end = records[-1]
+    assert end["kind"] == "end" and end["status"] == "stopped" and end["message"].startswith("Stopped by request")
+    assert end["checkpoint"] is not None and load_checkpoint(end["checkpoint"])[1].task == "addsub"
+    steps = [r["step"] for r in records if r["kind"] == "step"]
+    assert steps == list(range(1, len(steps) + 1)) and steps[-1] >= 3
 
 
-def test_semaphore_caps_concurrent_jobs_and_is_released_when_a_job_ends():
-    slots = threading.BoundedSemaphore(1)
-    config = tiny_addsub(max_steps=10**6)
-    first = TrainingJob(config, semaphore=slots, threads=1)
-    second = TrainingJob(tiny_addsub(max_steps=3), semaphore=slots)
-    assert first.try_start() is True
-    assert second.try_start() is False  # the only slot is taken
-    assert second.status == "queued"
-    assert first.stop(timeout=5)
-    assert slots.acquire(blocking=False)  # released however the job ended (here: failed/stopped)
-    slots.release()
-
-
-def test_snapshot_of_a_finished_job_has_history_summary_and_model(tmp_path):
+def test_a_finished_run_sends_its_history_summary_and_saves_its_model(tmp_path):
     config = tiny_addsub(max_steps=30, eval_every=10)
-    job = TrainingJob(config, threads=1)
-    job.start()
-    assert job.join(timeout=60)
-    snap = job.snapshot()
-    assert snap["status"] == "finished", snap["message"]  # with or without the course file (generated data)
-    assert [e["step"] for e in snap["evals"]] == [10, 20, 30]
-    assert snap["summary"]["steps"] == 30 and snap["progress"] == 1.0
-    assert set(snap["last_step"]) >= {"step", "train_loss", "lr", "tokens_per_s", "elapsed_s"}
-    path = job.save(str(tmp_path / "ck"))
-    model, meta = load_checkpoint(path)
+    records: list[dict] = []
+    end = run_training(config, tmp_path / "run", records.append)
+    assert end["status"] == "finished", end["message"]  # with or without the course file (generated data)
+    assert [r["step"] for r in records if r["kind"] == "eval"] == [10, 20, 30]
+    assert end["summary"]["steps"] == 30
+    last_step = [r for r in records if r["kind"] == "step"][-1]
+    assert set(last_step) >= {"step", "train_loss", "lr", "tokens_per_s", "elapsed_s", "progress"}
+    assert last_step["progress"] == pytest.approx(1.0)
+    assert end["checkpoint"] == str(tmp_path / "run" / "checkpoint")
+    model, meta = load_checkpoint(end["checkpoint"])
     assert meta.task == "addsub" and meta.metrics["n"] == 500
     assert meta.train_config["max_steps"] == 30
     answers = solve_addsub(model, ["12+7", "BOS NEGATIVE 30 subtract NEGATIVE 34 EOS"])
     assert len(answers) == 2 and all(a.startswith("BOS ") for a in answers)  # 30 steps: not yet right
-    assert answers == solve_addsub(job.model, ["12+7", "-30 - -34"])  # the saved model is the job's
-    job_meta = job.meta()
-    assert job_meta.encode("12+7") == meta.encode("12+7") == [14, 10, 1, 2, 12, 10, 0, 7, 15]
-    assert job_meta.token_strings([14, 11, 0, 4, 15]) == ["BOS", "NEGATIVE", "0", "4", "EOS"]
+    assert answers == solve_addsub(model, ["12+7", "-30 - -34"])  # the same expressions, written both ways
+    assert meta.encode("12+7") == [14, 10, 1, 2, 12, 10, 0, 7, 15]
+    assert meta.token_strings([14, 11, 0, 4, 15]) == ["BOS", "NEGATIVE", "0", "4", "EOS"]
 
 
 # --------------------------------------------------------------------------------------------------

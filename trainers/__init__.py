@@ -13,7 +13,7 @@ Layout (one concern per module):
 - ``schedule``: warmup then cosine / inverse-square-root decay as a ``torch.optim.lr_scheduler.LambdaLR``.
 - ``lstm``: the LSTM baseline language model.
 - ``translate``: translating sentences with a trained encoder-decoder (greedy or beam search).
-- ``checkpoint``, ``evaluate``, ``job`` (a run in a worker thread), ``cli`` (``python -m trainers``),
+- ``checkpoint``, ``evaluate``, ``worker`` (a run in a worker process) and ``jobs`` (the job manager), ``cli`` (``python -m trainers``),
   ``data_paths`` (where the course data lives; Tiny Shakespeare ships in ``assets/data``), ``data_status``
   (is a task's data here, downloadable, or waiting for a folder), ``hub`` (a quick Hugging Face Hub probe).
 

@@ -26,6 +26,7 @@ only the records that arrived since the last call, so watching a run costs the s
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import queue as queue_module
@@ -71,6 +72,7 @@ def run_training(config: TrainConfig | dict, run_dir: str | os.PathLike, emit: C
     from .trainer import Callbacks, Trainer
 
     run_dir = Path(run_dir)
+    trainer = None
     try:
         config = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config)
         data = data_status(config.task, config.data_dir, probe_hub=False)
@@ -97,16 +99,45 @@ def run_training(config: TrainConfig | dict, run_dir: str | os.PathLike, emit: C
         record = end_record(summary.status, summary.message, summary=summary.to_dict(), checkpoint=checkpoint,
                             snapshots=trainer.snapshots is not None and len(trainer.snapshots) > 0,
                             snapshot_note=trainer.snapshot_note)
-    except MemoryError:
-        record = end_record("failed", "Training failed: the run needed more memory than this server allows a run.",
-                            traceback_text=traceback.format_exc())
+    except MemoryError:  # handled below, once the frames that hold the model are gone
+        record = None
     except Exception as exc:  # any error ends the run as failed, with a sentence
-        detail = str(exc) or type(exc).__name__
-        if "can't allocate memory" in detail or "Cannot allocate memory" in detail:  # torch's allocator, over the limit
-            detail = "the run needed more memory than this server allows a run."
-        record = end_record("failed", f"Training failed: {detail}", traceback_text=traceback.format_exc())
+        if _out_of_memory(exc):
+            record = None
+        else:
+            detail = str(exc) or type(exc).__name__
+            record = end_record("failed", f"Training failed: {detail}", traceback_text=traceback.format_exc())
+    if record is None:  # out of memory: free the model first (formatting a traceback now would fail again)
+        trainer = None
+        gc.collect()
+        record = end_record("failed", "Training failed: the run needed more memory than this server allows a run.")
     emit(record)
     return record
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """True when ``exc`` is an allocation over the memory limit in another guise: torch's allocator ("can't
+    allocate memory"), or a C extension whose allocation failed under the address-space limit (a SystemError)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        text = str(exc)
+        if isinstance(exc, MemoryError) or "allocate memory" in text or "out of memory" in text.lower():
+            return True
+        if isinstance(exc, SystemError) and _memory_limited():
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _memory_limited() -> bool:
+    """True when this process runs under an address-space limit (:func:`_limit_memory`)."""
+    try:
+        import resource
+
+        return resource.getrlimit(resource.RLIMIT_AS)[0] != resource.RLIM_INFINITY
+    except (ImportError, OSError, ValueError):
+        return False
 
 
 # -------------------------------------------------------------------------------------------------------------
@@ -124,8 +155,13 @@ def _limit_memory(memory_mb: int | None) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
-def _worker_main(config: dict, run_dir: str, records, stop_event, memory_mb: int | None) -> None:
-    """The child process: limit memory, train, send records; exit when the end record is sent."""
+def _worker_main(config: dict, run_dir: str, records, stop_event, memory_mb: int | None,
+                 environ: dict | None = None) -> None:
+    """The child process: take the server's environment as it is now, limit memory, train, send records; exit
+    when the end record is sent."""
+    if environ is not None:  # the fork server keeps the environment it started with; the server's may be newer
+        os.environ.clear()
+        os.environ.update(environ)
     import torch  # imported before the limit, so that the limit counts only what the run allocates
 
     del torch
@@ -162,7 +198,8 @@ class ProcessWorker:
         self._stop = ctx.Event()
         self._process = ctx.Process(
             target=_worker_main, name=f"training-{config.run_id}",
-            args=(config.to_dict(), str(self.run_dir), self._records, self._stop, memory_mb), daemon=True,
+            args=(config.to_dict(), str(self.run_dir), self._records, self._stop, memory_mb, dict(os.environ)),
+            daemon=True,
         )
         self._ended = False
 

@@ -1,40 +1,41 @@
-"""Training jobs in a shared server: a server-wide cap, each session's jobs, and CPU threads split between them.
+"""Training jobs of a shared server, seen from the pages: the job manager, the browser that owns a run, its heartbeat.
 
-Three pieces:
+- :func:`job_manager`: the process-wide :class:`trainers.jobs.JobManager` (``st.cache_resource``, one per runs
+  folder), its limits applied from :func:`ui.limits.read_limits` (jobs at once, jobs per browser, grace period)
+  and each job's torch threads (``cpu_count // TC_MAX_JOBS``, at least one).
+- :func:`browser_id`: who owns a run. Not the websocket session (a reload or a network blip makes a new one) but
+  the browser: an unguessable id (``secrets.token_urlsafe``) kept in the cookie ``tc_browser`` (SameSite=Strict,
+  a year, path /), set from the page by a tiny script; until the cookie comes back with the next connection the
+  id is kept in ``st.session_state``. Every tab of the browser has the same id, so they see the same runs and
+  share the jobs-per-browser limit.
+- :func:`keep_owner_seen`: called by the router on every rerun of any page: marks the browser as seen and, while
+  it has a run in a slot, draws a small ``st.fragment(run_every=…)`` heartbeat that keeps marking it. A run whose
+  browser has not been seen for the grace period (``TC_OWNER_GRACE_S``, default 60 s) is stopped by the manager.
 
-- :class:`JobSlots`: one per server process. A :class:`SlotSemaphore` (a ``threading.BoundedSemaphore``
-  that can say how many slots are taken) caps how many training jobs run at once; a job that finds
-  no free slot is refused, and the page says "server busy, try again". The cap is ``TC_MAX_JOBS``
-  (default 2). Each job gets ``cpu_count // capacity`` torch threads (at least one), so two jobs on a
-  2-core laptop do not fight over the cores.
-- :class:`SessionJobs`: one per browser tab. It remembers the jobs the tab started and stops them all
-  when the tab closes (:meth:`SessionJobs.stop_all`), which frees their slots.
-- :func:`job_slots` and :func:`session_jobs`: the two above from ``st.cache_resource`` (global scope,
-  and ``scope="session"`` with ``on_release`` stopping the jobs), as ../shared/STYLE.md prescribes;
-  the classes themselves need no Streamlit session, so tests can drive them directly.
-
-A job here is anything with ``stop()`` and a ``status`` (``snapshot().status``); the Train page passes
-``TrainingJob`` objects from ``trainers.job``.
+This module imports neither torch nor the trainers' heavy parts, so the router can call it on every page.
 """
 
 from __future__ import annotations
 
 import os
-import threading
-import time
-from typing import Any, Protocol
+import re
+import secrets
+from pathlib import Path
 
 import streamlit as st
 
+from trainers.jobs import ACTIVE_STATUSES, JobManager
+
+__all__ = ["ACTIVE_STATUSES", "COOKIE", "browser_id", "job_manager", "job_slots", "keep_owner_seen",
+           "max_jobs_from_env", "threads_per_job"]
+
 ENV_MAX_JOBS = "TC_MAX_JOBS"
 DEFAULT_MAX_JOBS = 2
-ACTIVE_STATUSES = ("queued", "running")
-
-
-class StoppableJob(Protocol):
-    """What :class:`SessionJobs` needs of a job: a way to stop it and to ask whether it still runs."""
-
-    def stop(self) -> Any: ...
+COOKIE = "tc_browser"
+ID_KEY = "tc_browser_id"
+HEARTBEAT_S = 10.0
+_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
+_REPO = Path(__file__).resolve().parent.parent
 
 
 def max_jobs_from_env(environ: dict[str, str] | None = None) -> int:
@@ -61,121 +62,83 @@ def threads_per_job(capacity: int, cpu_count: int | None = None) -> int:
     return max(1, cpus // max(1, capacity))
 
 
-class SlotSemaphore(threading.BoundedSemaphore):
-    """A ``threading.BoundedSemaphore`` that also reports how many of its slots are taken."""
-
-    @property
-    def capacity(self) -> int:
-        """How many holders it admits at once."""
-        return self._initial_value
-
-    def in_use(self) -> int:
-        """How many slots are taken right now."""
-        with self._cond:
-            return self._initial_value - self._value
-
-
-class JobSlots:
-    """The server-wide cap on concurrent training jobs (one instance per process, shared by all sessions).
-
-    Pass :attr:`semaphore` to ``TrainingJob(..., semaphore=...)``: the job takes a slot when it starts
-    (``try_start`` refuses when none is free) and gives it back when its thread ends, however it ends.
-    """
-
-    def __init__(self, capacity: int = DEFAULT_MAX_JOBS, cpu_count: int | None = None) -> None:
-        if capacity < 1:
-            raise ValueError(f"capacity must be at least 1 concurrent job, got {capacity}")
-        self.semaphore = SlotSemaphore(capacity)
-        self.threads_per_job = threads_per_job(capacity, cpu_count)
-
-    @property
-    def capacity(self) -> int:
-        """The cap: how many jobs may run at once."""
-        return self.semaphore.capacity
-
-    def in_use(self) -> int:
-        """How many jobs hold a slot now."""
-        return self.semaphore.in_use()
-
-    def free(self) -> int:
-        """How many more jobs could start now."""
-        return self.capacity - self.in_use()
-
-
-def job_status(job: Any) -> str:
-    """A job's status string, from ``job.status`` or ``job.snapshot().status`` (``"unknown"`` if neither)."""
-    status = getattr(job, "status", None)
-    if isinstance(status, str):
-        return status
-    snapshot = getattr(job, "snapshot", None)
-    if callable(snapshot):
-        return str(getattr(snapshot(), "status", "unknown"))
-    return "unknown"
-
-
-class SessionJobs:
-    """The training jobs one session (browser tab) has started; :meth:`stop_all` ends them when the tab closes."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._jobs: dict[str, Any] = {}
-        self.released = False
-
-    def track(self, run_id: str, job: Any) -> None:
-        """Remember ``job`` under ``run_id`` so that :meth:`stop_all` can end it."""
-        with self._lock:
-            self._jobs[run_id] = job
-
-    def get(self, run_id: str) -> Any | None:
-        """The job started as ``run_id``, or None."""
-        with self._lock:
-            return self._jobs.get(run_id)
-
-    def jobs(self) -> dict[str, Any]:
-        """A copy of ``{run_id: job}``."""
-        with self._lock:
-            return dict(self._jobs)
-
-    def active(self) -> dict[str, Any]:
-        """The jobs still queued or running."""
-        return {run_id: job for run_id, job in self.jobs().items() if job_status(job) in ACTIVE_STATUSES}
-
-    def stop_all(self, wait_s: float = 0.0) -> int:
-        """Stop every job still queued or running; with ``wait_s`` > 0, wait up to that long for them to end.
-
-        Returns how many jobs were asked to stop. Safe to call from any thread, more than once.
-        """
-        self.released = True
-        active = self.active()
-        for job in active.values():
-            job.stop()
-        if wait_s > 0:
-            deadline = time.monotonic() + wait_s
-            while time.monotonic() < deadline and self.active():
-                time.sleep(0.02)
-        return len(active)
-
-
-def _release_session(jobs: SessionJobs) -> None:
-    """``on_release`` of the session cache: the tab closed, so stop its jobs (their slots free as they end)."""
-    jobs.stop_all()
+def _runs_dir() -> Path:
+    """``ui.runs.runs_dir`` without its imports: env ``TC_RUNS_DIR``, else ``<repo>/runs``."""
+    env = os.environ.get("TC_RUNS_DIR")
+    return Path(env).expanduser() if env else _REPO / "runs"
 
 
 @st.cache_resource(show_spinner=False)
-def _job_slots(capacity: int) -> JobSlots:
-    return JobSlots(capacity)
+def _job_manager(runs_dir: str) -> JobManager:
+    return JobManager(runs_dir=runs_dir)
 
 
-def job_slots() -> JobSlots:
-    """The process-wide :class:`JobSlots` for the cap in ``TC_MAX_JOBS`` (``st.cache_resource``, global).
+def job_manager(limits=None) -> JobManager:
+    """The process-wide :class:`~trainers.jobs.JobManager` of the runs folder (``st.cache_resource``), with
+    ``limits`` (a :class:`ui.limits.ServerLimits`; default: read now) applied.
 
     Raises:
-        ValueError: ``TC_MAX_JOBS`` is malformed (see :func:`max_jobs_from_env`).
+        ValueError: a limit is malformed (see :func:`ui.limits.read_limits`).
     """
-    return _job_slots(max_jobs_from_env())
+    if limits is None:
+        from ui.limits import read_limits
+
+        limits = read_limits()
+    manager = _job_manager(str(_runs_dir()))
+    manager.configure(limits.max_jobs, limits.jobs_per_browser, limits.owner_grace_s,
+                      threads_per_job(limits.max_jobs))
+    return manager
 
 
-@st.cache_resource(show_spinner=False, scope="session", on_release=_release_session)
-def session_jobs() -> SessionJobs:
-    """This session's :class:`SessionJobs`; Streamlit releases it, stopping its jobs, when the tab closes."""
-    return SessionJobs()
+job_slots = job_manager  # the slots (in_use, capacity, free) are the manager's
+
+
+def browser_id() -> str:
+    """This browser's id: the ``tc_browser`` cookie when it came with the connection, else the one this session
+    made (and asked the browser to keep, see :func:`remember_browser`)."""
+    try:
+        cookie = st.context.cookies.get(COOKIE)
+    except Exception:  # no request context (e.g. a bare script run)
+        cookie = None
+    if isinstance(cookie, str) and _ID_PATTERN.fullmatch(cookie):
+        st.session_state[ID_KEY] = cookie
+        return cookie
+    if not _ID_PATTERN.fullmatch(str(st.session_state.get(ID_KEY, ""))):
+        st.session_state[ID_KEY] = secrets.token_urlsafe(24)
+    return st.session_state[ID_KEY]
+
+
+def remember_browser() -> None:
+    """Ask the browser to keep this session's id in the ``tc_browser`` cookie, unless it sent it already."""
+    owner = browser_id()
+    try:
+        sent = st.context.cookies.get(COOKIE)
+    except Exception:
+        sent = None
+    if sent == owner:
+        return
+    # The id is [A-Za-z0-9_-] only (checked above), so it is safe inside the script's string.
+    script = (f"<script>document.cookie = '{COOKIE}={owner}; Max-Age=31536000; Path=/; SameSite=Strict';"
+              "</script>")
+    st.html(script, unsafe_allow_javascript=True, width="content")
+
+
+def _heartbeat() -> None:
+    """Every few seconds: this browser still has a tab open."""
+    _job_manager(str(_runs_dir())).seen(browser_id())
+
+
+def heartbeat_seconds(grace_s: float) -> float:
+    """How often an open tab reports while its browser trains: every 10 s, or a third of a shorter grace period
+    (at least every second), so that a tab on another page never lets its run's grace period run out."""
+    return max(1.0, min(HEARTBEAT_S, grace_s / 3))
+
+
+def keep_owner_seen() -> None:
+    """Mark this browser as seen; while it has a run in a slot, keep marking it from a heartbeat fragment."""
+    manager = _job_manager(str(_runs_dir()))
+    owner = browser_id()
+    manager.seen(owner)
+    if manager.has_active(owner):
+        with st.sidebar:
+            st.fragment(run_every=heartbeat_seconds(manager.grace_s))(_heartbeat)()

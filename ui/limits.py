@@ -5,7 +5,9 @@ name) where that file exists, else its default:
 
 ======================  ===============================================================  ==================
 ``TC_MAX_JOBS``         training jobs at once, server-wide                               2
-``TC_JOBS_PER_SESSION`` training jobs one browser session may run at once               1
+``TC_JOBS_PER_BROWSER`` training jobs one browser (all its tabs) may run at once       1
+                        (the older name ``TC_JOBS_PER_SESSION`` is read too)
+``TC_OWNER_GRACE_S``    seconds a run keeps training with no tab of its browser open     60
 ``TC_MAX_RUN_SECONDS``  longest run, in seconds of training (0 = no cap)                 600 when the app
                                                                                          listens beyond this
                                                                                          machine, else none
@@ -32,6 +34,7 @@ __all__ = ["KNOB_RANGES", "RequestCheck", "ServerLimits", "check_request", "knob
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 SHARED_MAX_RUN_SECONDS = 600
 DEFAULT_JOB_MEMORY_MB = 4096
+DEFAULT_OWNER_GRACE_S = 60.0
 # The range of each numeric knob of the Train page on this server (the time limit's top is the longest run).
 KNOB_RANGES: dict[str, tuple[float, float]] = {
     "d_model": (8, 1024), "n_layers": (1, 8), "d_ff": (8, 4096), "batch_size": (1, 1024), "lr": (0.0, 1.0),
@@ -41,13 +44,20 @@ KNOB_RANGES: dict[str, tuple[float, float]] = {
 
 @dataclass(frozen=True)
 class ServerLimits:
-    """The limits in force: jobs at once, jobs per session, longest run (None = no cap), memory per job (MB)."""
+    """The limits in force: jobs at once, jobs per browser, longest run (None = no cap), memory per job (MB), and
+    the grace period of a run whose browser has no tab open (s)."""
 
     max_jobs: int = 2
-    jobs_per_session: int = 1
+    jobs_per_browser: int = 1
     max_run_s: float | None = None
     job_memory_mb: int = DEFAULT_JOB_MEMORY_MB
     shared: bool = False  # the app listens beyond this machine
+    owner_grace_s: float = DEFAULT_OWNER_GRACE_S
+
+    @property
+    def jobs_per_session(self) -> int:
+        """The old name of :attr:`jobs_per_browser`."""
+        return self.jobs_per_browser
 
     @property
     def job_memory_bytes(self) -> int:
@@ -100,7 +110,13 @@ def read_limits(environ: dict | None = None, secrets: dict | None = None, addres
 
     raw_jobs = get(ENV_MAX_JOBS)
     max_jobs = max_jobs_from_env({ENV_MAX_JOBS: str(raw_jobs)}) if raw_jobs is not None else DEFAULT_MAX_JOBS
-    per_session = _whole("TC_JOBS_PER_SESSION", get("TC_JOBS_PER_SESSION"), 1) if get("TC_JOBS_PER_SESSION") else 1
+    per_browser = 1
+    for name in ("TC_JOBS_PER_BROWSER", "TC_JOBS_PER_SESSION"):  # the new name wins over the old one
+        if get(name) is not None:
+            per_browser = _whole(name, get(name), 1)
+            break
+    raw_grace = get("TC_OWNER_GRACE_S")
+    grace = float(_whole("TC_OWNER_GRACE_S", raw_grace, 1)) if raw_grace is not None else DEFAULT_OWNER_GRACE_S
     raw_run = get("TC_MAX_RUN_SECONDS")
     if raw_run is not None:
         seconds = _whole("TC_MAX_RUN_SECONDS", raw_run, 0)
@@ -109,7 +125,7 @@ def read_limits(environ: dict | None = None, secrets: dict | None = None, addres
         max_run_s = float(SHARED_MAX_RUN_SECONDS) if shared else None
     raw_memory = get("TC_JOB_MEMORY_MB")
     memory = _whole("TC_JOB_MEMORY_MB", raw_memory, 16) if raw_memory is not None else DEFAULT_JOB_MEMORY_MB
-    return ServerLimits(max_jobs, per_session, max_run_s, memory, shared)
+    return ServerLimits(max_jobs, per_browser, max_run_s, memory, shared, grace)
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,23 @@ PATTERNS: list[tuple[re.Pattern, str]] = [
         (rf"Validation loss (?P<loss>{NUMBER})\.", N_("Validation loss {loss}.")),
         (rf"Validation BLEU (?P<bleu>{NUMBER}) \(greedy\), loss (?P<loss>{NUMBER})\.",
          N_("Validation BLEU {bleu} (greedy), loss {loss}.")),
+        # The job manager (trainers.jobs) and the worker (trainers.worker)
+        (r"Starting a worker…", N_("Starting a worker…")),
+        (rf"Stopped: no tab of its owner was open for (?P<s>{NUMBER}) s\.",
+         N_("Stopped: no tab of its owner was open for {s} s.")),
+        (r"Stopped: the server stopped while this run trained; its progress up to then is kept\.",
+         N_("Stopped: the server stopped while this run trained; its progress up to then is kept.")),
+        (r"Stopped by request\.", N_("Stopped by request.")),
+        (r"Its process did not end in time and was ended; no model was kept\.",
+         N_("Its process did not end in time and was ended; no model was kept.")),
+        (r"Training failed: the run needed more memory than this server allows a run\.",
+         N_("Training failed: the run needed more memory than this server allows a run.")),
+        (r"Training failed: the training process ended unexpectedly: it was killed \(signal 9: out of memory, or "
+         r"stopped by the system\)\.",
+         N_("Training failed: the training process ended unexpectedly: it was killed (signal 9: out of memory, or "
+            "stopped by the system).")),
+        (r"Training failed: the training process ended unexpectedly: it exited with code (?P<code>-?\d+)\.",
+         N_("Training failed: the training process ended unexpectedly: it exited with code {code}.")),
         (r"Training failed: (?P<detail>.*)", N_("Training failed: {detail}")),
         # The AddSub parser (trainers.tasks.addsub.parse_expression)
         (r"The expression is empty: type two numbers with \+ or - between them, e\.g\. -30 - -34\.",

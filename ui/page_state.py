@@ -1,9 +1,9 @@
 """Small session helpers the Train, Generate, Translate and Attention-maps pages share.
 
-The Train page keeps its runs in ``st.session_state["train_runs"]`` (a list of :class:`ui.runs.RunRecord`);
-the other pages offer the saved ones in their checkpoint pickers (:func:`ui.checkpoints.checkpoint_picker`).
-Session state survives a reconnect of the same tab, so a run's record (and its saved checkpoint) is never
-lost with it.
+The Train page keeps its copy of this browser's runs in ``st.session_state["train_runs"]`` (a list of
+:class:`ui.runs.RunRecord`, filled from the job manager by :func:`ui.runs.sync_runs`); the other pages offer
+their checkpoints in their pickers (:func:`ui.checkpoints.checkpoint_picker`). The runs themselves belong to the
+browser (:mod:`ui.jobs`), so a reload finds them again.
 """
 
 from __future__ import annotations
@@ -23,8 +23,17 @@ def train_runs() -> list:
 
 
 def session_checkpoints() -> list[tuple[str, str]]:
-    """(run label, checkpoint folder) of every run this session has saved, oldest first."""
-    return [(r.label, r.checkpoint) for r in train_runs() if r.checkpoint]
+    """(run label, checkpoint folder) of every run of this browser that has a checkpoint, oldest first (also
+    after a reload that has not visited the Train page yet)."""
+    runs = train_runs()
+    try:
+        from ui.jobs import browser_id, job_manager
+        from ui.runs import sync_runs
+
+        sync_runs(runs, job_manager(), browser_id())
+    except ValueError:  # a malformed limit: the Train page says which; the pickers list what the session has
+        pass
+    return [(r.label, r.checkpoint) for r in runs if r.checkpoint]
 
 
 def show_notes(notes: list[tuple[str, str]]) -> None:

@@ -2,7 +2,7 @@
 
 No Streamlit here, and no training maths: :mod:`trainers` trains; this module only turns what the
 student chose into a validated :class:`trainers.config.TrainConfig`, remembers each run of the session
-(:class:`RunRecord`), and reshapes the jobs' snapshots (``TrainingJob.snapshot()``) into long-form
+(:class:`RunRecord`, kept up to date from the job manager by :func:`sync_runs`), and reshapes the runs' logs into long-form
 tables for altair and for ``st.dataframe``.
 """
 
@@ -14,7 +14,6 @@ import os
 import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -229,17 +228,51 @@ def setting_changes(previous: TrainConfig, config: TrainConfig, task: str, previ
 
 @dataclass
 class RunRecord:
-    """One run started from the Train page in this session (the job itself lives in ``ui.jobs.SessionJobs``)."""
+    """One run of this browser as the Train page shows it: its settings and a copy of its log, kept in the session.
+
+    The run itself lives in the job manager (:mod:`trainers.jobs`) and its folder; :func:`sync_runs` adds the
+    browser's runs this session has not seen yet (after a reload, or started in another tab) and copies only
+    the records that are new since :attr:`cursor` into :attr:`last_snapshot`.
+    """
 
     run_id: str
-    number: int  # 1, 2, … in the order the session started them
+    number: int  # 1, 2, … in the order the browser started them
     task: str
     preset: str
     config: TrainConfig
-    checkpoint: str | None = None  # folder of the saved checkpoint, once saved
-    last_snapshot: dict = field(default_factory=dict)  # the latest snapshot seen (kept after the job is gone)
-    job: Any = field(default=None, repr=False, compare=False)  # the TrainingJob (its model is saved from it)
+    checkpoint: str | None = None  # folder of the checkpoint the worker saved, once the run has ended
+    last_snapshot: dict = field(default_factory=dict)  # the run as last seen: status, message, steps, evals, …
+    cursor: int = 0  # the manager's sequence number of the last record copied
     previous: RunRecord | None = field(default=None, repr=False, compare=False)  # the run started before it
+
+    def apply(self, state: dict, records: list[dict]) -> None:
+        """Fold the manager's ``state`` and the new ``records`` (steps and evals) into :attr:`last_snapshot`.
+
+        The snapshot keeps the shape the page reads: ``status``, ``message``, ``run_id``, ``task``, ``config``,
+        ``steps``, ``evals``, ``last_step``, ``last_eval``, ``progress`` (0…1), ``elapsed_s``, ``summary``,
+        ``snapshot_note``, ``checkpoint``. Long step histories are thinned (:func:`trainers.jobs.thin_steps`).
+        """
+        from trainers.jobs import ACTIVE_STATUSES, thin_steps
+
+        snap = self.last_snapshot
+        steps = snap.get("steps", []) + [r for r in records if r.get("kind") == "step"]
+        evals = snap.get("evals", []) + [r for r in records if r.get("kind") == "eval"]
+        steps = thin_steps(steps)
+        status = state["status"]
+        last_step = steps[-1] if steps else None
+        elapsed = (last_step or {}).get("elapsed_s", 0.0)
+        if state.get("summary") and state["summary"].get("elapsed_s") is not None:
+            elapsed = state["summary"]["elapsed_s"]
+        self.last_snapshot = {
+            "status": status, "message": state.get("message", ""), "run_id": self.run_id, "task": self.task,
+            "config": state.get("config"), "steps": steps, "evals": evals, "last_step": last_step,
+            "last_eval": evals[-1] if evals else None,
+            "progress": 1.0 if status == "finished" else float((last_step or {}).get("progress", 0.0)),
+            "elapsed_s": elapsed, "summary": state.get("summary"), "snapshot_note": state.get("snapshot_note"),
+            "checkpoint": state.get("checkpoint"),
+        }
+        if status not in ACTIVE_STATUSES:
+            self.checkpoint = state.get("checkpoint")
 
     @property
     def label(self) -> str:
@@ -262,6 +295,41 @@ class RunRecord:
         return f"#{self.number} {self.task} {self.preset} {family}"
 
 
+def sync_runs(runs: list[RunRecord], manager, owner: str) -> list[RunRecord]:
+    """Bring a session's ``runs`` up to date with the ``manager``'s runs of ``owner`` (a browser id).
+
+    Runs of the owner the list lacks are appended (oldest first: after a reload, a server restart, or from another
+    tab of the browser); every run not yet ended gets the records that are new since its cursor. Returns the
+    runs that ended since the last call. Runs whose saved config cannot be read any more are left out.
+    """
+    from trainers.jobs import ACTIVE_STATUSES
+
+    known = {r.run_id for r in runs}
+    for state in manager.runs_of(owner):
+        if state["run_id"] in known:
+            continue
+        try:
+            config = TrainConfig.from_dict(state["config"])
+        except (ValueError, TypeError, KeyError):
+            continue
+        runs.append(RunRecord(state["run_id"], len(runs) + 1, config.task, state.get("preset") or config.preset,
+                              config, previous=runs[-1] if runs else None))
+        known.add(state["run_id"])
+    ended = []
+    for record in runs:
+        before = record.last_snapshot.get("status")
+        if before is not None and before not in ACTIVE_STATUSES:  # an ended run no longer changes
+            continue
+        try:
+            state, records, record.cursor = manager.fetch(record.run_id, record.cursor)
+        except KeyError:  # not a run of this manager (another runs folder)
+            continue
+        record.apply(state, records)
+        if before is not None and state["status"] not in ACTIVE_STATUSES:
+            ended.append(record)
+    return ended
+
+
 def _bucket(steps: list[int], values: list[float], max_points: int) -> tuple[list[float], list[float]]:
     """Average consecutive points in equal buckets so that at most about ``max_points`` remain."""
     if len(steps) <= max_points:
@@ -278,7 +346,7 @@ def _bucket(steps: list[int], values: list[float], max_points: int) -> tuple[lis
 def loss_frame(snapshots: dict[str, dict], max_points: int = MAX_POINTS_PER_CURVE) -> pd.DataFrame:
     """Long-form loss curves of several runs: columns run, step, seconds, curve ("train" / "validation"), loss.
 
-    ``snapshots`` maps a run's label to its ``TrainingJob.snapshot()``; ``seconds`` is the training time
+    ``snapshots`` maps a run's label to its :attr:`RunRecord.last_snapshot`; ``seconds`` is the training time
     (wall clock since the run started) at that step. Training losses of long runs are averaged in buckets
     (at most about ``max_points`` per run); validation points are kept as they are.
     """

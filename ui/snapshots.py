@@ -6,8 +6,8 @@ chart per head of a number that summarises its pattern against step (attention e
 cross-attention also the share on the best monotonic alignment), one heatmap per head at that step, and
 the downloads (the npz of every snapshot, an animated GIF of one head over training).
 
-The Train page calls it for the selected run (``source`` reads the job's snapshots so far, so the section
-follows a run while it trains); the Attention maps page for a saved run's ``attention_snapshots.npz``.
+The Train page calls it for the selected run once it has ended (``source`` reads the snapshots its worker saved
+beside the checkpoint in the run's folder); the Attention maps page for a saved run's ``attention_snapshots.npz``.
 The data helpers (:func:`summary_frame`, :func:`loss_marker_frame`, :func:`snapshot_gif`) use no Streamlit.
 """
 
@@ -37,6 +37,7 @@ from ui.fonts import configure_cjk_fonts
 from ui.i18n import _
 from ui.labels import kind_names
 from ui.links import show_chart
+from ui.messages import localize
 from ui.text import format_plain, unique_labels
 
 PLAY_SECONDS = 1.0  # one snapshot a second while playing
@@ -300,12 +301,7 @@ def probe_inputs(task: str, family: str, max_steps: int, max_time_s: float) -> t
 
 
 def run_snapshots(record) -> AttentionSnapshots | None:
-    """A Train-page run's snapshots: its job's so far, else the ones saved with its checkpoint, else None."""
-    job = record.job
-    if job is not None:
-        snaps = job.attention_snapshots()
-        if snaps is not None:
-            return snaps
+    """A Train-page run's snapshots: those its worker saved with its checkpoint, else None."""
     if record.checkpoint:
         try:
             return load_snapshots(record.checkpoint)
@@ -326,9 +322,9 @@ def train_snapshot_section(runs: list, active: bool) -> None:
     label = st.selectbox(_("Run"), list(by_label), key="train_snapshot_run") if len(by_label) > 1 else next(
         iter(by_label))
     record = by_label[label]
-    note = record.job.snapshot_note if record.job is not None else None
+    note = record.last_snapshot.get("snapshot_note")  # the worker's reason for recording none
     if note:
-        st.info(note, icon=":material/block:")
+        st.info(localize(note), icon=":material/block:")
         return
     if active and record.last_snapshot.get("status") in ("queued", "running"):
         # Drawing the section every few seconds took CPU from the run (on 2 cores, a 60 s AddSub run made
