@@ -7,7 +7,7 @@ When the environment variable ``TC_RAY_ADDRESS`` names a Ray cluster (``host:por
 its job manager do not see the difference. Ray (https://docs.ray.io) is a well-kept distributed engine: it places each run on a node with the
 CPUs and memory the run asks for, starts a worker process there and carries the records back.
 
-- **The connection lives in a child process** of the server (:func:`_driver_main`, one per server and cluster,
+- **The connection lives in a child process** of the server (:class:`_DriverHandle`, one per server and cluster,
   started by the first run): a Ray driver ends its process when the cluster's head stays unreachable for a
   minute, and can abort it when the head comes back as a new cluster; in a child, that ends the child, never
   the server. The runs it held then end as "failed" with a sentence, and the next run starts a new child.
@@ -39,10 +39,11 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import logging
-import multiprocessing
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -272,6 +273,13 @@ class _Driver:
         return ray.get(self.runs[run]["actor"].pid.remote(), timeout=CALL_TIMEOUT_S) if run in self.runs else None
 
 
+def _driver_child(fd: int) -> None:
+    """The child process's entry point: serve requests on the socket ``fd`` (see :class:`_DriverHandle`)."""
+    from multiprocessing.connection import Connection
+
+    _driver_main(Connection(fd))
+
+
 def _driver_main(conn) -> None:
     """The child process: answer ``(id, op, args)`` requests with ``(id, ok, value or message)`` until the server
     closes the pipe (or goes away)."""
@@ -296,22 +304,37 @@ class _DriverGone(Exception):
 
 
 class _DriverHandle:
-    """In the server: the child process holding one cluster's connection; requests and replies over a pipe."""
+    """In the server: the child process holding one cluster's connection; requests and replies over a socket.
+
+    The child is a fresh interpreter started with ``subprocess`` (``python -c``), not with ``multiprocessing``:
+    under ``streamlit run``, ``__main__`` is the app's script, which ``multiprocessing`` would run again in the
+    child. It imports neither torch nor the app, and ends when the server closes the socket or goes away.
+    """
 
     def __init__(self, address: str) -> None:
-        ctx = multiprocessing.get_context("spawn")  # a fresh interpreter: neither torch nor the server's threads
+        from multiprocessing.connection import Connection
+
+        from .data_paths import repo_root
+
         self.address = address
-        self._conn, child = ctx.Pipe()
-        self._process = ctx.Process(target=_driver_main, args=(child,), name="ray-driver", daemon=True)
-        self._process.start()
-        child.close()
+        ours, theirs = socket.socketpair()
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(repo_root()), env.get("PYTHONPATH", "")) if p)
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-c", f"from trainers.ray_backend import _driver_child; _driver_child({theirs.fileno()})"],
+                pass_fds=(theirs.fileno(),), env=env, cwd=str(repo_root()), stdin=subprocess.DEVNULL,
+                start_new_session=True)  # a Ctrl-C in the server's terminal reaches the server, which closes it
+        finally:
+            theirs.close()
+        self._conn = Connection(ours.detach())
         self._lock = threading.Lock()
         self._ids = itertools.count()
         self._replies: dict[int, tuple[bool, object]] = {}
         self.gone: str | None = None
 
     def usable(self) -> bool:
-        return self.gone is None and self._process.is_alive()
+        return self.gone is None and self._process.poll() is None
 
     def send(self, op: str, *args) -> int:
         with self._lock:
@@ -334,8 +357,8 @@ class _DriverHandle:
                     raise _DriverGone(self.gone)
                 try:
                     if not self._conn.poll(max(0.0, deadline - time.monotonic())):
-                        if not self._process.is_alive():
-                            self._lose(f"the process holding it ended with exit code {self._process.exitcode}")
+                        if self._process.poll() is not None:
+                            self._lose(f"the process holding it ended with exit code {self._process.returncode}")
                         return False, False, None
                     answer_id, ok, value = self._conn.recv()
                 except (EOFError, OSError):
@@ -357,8 +380,9 @@ class _DriverHandle:
     def _lose(self, why: str) -> None:
         """Mark the connection lost (the lock is held) and end the process; raises _DriverGone."""
         self.gone = why
-        if self._process.is_alive():
+        if self._process.poll() is None:
             self._process.kill()
+            self._process.wait(5)
         raise _DriverGone(why)
 
     def close(self) -> None:
@@ -366,10 +390,11 @@ class _DriverHandle:
         with self._lock:
             self.gone = self.gone or "it was closed"
             self._conn.close()
-        self._process.join(10)
-        if self._process.is_alive():
+        try:
+            self._process.wait(10)
+        except subprocess.TimeoutExpired:
             self._process.kill()
-            self._process.join(5)
+            self._process.wait(5)
 
 
 _drivers_lock = threading.Lock()
