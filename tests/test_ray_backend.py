@@ -320,3 +320,34 @@ def test_losing_the_head_fails_the_run_and_never_the_server(tmp_path):
         assert not worker.alive()
         with pytest.raises(RuntimeError, match=f"^The Ray cluster at {address} cannot be reached"):
             _worker(address, _config(tmp_path, "ray-after"), tmp_path)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The sentences a page shows, in the session's language
+# ---------------------------------------------------------------------------------------------------------
+def test_the_ray_sentences_are_translated(monkeypatch, tmp_path):
+    from ui import messages
+    from ui.i18n import translate
+
+    (port,) = _free_ports(1)
+    sentences = [
+        "Waiting for a Ray worker with 2 CPU(s) and 4096 MB free…",
+        "Waiting for a Ray worker with 1 CPU(s) free…",
+        f"The Ray cluster at 127.0.0.1:{port} cannot be reached (Connection refused): start its head with "
+        "`ray start --head`, or unset TC_RAY_ADDRESS to train on this machine.",
+        "TC_RAY_ADDRESS is set, but Ray is not installed on this server: install it with `pip install ray` (the "
+        "worker nodes need it too), or unset TC_RAY_ADDRESS to train on this machine.",
+    ]
+    monkeypatch.setattr(messages, "_", lambda m: translate(m, "zh_Hant"))
+    for english in sentences:
+        chinese = messages.localize(english)
+        assert chinese != english and "Waiting" not in chinese and "cannot be reached" not in chinese, chinese
+    assert "4096" in messages.localize(sentences[0]) and f"127.0.0.1:{port}" in messages.localize(sentences[2])
+    if ray is not None:  # the sentences are the ones the backend says
+        with pytest.raises(RuntimeError) as caught:
+            _worker(f"127.0.0.1:{port}", _config(tmp_path, "ray-nowhere"), tmp_path)
+        assert str(caught.value) == sentences[2]
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(RuntimeError) as caught:
+        _worker("127.0.0.1:6379", _config(tmp_path, "ray-none"), tmp_path)
+    assert str(caught.value) == sentences[3]
