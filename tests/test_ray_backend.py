@@ -351,3 +351,18 @@ def test_the_ray_sentences_are_translated(monkeypatch, tmp_path):
     with pytest.raises(RuntimeError) as caught:
         _worker("127.0.0.1:6379", _config(tmp_path, "ray-none"), tmp_path)
     assert str(caught.value) == sentences[3]
+
+
+def test_a_run_over_its_memory_budget_fails_on_the_worker(ray_address, tmp_path):
+    """The worker's address space is capped at the budget (plus the headroom a local worker gets): a batch whose
+    feed-forward activations alone need about 2 GB fails there with the local worker's sentence."""
+    from trainers.config import TrainConfig
+
+    base = _config(tmp_path, "ray-oom", max_steps=5)
+    model = type(base.model)(**{**base.model.to_dict(), "d_model": 64, "n_heads": 2, "d_ff": 8192})
+    config = TrainConfig.from_dict({**base.to_dict(), "model": model.to_dict(), "batch_size": 8192})
+    worker = _worker(ray_address, config, tmp_path, memory_mb=64)
+    worker.start()
+    end = _until(worker, _is_end, timeout_s=90)[-1]
+    assert end["status"] == "failed" and end["checkpoint"] is None
+    assert end["message"] == "Training failed: the run needed more memory than this server allows a run."
