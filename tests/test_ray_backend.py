@@ -95,12 +95,20 @@ def local_ray_head():
 
 
 @pytest.fixture(scope="module")
-def ray_address():
-    """A local Ray head for this module; yields its address."""
+def ray_head():
+    """A local Ray head for this module: (its process, its address)."""
     if ray is None:
         pytest.skip("ray is not installed (pip install -r requirements-dev.txt)")
-    with local_ray_head() as (_, address):
-        yield address
+    with local_ray_head() as head_and_address:
+        yield head_and_address
+
+
+@pytest.fixture
+def ray_address(ray_head):
+    """The module's head's address (the head still running)."""
+    if ray_head[0].poll() is not None:
+        pytest.skip("the module's Ray head was stopped by an earlier test")
+    return ray_head[1]
 
 
 def _config(tmp_path: Path, run_id: str, **overrides):
@@ -302,25 +310,6 @@ def test_save_checkpoint_files_writes_a_new_version_atomically(tmp_path):
             save_checkpoint_files(tmp_path / "other", bad)
 
 
-def test_losing_the_head_fails_the_run_and_never_the_server(tmp_path):
-    """A Ray driver ends its process when the head is gone: that process is a child, so the server (this test)
-    goes on, the run ends as failed with a sentence, and the next run is told the cluster cannot be reached."""
-    if ray is None:
-        pytest.skip("ray is not installed (pip install -r requirements-dev.txt)")
-    with local_ray_head() as (head, address):
-        worker = _worker(address, _config(tmp_path, "ray-headless", max_steps=1_000_000), tmp_path)
-        worker.start()
-        _until(worker, lambda r: r["kind"] == "step")
-        os.killpg(head.pid, signal.SIGKILL)  # the head machine is gone: GCS, raylet, the run's worker
-        head.wait(10)
-        end = _until(worker, _is_end, timeout_s=60)[-1]
-        assert end["status"] == "failed" and end["checkpoint"] is None
-        assert re.match(r"Training failed: the (connection to the Ray cluster at \S+ was lost \(the process holding "
-                        r"it ended\)|Ray worker running it ended unexpectedly: it died)", end["message"]), end["message"]
-        assert not worker.alive()
-        with pytest.raises(RuntimeError, match=f"^The Ray cluster at {address} cannot be reached"):
-            _worker(address, _config(tmp_path, "ray-after"), tmp_path)
-
 
 # ---------------------------------------------------------------------------------------------------------
 # The sentences a page shows, in the session's language
@@ -366,3 +355,26 @@ def test_a_run_over_its_memory_budget_fails_on_the_worker(ray_address, tmp_path)
     end = _until(worker, _is_end, timeout_s=90)[-1]
     assert end["status"] == "failed" and end["checkpoint"] is None
     assert end["message"] == "Training failed: the run needed more memory than this server allows a run."
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Last: the head goes away
+# ---------------------------------------------------------------------------------------------------------
+
+def test_losing_the_head_fails_the_run_and_never_the_server(ray_head, tmp_path):
+    """A Ray driver ends its process when the head is gone: that process is a child, so the server (this test)
+    goes on, the run ends as failed with a sentence, and the next run is told the cluster cannot be reached.
+    The last test of the module: it kills the module's head."""
+    head, address = ray_head
+    worker = _worker(address, _config(tmp_path, "ray-headless", max_steps=1_000_000), tmp_path)
+    worker.start()
+    _until(worker, lambda r: r["kind"] == "step")
+    os.killpg(head.pid, signal.SIGKILL)  # the head machine is gone: GCS, raylet, the run's worker
+    head.wait(10)
+    end = _until(worker, _is_end, timeout_s=60)[-1]
+    assert end["status"] == "failed" and end["checkpoint"] is None
+    assert re.match(r"Training failed: the (connection to the Ray cluster at \S+ was lost \(the process holding "
+                    r"it ended\)|Ray worker running it ended unexpectedly: it died)", end["message"]), end["message"]
+    assert not worker.alive()
+    with pytest.raises(RuntimeError, match=f"^The Ray cluster at {address} cannot be reached"):
+        _worker(address, _config(tmp_path, "ray-after"), tmp_path)

@@ -241,9 +241,15 @@ class _Driver:
             records = ray.get(ref, timeout=max(wait_s, 1.0))
         except (ActorUnavailableError, GetTimeoutError):  # a passing network problem: ask again next time
             return {"records": [], "gone": None}
-        except RayActorError:
+        except RayActorError as exc:
             self.runs.pop(run, None)
-            why = "it was killed" if state["killed"] else "it died (killed, out of memory, or its node left the cluster)"
+            if state["killed"]:
+                why = "it was killed"
+            elif getattr(exc, "actor_init_failed", False):  # e.g. the project's code does not import on the node
+                lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+                why = f"it could not start the run: {(lines or ['unknown error'])[-1][:200]}"
+            else:
+                why = "it died (killed, out of memory, or its node left the cluster)"
             return {"records": [], "gone": why}
         except RayError as exc:  # e.g. the runtime_env could not be set up on the node
             self.runs.pop(run, None)
@@ -331,16 +337,20 @@ class _DriverHandle:
         self._lock = threading.Lock()
         self._ids = itertools.count()
         self._replies: dict[int, tuple[bool, object]] = {}
+        self._unread: set[int] = set()  # requests whose answer nobody waits for (stop, kill)
         self.gone: str | None = None
 
     def usable(self) -> bool:
         return self.gone is None and self._process.poll() is None
 
-    def send(self, op: str, *args) -> int:
+    def send(self, op: str, *args, answer: bool = True) -> int:
+        """Send a request; its id (``answer=False``: its answer is dropped when it comes)."""
         with self._lock:
             if self.gone is not None:
                 raise _DriverGone(self.gone)
             request_id = next(self._ids)
+            if not answer:
+                self._unread.add(request_id)
             try:
                 self._conn.send((request_id, op, args))
             except (OSError, ValueError) as exc:
@@ -363,7 +373,10 @@ class _DriverHandle:
                     answer_id, ok, value = self._conn.recv()
                 except (EOFError, OSError):
                     self._lose("the process holding it ended")
-                self._replies[answer_id] = (ok, value)
+                if answer_id in self._unread:
+                    self._unread.discard(answer_id)
+                else:
+                    self._replies[answer_id] = (ok, value)
             ok, value = self._replies.pop(request_id)
             return True, ok, value
 
@@ -517,7 +530,7 @@ class RayWorker:
         """Ask the run to stop: it ends within one step, saves what it trained and sends its end record."""
         if self._started and not self._ended:
             try:
-                self._driver.send("stop", self._name)
+                self._driver.send("stop", self._name, answer=False)
             except _DriverGone:
                 pass  # poll() reports the lost connection
 
@@ -526,7 +539,7 @@ class RayWorker:
         del timeout  # ray.kill does not wait
         if self._started and not self._ended:
             try:
-                self._driver.send("kill", self._name)
+                self._driver.send("kill", self._name, answer=False)
             except _DriverGone:
                 pass
 
