@@ -350,11 +350,17 @@ def test_a_run_over_its_memory_budget_fails_on_the_worker(ray_address, tmp_path)
     base = _config(tmp_path, "ray-oom", max_steps=5)
     model = type(base.model)(**{**base.model.to_dict(), "d_model": 64, "n_heads": 2, "d_ff": 8192})
     config = TrainConfig.from_dict({**base.to_dict(), "model": model.to_dict(), "batch_size": 8192})
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a process id that no process has now
+    stale = Path(tempfile.gettempdir()) / f"tc-ray-run-{gone.pid}-test"  # as a killed run's worker leaves it
+    (stale / "run").mkdir(parents=True, exist_ok=True)
     worker = _worker(ray_address, config, tmp_path, memory_mb=64)
     worker.start()
     end = _until(worker, _is_end, timeout_s=90)[-1]
     assert end["status"] == "failed" and end["checkpoint"] is None
     assert end["message"] == "Training failed: the run needed more memory than this server allows a run."
+    assert not stale.exists()  # the next run on the node removed it
+    assert not list(Path(tempfile.gettempdir()).glob("tc-ray-run-*-*/run"))  # nor is any run's own folder left
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -106,6 +106,23 @@ def runtime_env() -> dict:
 # -------------------------------------------------------------------------------------------------------------
 # The actor: one run on a node of the cluster
 # -------------------------------------------------------------------------------------------------------------
+_WORKDIR_PREFIX = "tc-ray-run-"  # a run's node-local folder: tc-ray-run-<pid>-<random>
+
+
+def _remove_stale_workdirs() -> None:
+    """Remove the node-local folders of runs whose worker process is gone (killed before its end record)."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{_WORKDIR_PREFIX}*"):
+        pid = folder.name[len(_WORKDIR_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except OSError:  # another user's live process
+            pass
+
+
 class _TrainingActor:
     """Runs :func:`trainers.worker.run_training` in a thread of a Ray worker process; :meth:`drain` hands out
     the records buffered since the last call. The end record carries the run's files as bytes."""
@@ -120,7 +137,8 @@ class _TrainingActor:
         self._records: list[dict] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._workdir = Path(tempfile.mkdtemp(prefix="tc-ray-run-"))  # node-local: the server's disk is not here
+        _remove_stale_workdirs()
+        self._workdir = Path(tempfile.mkdtemp(prefix=f"{_WORKDIR_PREFIX}{os.getpid()}-"))  # node-local
         self._log_dir = self._workdir / "logs"
         self._run_id = config.get("run_id") or "run"
         config = {**config, "out_dir": str(self._log_dir)}
