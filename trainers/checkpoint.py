@@ -63,6 +63,7 @@ __all__ = [
     "read_meta",
     "resolve_checkpoint",
     "save_checkpoint",
+    "save_checkpoint_files",
 ]
 
 CHECKPOINT_FORMAT = 1
@@ -282,6 +283,41 @@ def save_checkpoint(
         from .snapshots import SNAPSHOTS_FILE
 
         files[SNAPSHOTS_FILE] = snapshots.to_bytes()
+    _commit_version(target, version, files)
+    return target
+
+
+def save_checkpoint_files(path: str | os.PathLike, files: dict[str, bytes]) -> Path:
+    """Write a checkpoint's files as they are (name → bytes: ``model.safetensors``, ``config.json``, and
+    ``tokenizer.json`` or other files of the version) into folder ``path``, atomically as :func:`save_checkpoint`
+    does (a new version sub-folder, then one ``os.replace`` of ``CURRENT``). For a checkpoint made elsewhere,
+    e.g. a run trained on another machine (``trainers.ray_backend``), whose files arrive as bytes. The files
+    are not checked here; :func:`load_checkpoint` checks them as it checks any checkpoint.
+
+    Returns the folder's path (``path``). Raises ValueError when a name is not a plain file name, is the
+    pointer's, or the weights or config.json are missing.
+    """
+    for name in files:
+        if not isinstance(name, str) or name != Path(name).name or name.startswith(".") or name == POINTER_FILE:
+            raise ValueError(f"checkpoint file names are plain file names, got {name!r}")
+    missing = [name for name in (WEIGHTS_FILE, CONFIG_FILE) if name not in files]
+    if missing:
+        raise ValueError(f"a checkpoint needs {' and '.join(missing)}")
+    target = Path(path)
+    target.mkdir(parents=True, exist_ok=True)
+    target.chmod(0o755)
+    _remove_stale(target)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")  # noqa: UP017
+    version = target / f"{VERSION_PREFIX}{stamp}-{os.getpid()}"
+    version.mkdir()
+    version.chmod(0o755)
+    _commit_version(target, version, files)
+    return target
+
+
+def _commit_version(target: Path, version: Path, files: dict[str, bytes | str]) -> None:
+    """Write ``files`` into the new ``version`` sub-folder of ``target``, flush them, then switch ``CURRENT`` to
+    the version with one ``os.replace`` and remove what the switch left behind."""
     for name, content in files.items():
         (version / name).write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
     for file in version.iterdir():
@@ -295,7 +331,6 @@ def save_checkpoint(
     os.replace(pointer_tmp, target / POINTER_FILE)  # the one instant the checkpoint changes from old to new
     _fsync(target)
     _remove_stale(target, legacy=True)
-    return target
 
 
 def _fsync(path: Path) -> None:

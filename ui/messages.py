@@ -55,6 +55,18 @@ PATTERNS: list[tuple[re.Pattern, str]] = [
         (r"Training failed: the training process ended unexpectedly: it exited with code (?P<code>-?\d+)\.",
          N_("Training failed: the training process ended unexpectedly: it exited with code {code}.")),
         (r"Training failed: (?P<detail>.*)", N_("Training failed: {detail}")),
+        # The Ray path (trainers.ray_backend): a run waiting for a node, and a cluster that cannot be used
+        (r"Waiting for a Ray worker with (?P<cpus>\d+) CPU\(s\) and (?P<mb>\d+) MB free…",
+         N_("Waiting for a Ray worker with {cpus} CPU(s) and {mb} MB free…")),
+        (r"Waiting for a Ray worker with (?P<cpus>\d+) CPU\(s\) free…", N_("Waiting for a Ray worker with {cpus} CPU(s) free…")),
+        (r"The Ray cluster at (?P<address>\S+) cannot be reached \((?P<reason>[^)]*)\): start its head with `ray start "
+         r"--head`, or unset TC_RAY_ADDRESS to train on this machine\.",
+         N_("The Ray cluster at {address} cannot be reached ({reason}): start its head with `ray start --head`, or "
+            "unset TC_RAY_ADDRESS to train on this machine.")),
+        (r"TC_RAY_ADDRESS is set, but Ray is not installed on this server: install it with `pip install ray` \(the "
+         r"worker nodes need it too\), or unset TC_RAY_ADDRESS to train on this machine\.",
+         N_("TC_RAY_ADDRESS is set, but Ray is not installed on this server: install it with `pip install ray` (the "
+            "worker nodes need it too), or unset TC_RAY_ADDRESS to train on this machine.")),
         # The AddSub parser (trainers.tasks.addsub.parse_expression)
         (r"The expression is empty: type two numbers with \+ or - between them, e\.g\. -30 - -34\.",
          N_("The expression is empty: type two numbers with + or - between them, e.g. -30 - -34.")),
