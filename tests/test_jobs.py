@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 import time
 
 import pytest
@@ -231,6 +232,26 @@ def test_a_worker_sends_its_records_in_order_and_saves_a_loadable_checkpoint(tmp
     assert end["status"] == "finished" and end["checkpoint"] == str(tmp_path / "w1" / "checkpoint")
     model, meta = load_checkpoint(end["checkpoint"])
     assert meta.task == "addsub" and sum(p.numel() for p in model.parameters()) > 0
+
+
+def test_a_worker_does_not_run_the_servers_main_script(tmp_path, monkeypatch):
+    # Under `streamlit run`, __main__ is the app script: a spawn/forkserver child would run app.py again before
+    # training. Stand in for it with a script that leaves a mark when it runs.
+    import types
+
+    mark = tmp_path / "main_ran"
+    script = tmp_path / "fake_app.py"
+    script.write_text(f"open({str(mark)!r}, 'w').write('ran')\n")
+    fake_main = types.ModuleType("__main__")
+    fake_main.__file__ = str(script)
+    fake_main.__spec__ = None
+    monkeypatch.setitem(sys.modules, "__main__", fake_main)
+    cfg = config("nm", max_steps=2, eval_every=2, threads=1, out_dir=str(tmp_path))
+    worker = ProcessWorker(cfg, tmp_path / "nm")
+    worker.start()
+    records = wait_end(worker)
+    assert records[-1]["status"] == "finished", records[-1]["message"]
+    assert not mark.exists(), "the worker ran the server's main script"
 
 
 def test_a_run_over_its_memory_budget_fails_with_a_sentence(tmp_path):

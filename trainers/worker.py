@@ -31,9 +31,11 @@ import multiprocessing
 import os
 import queue as queue_module
 import sys
+import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
@@ -181,6 +183,36 @@ def _context():
     return multiprocessing.get_context("spawn")
 
 
+_START_LOCK = threading.Lock()
+
+
+@contextmanager
+def _without_main_module() -> Iterator[None]:
+    """Start a child without running the parent's ``__main__`` in it.
+
+    ``spawn`` and ``forkserver`` children re-run the parent's main module before the target (to find functions
+    defined there). Under ``streamlit run`` that module is the app script, so every worker would run ``app.py``
+    again, pages and all. The worker's target lives in this module and its arguments are plain data, so the child
+    needs no main module: it is left out of the data the child is prepared with, while this thread starts it.
+    """
+    from multiprocessing import spawn
+
+    original = spawn.get_preparation_data
+
+    def without_main(name: str) -> dict:
+        data = original(name)
+        data.pop("init_main_from_path", None)
+        data.pop("init_main_from_name", None)
+        return data
+
+    with _START_LOCK:
+        spawn.get_preparation_data = without_main
+        try:
+            yield
+        finally:
+            spawn.get_preparation_data = original
+
+
 class ProcessWorker:
     """One run in a child process: ``start()``, ``poll()`` for new records, ``stop()``, ``kill()``.
 
@@ -210,7 +242,8 @@ class ProcessWorker:
     def start(self) -> None:
         """Start the child process (returns at once)."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._process.start()
+        with _without_main_module():
+            self._process.start()
 
     def alive(self) -> bool:
         """True while the child process runs."""
