@@ -178,6 +178,41 @@ def test_trains_addsub_and_brings_the_checkpoint_back(ray_address, tmp_path):
     assert worker.join(10) and not worker.alive()
 
 
+def test_the_train_page_trains_a_run_on_the_cluster(ray_address, tmp_path, monkeypatch):
+    """Issue 17's "Done when": the Ray path trains a run from the page. The Train page, unchanged, with
+    TC_RAY_ADDRESS set: Start → the run goes to the local head, finishes, and Keep a model offers its checkpoint."""
+    from tests.test_pages_train_generate import last_status, open_page, page_file, poll, stop_runs
+    from ui.jobs import ACTIVE_STATUSES
+
+    started: list[str] = []
+    ray_start = ray_backend.RayWorker.start
+
+    def start(worker):
+        started.append(worker.config.run_id)
+        return ray_start(worker)
+
+    monkeypatch.setattr(ray_backend.RayWorker, "start", start)
+    monkeypatch.setenv(ENV_RAY_ADDRESS, ray_address)
+    monkeypatch.setenv("TC_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.delenv("TC_MAX_JOBS", raising=False)
+    at = open_page(page_file("Train"))
+    try:
+        at.button(key="train_start").click().run()
+        assert not at.error, [e.value for e in at.error]
+        poll(at, lambda a: last_status(a) not in ACTIVE_STATUSES, timeout=120)
+        record = at.session_state["train_runs"][-1]
+        assert last_status(at) == "finished", record.last_snapshot.get("message")
+        assert record.last_snapshot["last_step"]["step"] == 60  # the AddSub tiny preset's 60 steps
+        assert any("finished" in s.value and "exact-match" in s.value for s in at.success)
+        assert record.checkpoint == str(tmp_path / "runs" / record.run_id / "checkpoint")
+        _model, meta = load_checkpoint(record.checkpoint)  # came back from the cluster as files
+        assert meta.task == "addsub" and meta.train_config["max_steps"] == 60
+        assert at.button(key="train_open_attention")  # Keep a model offers it at once
+        assert started == [record.run_id]  # it went to the cluster, not to a local process
+    finally:
+        stop_runs()
+
+
 def test_stop_ends_a_long_run_as_stopped_with_a_checkpoint(ray_address, tmp_path):
     config = _config(tmp_path, "ray-long", max_steps=1_000_000, eval_every=100_000, eval_batches=1)
     worker = _worker(ray_address, config, tmp_path)
