@@ -261,13 +261,7 @@ def save_checkpoint(
         "torch_version": torch.__version__,
         "extra": extra or {},
     }
-    target.mkdir(parents=True, exist_ok=True)
-    target.chmod(0o755)
-    _remove_stale(target)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")  # noqa: UP017
-    version = target / f"{VERSION_PREFIX}{stamp}-{os.getpid()}"
-    version.mkdir()
-    version.chmod(0o755)
+    version = _new_version(target)
     to_save = model
     if dtype != "float32":
         import copy
@@ -304,6 +298,13 @@ def save_checkpoint_files(path: str | os.PathLike, files: dict[str, bytes]) -> P
     if missing:
         raise ValueError(f"a checkpoint needs {' and '.join(missing)}")
     target = Path(path)
+    version = _new_version(target)
+    _commit_version(target, version, files)
+    return target
+
+
+def _new_version(target: Path) -> Path:
+    """Create ``target`` if needed, remove what killed saves left in it, and make a new empty version sub-folder."""
     target.mkdir(parents=True, exist_ok=True)
     target.chmod(0o755)
     _remove_stale(target)
@@ -311,8 +312,7 @@ def save_checkpoint_files(path: str | os.PathLike, files: dict[str, bytes]) -> P
     version = target / f"{VERSION_PREFIX}{stamp}-{os.getpid()}"
     version.mkdir()
     version.chmod(0o755)
-    _commit_version(target, version, files)
-    return target
+    return version
 
 
 def _commit_version(target: Path, version: Path, files: dict[str, bytes | str]) -> None:
