@@ -592,6 +592,10 @@ def renice_browsers(nice: int) -> None:
     for pid in _descendants(os.getpid(), procs):
         if "chrom" not in procs[pid][1].split(" ")[0]:
             continue
+        # With the kernel's autogroup scheduling (sched_autogroup_enabled), a nice level counts only inside the
+        # process's session group, and Chromium's processes run in sessions of their own: set the group's too.
+        with contextlib.suppress(OSError):
+            Path(f"/proc/{pid}/autogroup").write_text(str(nice))
         with contextlib.suppress(OSError):
             for task in Path(f"/proc/{pid}/task").iterdir():  # Linux keeps a nice level per thread
                 tid = int(task.name)
