@@ -151,8 +151,7 @@ class JobManager:
 
     def has_active(self, owner: str) -> bool:
         """True while ``owner`` has a run that holds a slot."""
-        with self._lock:
-            return any(r.owner == owner and r.worker is not None for r in self._runs.values())
+        return self.owner_active(owner) > 0
 
     # ---------------------------------------------------------------------------------------------
     # Slots
@@ -280,8 +279,9 @@ class JobManager:
             try:
                 records = run.worker.poll()
             except Exception as exc:  # a broken channel (e.g. a Ray node gone): the run failed
-                records = [{"kind": "end", "status": "failed", "message": f"Training failed: {exc}",
-                            "summary": None, "checkpoint": None, "snapshots": False, "snapshot_note": None}]
+                from .worker import end_record  # here, not at the top: the worker module imports torch
+
+                records = [end_record("failed", f"Training failed: {exc}")]
             kill = None
             with self._lock:
                 self._apply(run, records)
