@@ -12,7 +12,7 @@ from trainers.config import LM_TASKS, TRANSLATION_TASKS
 from trainers.estimate import estimate_training_memory
 from trainers.presets import PRESETS
 from trainers.trainer import default_run_id
-from ui.charts import X_AXES, loss_curves_spec
+from ui.charts import X_AXES, loss_curves_spec, with_named_data
 from ui.i18n import _
 from ui.jobs import ACTIVE_STATUSES, browser_id, job_manager
 from ui.labels import family_label, status_name, task_names
@@ -399,9 +399,11 @@ def live_panel() -> None:
         help=_("Training time puts runs with the same time budget side by side: an LSTM takes more, cheaper steps "
                "than a transformer in the same seconds."),
     ) or "step"
+    # The rows go apart from the spec: while the runs and the axis stay the same, the spec does too, and the
+    # browser swaps the new rows into the chart on screen each second instead of building a new one.
     show_chart(
-        loss_curves_spec(frame, title=_("Training and validation loss"), x=x_axis), key="train_loss_chart",
-        width="stretch",
+        with_named_data(loss_curves_spec(frame, title=_("Training and validation loss"), x=x_axis)),
+        key="train_loss_chart", width="stretch",
     )
     smoothed = [r.label for r in chosen if getattr(r.config, "label_smoothing", 0.0) > 0]
     if smoothed:

@@ -1,5 +1,6 @@
 """Shared test set-up: CPU only, deterministic, no network."""
 
+import json
 import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -49,13 +50,14 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(log_path: Path | None = None, env: dict | None = None):
+def streamlit_server(log_path: Path | None = None, env: dict | None = None, launcher: tuple[str, ...] = ("-m", "streamlit")):
     """Run ``streamlit run app.py`` on a free loopback port (with ``env`` added to the environment); yield its URL
-    once healthy; stop it after."""
+    once healthy; stop it after. ``launcher``: what follows ``python`` instead of ``-m streamlit`` (a script that
+    wraps Streamlit's command line, e.g. ``benchmarks/timed_server.py``)."""
     port = _free_port()
     log = open(log_path, "w") if log_path else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+        [sys.executable, *launcher, "run", "app.py", "--server.headless", "true",
          "--server.address", "127.0.0.1", "--server.port", str(port),
          "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
         cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
@@ -115,3 +117,20 @@ def assert_no_exception_box(pg) -> None:
     boxes = pg.locator('[data-testid="stException"]')
     if boxes.count():
         raise AssertionError(f"the page shows an exception: {boxes.first.inner_text()[:500]}")
+
+
+def loss_chart_rows(at) -> list[dict]:
+    """The rows the Train page's loss chart draws (an AppTest after a run), both layers (the validation points are
+    in both): read from its spec and the named datasets Streamlit sends beside it. Other charts (the attention
+    snapshots') have no "run" column and are left out."""
+    import pyarrow as pa
+
+    from ui.charts import spec_values
+
+    rows = []
+    for el in at.get("vega_lite_chart"):
+        named = {ds.name: pa.ipc.open_stream(ds.data.data).read_all().to_pylist() for ds in el.proto.datasets}
+        spec = json.loads(el.proto.spec)
+        for layer in spec.get("layer", []):
+            rows.extend(r for r in spec_values(layer, named) if "run" in r)
+    return rows

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from safetensors import safe_open
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, loss_chart_rows
 from trainers import cli
 from trainers.checkpoint import list_checkpoints, load_checkpoint, resolve_checkpoint, save_checkpoint
 from trainers.config import TrainConfig
@@ -313,9 +313,7 @@ def test_train_page_overlays_a_transformer_and_an_lstm_then_generate_and_attenti
         assert [r.config.family for r in runs] == ["transformer", "lstm"]
         assert [r.last_snapshot["status"] for r in runs] == ["finished", "finished"]
         assert runs[1].config.model.d_model == 40 and runs[1].config.model.n_heads == 1
-        charts = [json.loads(el.proto.spec) for el in at.get("vega_lite_chart")]
-        drawn = {row["run"] for spec in charts for layer in spec.get("layer", []) for row in
-                 layer.get("data", {}).get("values", []) if "run" in row}  # the loss chart's, not the snapshots'
+        drawn = {row["run"] for row in loss_chart_rows(at)}
         assert drawn == {"#1 shakespeare tiny transformer", "#2 LSTM, d_model 40"}  # named by what differs
         table = at.dataframe[0].value
         assert table["architecture"].tolist() == ["Transformer", "LSTM"]

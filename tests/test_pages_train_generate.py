@@ -19,7 +19,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from app import PAGES
-from tests.conftest import REPO
+from tests.conftest import REPO, loss_chart_rows
 from trainers.checkpoint import load_checkpoint, save_checkpoint
 from trainers.tasks import addsub
 from trainers.tasks.lm import build_char_tokenizer
@@ -118,13 +118,8 @@ def loss_chart_spec(at: AppTest) -> dict:
 
 
 def loss_points(at: AppTest) -> pd.DataFrame:
-    """The rows the loss chart draws, read from its Vega-Lite spec (both layers)."""
-    charts = [json.loads(el.proto.spec) for el in at.get("vega_lite_chart")]
-    rows = []
-    for spec in charts:
-        for layer in spec.get("layer", []):
-            rows.extend(r for r in layer.get("data", {}).get("values", []) if "run" in r)  # not the snapshots' charts
-    return pd.DataFrame(rows)
+    """The rows the loss chart draws (both layers; the validation points are in both)."""
+    return pd.DataFrame(loss_chart_rows(at))
 
 
 # ---------------------------------------------------------------------------------------------------------

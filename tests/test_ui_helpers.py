@@ -3,6 +3,7 @@
 import io
 import json
 
+import altair as alt
 import numpy as np
 import pytest
 
@@ -15,6 +16,8 @@ from ui.charts import (
     heatmap_frame,
     heatmap_png,
     heatmap_spec,
+    layered_spec,
+    loss_curves_spec,
     matrix_csv,
     spec_values,
     with_named_data,
@@ -116,6 +119,30 @@ def test_named_data_keeps_the_spec_when_only_the_numbers_change():
     both = with_named_data(hconcat_specs(first, second))
     assert [spec_values(part, {}) for part in both["hconcat"]] == [[], []]  # no rows without their datasets
     assert spec_values(both) == spec_values(first) + spec_values(second)
+
+
+def test_loss_curves_keep_their_spec_while_a_run_adds_points():
+    """The Train page's loss chart, redrawn every second: the rows change, the spec (runs' colours included) does
+    not, so the browser updates the chart on screen; the rows drawn are exactly the frame's."""
+    import pandas as pd
+
+    def frame(n: int) -> pd.DataFrame:
+        rows = [{"run": run, "step": float(s), "seconds": s / 10, "curve": "train", "loss": 3.0 / s}
+                for run in ("#1 tiny", "#2 LSTM") for s in range(1, n + 1)]
+        rows += [{"run": "#1 tiny", "step": float(n), "seconds": n / 10, "curve": "validation", "loss": 2.5}]
+        return pd.DataFrame(rows)
+
+    early, late = loss_curves_spec(frame(5), title="loss"), loss_curves_spec(frame(400), title="loss")
+    a, b = with_named_data(early), with_named_data(late)
+    assert {k: v for k, v in a.items() if k != "datasets"} == {k: v for k, v in b.items() if k != "datasets"}
+    color = b["layer"][0]["encoding"]["color"]
+    assert color["scale"]["domain"] == ["#1 tiny", "#2 LSTM"]  # a nominal domain stays: it names the runs
+    assert len(b["layer"]) == 2  # and no anchor layer is added for it
+    lines, dots = (spec_values({"layer": [layer], "datasets": b["datasets"]}) for layer in b["layer"])
+    assert len(lines) == 801 and lines == frame(400).to_dict(orient="records")
+    assert dots == [{"run": "#1 tiny", "step": 400.0, "seconds": 40.0, "curve": "validation", "loss": 2.5}]
+    with pytest.raises(ValueError, match="2 layers, 1 lists of rows"):
+        layered_spec(alt.layer(alt.Chart().mark_line(), alt.Chart().mark_point()), [[]])
 
 
 def test_facet_spec_has_one_facet_per_head():

@@ -32,6 +32,7 @@ from trainers.snapshots import (
 from ui.charts.colors import color_scale
 from ui.charts.files import PLOT_LOCK, _draw_heatmap
 from ui.charts.heatmaps import facet_heatmap_spec
+from ui.charts.lines import layered_spec
 from ui.charts.widgets import HEAD_MAPS_WIDTH
 from ui.fonts import configure_cjk_fonts
 from ui.i18n import _
@@ -126,8 +127,8 @@ def loss_marker_spec(curve: pd.DataFrame, marker: dict, title: str) -> dict:
     """The training loss against step with a rule and a dot at the chosen step (Vega-Lite, data inline)."""
     x = alt.X("step:Q", title=_("step"), scale=alt.Scale(zero=False))
     y = alt.Y("loss:Q", title=_("training loss"), scale=alt.Scale(zero=False))
-    line = alt.Chart(alt.Data(values=curve.to_dict(orient="records"))).mark_line(color="#1f77b4").encode(x=x, y=y)
-    point = alt.Chart(alt.Data(values=[marker]))
+    line = alt.Chart().mark_line(color="#1f77b4").encode(x=x, y=y)
+    point = alt.Chart()
     rule = point.mark_rule(color="#d62728", strokeDash=[4, 3]).encode(x="step:Q")
     dot = point.mark_point(filled=True, size=90, color="#d62728").encode(
         x=x, y=y, tooltip=[alt.Tooltip("step:Q", title=_("step")), alt.Tooltip("loss:Q", title=_("loss"), format=".4f")])
@@ -135,24 +136,23 @@ def loss_marker_spec(curve: pd.DataFrame, marker: dict, title: str) -> dict:
         x=x, y=y, text=alt.Text("loss:Q", format=".3f"))
     chart = alt.layer(line, rule, dot, label).properties(
         height=SMALL_CHART_HEIGHT, width="container", title=alt.TitleParams(title, anchor="start"))
-    return chart.to_dict()
+    return layered_spec(chart, [curve.to_dict(orient="records"), [marker], [marker], [marker]])
 
 
 def summary_spec(frame: pd.DataFrame, measure: str, step: int, title: str) -> dict:
     """One line per head of ``measure`` against step, the chosen step marked by a rule."""
     rows = frame[frame["measure"] == measure].to_dict(orient="records")
     x = alt.X("step:Q", title=_("step"), scale=alt.Scale(zero=False))
-    lines = alt.Chart(alt.Data(values=rows)).mark_line(point=alt.OverlayMarkDef(size=18)).encode(
+    lines = alt.Chart().mark_line(point=alt.OverlayMarkDef(size=18)).encode(
         x=x, y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
         color=alt.Color("head:N", title=_("head"), legend=alt.Legend(orient="top", direction="horizontal")),
         tooltip=[alt.Tooltip("head:N", title=_("head")), alt.Tooltip("step:Q", title=_("step")),
                  alt.Tooltip("value:Q", title=measure, format=".3f")],
     )
-    rule = alt.Chart(alt.Data(values=[{"step": int(step)}])).mark_rule(color="#d62728", strokeDash=[4, 3]).encode(
-        x="step:Q")
+    rule = alt.Chart().mark_rule(color="#d62728", strokeDash=[4, 3]).encode(x="step:Q")
     chart = alt.layer(lines, rule).properties(height=SMALL_CHART_HEIGHT, width="container",
                                              title=alt.TitleParams(title, anchor="start"))
-    return chart.to_dict()
+    return layered_spec(chart, [rows, [{"step": int(step)}]])
 
 
 # --------------------------------------------------------------------------------------------------

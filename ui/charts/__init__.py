@@ -29,7 +29,7 @@ from ui.charts.heatmaps import (
     spec_values,
     with_named_data,
 )
-from ui.charts.lines import X_AXES, candidates_spec, line_chart_spec, loss_curves_spec
+from ui.charts.lines import X_AXES, candidates_spec, layered_spec, line_chart_spec, loss_curves_spec
 from ui.charts.widgets import download_buttons, download_panel, show_head_maps, show_heads, show_matrices, show_matrix
 
 __all__ = [
@@ -50,6 +50,7 @@ __all__ = [
     "heatmap_png",
     "heatmap_spec",
     "line_chart_spec",
+    "layered_spec",
     "loss_curves_spec",
     "matrix_csv",
     "show_head_maps",

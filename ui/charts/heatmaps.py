@@ -398,8 +398,8 @@ def with_named_data(spec: dict) -> dict:
     the Vega-Lite spec and builds a new view. With the rows in ``spec["datasets"]`` (Streamlit sends them
     beside the spec) a chart whose shape stays the same keeps an identical spec, and Streamlit swaps the
     rows of the view already on screen (Vega's ``view.data``), which draws several times faster. So that
-    the spec does not carry the numbers either, a colour scale's ``domain`` (unless clamped: a fixed [0, 1]
-    stays in the spec) is replaced by a transparent, non-interactive rect layer holding its two ends: the
+    the spec does not carry the numbers either, a quantitative colour scale's ``domain`` (unless clamped: a
+    fixed [0, 1] stays in the spec; so does a nominal scale's list of categories, e.g. the runs of a chart) is replaced by a transparent, non-interactive rect layer holding its two ends: the
     scale spans the data and these two values, i.e. exactly the same domain. Rows shared by several layers
     become one dataset. The spec given is not changed; read the rows back with :func:`spec_values`.
     """
@@ -426,7 +426,8 @@ def with_named_data(spec: dict) -> dict:
         for layer in out.get("layer", []) if isinstance(out.get("layer"), list) else []:
             color = layer.get("encoding", {}).get("color", {})
             scale = color.get("scale")
-            if isinstance(scale, dict) and "domain" in scale and not scale.get("clamp"):
+            if (isinstance(scale, dict) and "domain" in scale and not scale.get("clamp")
+                    and color.get("type") == "quantitative"):  # a list of categories stays in the spec
                 lo, hi = scale.pop("domain")
                 scale.update(nice=False, zero=False)
                 field = {k: v for k, v in color.items() if k != "condition"}

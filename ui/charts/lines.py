@@ -72,8 +72,28 @@ def line_chart_spec(
     return spec
 
 
-def _records(df: pd.DataFrame) -> alt.Data:
-    return alt.Data(values=df.to_dict(orient="records"))
+def layered_spec(chart: alt.LayerChart | alt.Chart, rows: Sequence[list[dict]]) -> dict:
+    """``chart`` (layers without data) written as a Vega-Lite dict, then ``rows[i]`` put inline in layer i (a
+    single chart: ``rows[0]`` at its top).
+
+    altair checks a spec against the Vega-Lite schema row by row and copies inline rows slowly: for the Train
+    page's loss curves (a few thousand rows, redrawn every second) that was 80 % of the page's server time. The
+    layers are written without data and unchecked (every chart here is built from altair's own classes), and
+    the rows go in afterwards. Raises ValueError when ``rows`` does not have one list per layer.
+    """
+    spec = chart.to_dict(validate=False)
+    spec.pop("datasets", None)  # altair's placeholder for a chart without data
+    spec.pop("data", None)
+    layers = spec.get("layer", [spec])  # a single chart: its rows at the top
+    if len(rows) != len(layers):
+        raise ValueError(f"{len(layers)} layers, {len(rows)} lists of rows")
+    for layer, values in zip(layers, rows, strict=True):
+        layer["data"] = {"values": list(values)}
+    return spec
+
+
+def _records(df: pd.DataFrame) -> list[dict]:
+    return df.to_dict(orient="records")
 
 
 def loss_curves_spec(
@@ -113,14 +133,14 @@ def loss_curves_spec(
     }
     # Each layer carries its own rows (all curves; the validation points), so the data stays in the spec
     # (Streamlit would move top-level data out of it) and a test can read exactly what is drawn.
-    lines = alt.Chart(_records(df)).mark_line(strokeWidth=2).encode(**encoding)
-    dots = alt.Chart(_records(df[df["curve"] == validation])).mark_point(
+    lines = alt.Chart().mark_line(strokeWidth=2).encode(**encoding)
+    dots = alt.Chart().mark_point(
         filled=True, size=70, stroke="white", strokeWidth=1, opacity=1
     ).encode(**{k: v for k, v in encoding.items() if k != "strokeDash"})
     chart = (lines + dots).properties(height=height, width="container")
     if title:
         chart = chart.properties(title=alt.TitleParams(title, anchor="start"))
-    return chart.to_dict()
+    return layered_spec(chart, [_records(df), _records(df[df["curve"] == validation])])
 
 
 def candidates_spec(df: pd.DataFrame, title: str = "", height: int | None = None) -> dict:
@@ -128,10 +148,9 @@ def candidates_spec(df: pd.DataFrame, title: str = "", height: int | None = None
 
     ``df``: columns token (unique display label), distribution (which of the two), probability, chosen (bool).
     """
-    data = _records(df)
     tokens = list(dict.fromkeys(df["token"])) if not df.empty else []
     chart = (
-        alt.Chart(data)
+        alt.Chart()
         .mark_bar()
         .encode(
             y=alt.Y("token:N", sort=tokens, title=None, axis=alt.Axis(labelLimit=200, labelFontSize=13)),
@@ -154,4 +173,4 @@ def candidates_spec(df: pd.DataFrame, title: str = "", height: int | None = None
     )
     if title:
         chart = chart.properties(title=alt.TitleParams(title, anchor="start"))
-    return chart.to_dict()
+    return layered_spec(chart, [_records(df)])
