@@ -86,3 +86,47 @@ def test_the_page_counts_the_bytes_streamlit_sends_when_a_run_stops():
 
     assert _status(False) == bytes([74, 0])
     assert "const END = [74, 0];" in COUNT_RUN_ENDS
+
+
+def test_server_reruns_are_grouped_by_who_asked_inside_the_window():
+    from benchmarks.class_server import server_rerun_groups
+
+    rows = [
+        {"page": "attention_steps", "auto": False, "received": 10.0, "ended": 10.4},  # a student's slider move
+        {"page": "train", "auto": True, "received": 11.0, "ended": 11.1},  # the live panel's timer
+        {"page": "train", "auto": False, "received": 12.0, "ended": 12.5},  # a training tab's own click
+        {"page": "multihead", "auto": False, "received": 30.0, "ended": 31.0},  # after the window
+    ]
+    groups = server_rerun_groups(rows, (5.0, 20.0))
+    assert groups["students"] == pytest.approx([0.4])
+    assert groups["automatic"] == pytest.approx([0.1])
+
+
+@pytest.mark.browser
+def test_timed_server_logs_each_rerun_a_browser_asked_for(browser, tmp_path):
+    """benchmarks/timed_server.py serves the app as ``streamlit run`` does and writes one line per rerun request:
+    the page that ran and the server's seconds for it."""
+    import time
+
+    from benchmarks.class_server import read_rerun_log
+    from tests.conftest import REPO, streamlit_server
+
+    log = tmp_path / "reruns.jsonl"
+    with streamlit_server(tmp_path / "streamlit.log", env={"TC_RERUN_LOG": str(log), "TC_RUNS_DIR": str(tmp_path)},
+                          launcher=(str(REPO / "benchmarks" / "timed_server.py"),)) as url:
+        context = browser.new_context(viewport={"width": 1280, "height": 720})
+        page = context.new_page()
+        before = time.monotonic()
+        page.goto(f"{url}/cost")
+        page.get_by_role("heading", name="Cost of attention").first.wait_for(timeout=60_000)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(r["page"] == "cost" for r in read_rerun_log(log)):
+            time.sleep(0.2)
+        context.close()
+    rows = read_rerun_log(log)
+    cost = [r for r in rows if r["page"] == "cost"]
+    assert cost, rows
+    first = cost[0]
+    assert before < first["received"] <= first["ended"] < time.monotonic()  # the machine's monotonic clock
+    assert first["end"] == "SCRIPT_STOPPED_WITH_SUCCESS" and not first["auto"] and not first["fragment"]
+    assert all(set(r) >= {"session", "page", "received", "ended"} for r in rows)
