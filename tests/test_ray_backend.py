@@ -213,6 +213,38 @@ def test_the_train_page_trains_a_run_on_the_cluster(ray_address, tmp_path, monke
         stop_runs()
 
 
+def test_a_runs_actor_asks_for_tc_job_threads_cpus(ray_address, tmp_path):
+    """The job manager gives a run the threads of the limits (TC_JOB_THREADS; 2 by default with TC_RAY_ADDRESS,
+    whatever this server's cores), and the run's actor asks Ray for that many CPUs."""
+    from trainers.jobs import JobManager
+    from ui.limits import read_limits
+
+    workers = []
+
+    def factory(config, run_dir, memory_mb):
+        workers.append(make_worker(config, run_dir, memory_mb, environ={ENV_RAY_ADDRESS: ray_address}))
+        return workers[-1]
+
+    for environ, cpus in (({ENV_RAY_ADDRESS: ray_address}, 2), ({ENV_RAY_ADDRESS: ray_address, "TC_JOB_THREADS": "1"}, 1)):
+        limits = read_limits(environ, {}, "127.0.0.1")
+        manager = JobManager(runs_dir=tmp_path / "runs", threads=limits.threads_per_job, worker_factory=factory,
+                             pump_interval_s=0.1)
+        run_id = f"ray-threads-{cpus}"
+        try:
+            assert manager.start("alice", _config(tmp_path, run_id, max_steps=1_000_000), memory_mb=512).run_id
+            deadline = time.monotonic() + 90
+            while not any(r["kind"] == "step" for r in manager.fetch(run_id)[1]):
+                assert time.monotonic() < deadline and manager.fetch(run_id)[0]["status"] in ("queued", "running")
+                time.sleep(0.2)
+            worker = workers[-1]
+            assert worker.config.threads == worker.num_cpus == cpus
+            reserved = worker._driver.call("resources", worker._name)
+            assert reserved["CPU"] == cpus and reserved["memory"] == 512 * 2**20
+        finally:
+            manager.close(wait_s=30)
+        assert manager.in_use() == 0 and manager.fetch(run_id)[0]["status"] == "stopped"
+
+
 def test_stop_ends_a_long_run_as_stopped_with_a_checkpoint(ray_address, tmp_path):
     config = _config(tmp_path, "ray-long", max_steps=1_000_000, eval_every=100_000, eval_batches=1)
     worker = _worker(ray_address, config, tmp_path)

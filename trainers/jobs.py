@@ -122,7 +122,8 @@ class JobManager:
         jobs_per_owner: jobs one browser may run at once (``TC_JOBS_PER_BROWSER``).
         runs_dir: the folder of the run folders.
         grace_s: how long a run keeps training with no tab of its owner seen (``TC_OWNER_GRACE_S``).
-        threads: torch threads of each job (``cpu_count // capacity``, at least 1); None leaves the config's.
+        threads: torch threads of each job, and the CPUs a Ray worker asks for (``TC_JOB_THREADS``, see
+            :attr:`ui.limits.ServerLimits.threads_per_job`); None leaves the config's.
         worker_factory: ``(config, run_dir, memory_mb) -> worker`` (default :func:`trainers.worker.make_worker`).
         pump_interval_s: how often the pump thread drains the workers.
         kill_after_s: how long a run may take to end after :meth:`stop` before its worker is killed.
