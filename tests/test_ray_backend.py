@@ -286,11 +286,19 @@ def test_kill_ends_a_run_still_waiting_for_its_worker(ray_address, tmp_path):
     assert not worker.alive() and worker.poll() == []
 
 
-def test_a_cluster_without_a_node_big_enough_is_refused(ray_address, tmp_path):
-    with pytest.raises(RuntimeError, match=r"No node of the Ray cluster .* has 1 CPU\(s\) and 10485760 MB"):
+def test_a_cluster_without_a_node_big_enough_is_refused(ray_address, tmp_path, monkeypatch):
+    from ui import messages
+    from ui.i18n import translate
+
+    with pytest.raises(RuntimeError, match=r"No node of the Ray cluster .* has 1 CPU\(s\) and 10485760 MB") as huge:
         _worker(ray_address, _config(tmp_path, "ray-huge"), tmp_path, memory_mb=10 * 2**20)
-    with pytest.raises(RuntimeError, match=r"has 3 CPU\(s\) for a run \(the largest has 2 CPU\(s\)"):
+    with pytest.raises(RuntimeError, match=r"has 3 CPU\(s\) for a run \(the largest has 2 CPU\(s\)") as threads:
         _worker(ray_address, _config(tmp_path, "ray-threads", threads=3), tmp_path, memory_mb=None)
+    assert str(threads.value).endswith("add a bigger node, or lower TC_JOB_THREADS or TC_JOB_MEMORY_MB.")
+    monkeypatch.setattr(messages, "_", lambda m: translate(m, "zh_Hant"))
+    for caught in (huge, threads):  # the page shows the sentences in the session's language
+        chinese = messages.localize(str(caught.value))
+        assert "叢集沒有任何節點" in chinese and not _english_left(chinese), chinese
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -435,8 +443,9 @@ class _FakeDriver:
         pass
 
 
-_KEPT = re.compile(r"`[^`]*`|ray://host:port|host:port|127\.0\.0\.1:\d+|TC_[A-Z_]+|'[^']*'|CPU\(s\)|CPU|MB|Ray|"
-                   r"[A-Za-z]+Error|[-+]?\d[\d,.]*")  # names, addresses, numbers, code: the same in every language
+# Names, addresses, numbers, code, and a class term's English in brackets ("頭節點（head）"): the same in every language
+_KEPT = re.compile(r"`[^`]*`|ray://host:port|host:port|\bauto\b|127\.0\.0\.1:\d+|TC_[A-Z_]+|'[^']*'|CPU\(s\)|CPU|MB|"
+                   r"Ray|[A-Za-z]+Error|（[a-z]+）|[-+]?\d[\d,.]*")
 
 
 def _english_left(text: str) -> list[str]:
