@@ -328,7 +328,7 @@ if start:
                 icon=":material/hourglass_top:",
             )
         else:
-            st.error(format_plain(_("The training worker could not be started: {error}"), error=result.message),
+            st.error(format_plain(_("The training worker could not be started: {error}"), error=localize(result.message)),
                      icon=":material/error:")
 
 if not runs:

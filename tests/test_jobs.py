@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -191,6 +192,64 @@ def test_a_new_manager_finds_an_owners_runs_in_their_folders(fake, tmp_path):
     bob = restarted.runs_of("bob")[0]
     assert bob["status"] == "stopped" and bob["message"] == RESTART_MESSAGE
     assert restarted.in_use() == 0 and restarted.runs_of("carol") == []
+
+
+def test_metrics_file_is_thinned_with_the_log_atomically_and_a_restart_reads_it(fake, tmp_path, monkeypatch):
+    """metrics.jsonl follows the in-memory thinning: 20,000 steps and 40 evals leave at most 2 × MAX_STEPS_KEPT
+    step lines and every eval line, rewritten with one os.replace (the old file complete until then)."""
+    import trainers.jobs as jobs
+
+    max_kept = 50
+    monkeypatch.setattr(jobs, "MAX_STEPS_KEPT", max_kept)
+    manager, workers, _clock = fake
+    manager.start("alice", config("a1"))
+    worker = workers["a1"]
+    path = tmp_path / "runs" / "a1" / "metrics.jsonl"
+
+    def lines_of(file: Path) -> list[dict]:
+        return [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines()]  # every line whole
+
+    real_replace = os.replace
+    rewrites = []
+
+    def replace(src, dst):
+        if Path(dst) == path:  # the old file is still whole and the new one is complete before the switch
+            old, new = lines_of(path), lines_of(Path(src))
+            assert Path(src).parent == path.parent and old == previous[-1]  # until the switch: the old file, whole
+            assert new == manager._runs["a1"].records and sum(r["kind"] == "step" for r in new) <= max_kept
+            rewrites.append(len(new))
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(jobs.os, "replace", replace)
+    bound, previous = [], [[]]
+    for chunk in range(400):  # 400 pumps of 50 steps (and an eval after every 500 steps)
+        worker.emit_steps(50)
+        if worker.step % 500 == 0:
+            worker.queue.append({"kind": "eval", "step": worker.step, "val_loss": 1.0 / worker.step, "metrics": {},
+                                 "elapsed_s": 0.1 * worker.step, "final": False})
+        manager.pump_once()
+        written = lines_of(path)
+        bound.append(sum(r["kind"] == "step" for r in written))
+        assert written == manager.fetch("a1")[1], chunk  # the file holds what the log holds
+        previous.append(written)
+    worker.finish()
+    manager.pump_once()
+
+    assert worker.step == 20_000 and max(bound) == 2 * max_kept and len(rewrites) > 100
+    written = lines_of(path)
+    steps = [r["step"] for r in written if r["kind"] == "step"]
+    evals = [r["step"] for r in written if r["kind"] == "eval"]
+    assert len(steps) <= 2 * max_kept and steps[0] == 1 and steps[-1] == 20_000
+    assert evals == list(range(500, 20_001, 500))  # every eval kept
+    seqs = [r["seq"] for r in written]
+    assert all(a < b for a, b in zip(seqs, seqs[1:], strict=False)) and seqs[-1] == 20_040
+    assert steps[-max_kept // 2:] == list(range(20_001 - max_kept // 2, 20_001))  # the newest steps stay dense
+    assert not list(path.parent.glob(".metrics.jsonl.tmp-*"))
+
+    restarted = JobManager(runs_dir=tmp_path / "runs")  # the server restarts: the run is read from its folder
+    assert [r["run_id"] for r in restarted.runs_of("alice")] == ["a1"]
+    state, records, cursor = restarted.fetch("a1")
+    assert state["status"] == "finished" and records == manager.fetch("a1")[1] == written and cursor == 20_040
 
 
 def test_thin_steps_keeps_recent_points_dense():

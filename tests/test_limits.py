@@ -39,6 +39,29 @@ def test_limits_default_to_todays_behaviour_on_loopback_and_cap_runs_on_a_shared
             read_limits({name: raw}, {}, "127.0.0.1")
 
 
+def test_job_threads_come_from_tc_job_threads_else_the_servers_cores_else_two_on_a_ray_cluster():
+    import os
+
+    cores = os.cpu_count() or 1
+    local = read_limits({}, {}, "0.0.0.0")
+    assert local.job_threads is None and local.threads_per_job == max(1, cores // 2)  # TC_MAX_JOBS 2 share the cores
+    assert read_limits({"TC_MAX_JOBS": "1"}, {}, "127.0.0.1").threads_per_job == cores
+    assert read_limits({"TC_MAX_JOBS": str(cores + 5)}, {}, "127.0.0.1").threads_per_job == 1  # never fewer than one
+    on_ray = read_limits({"TC_RAY_ADDRESS": "10.0.0.5:6379", "TC_MAX_JOBS": "1"}, {}, "0.0.0.0")
+    assert on_ray.job_threads == on_ray.threads_per_job == 2  # the nodes decide, not this server's cores
+    assert read_limits({"TC_RAY_ADDRESS": "  "}, {}, "127.0.0.1").job_threads is None  # blank: no cluster
+    assert read_limits({"TC_JOB_THREADS": " 3 "}, {}, "127.0.0.1").threads_per_job == 3
+    assert read_limits({"TC_RAY_ADDRESS": "auto", "TC_JOB_THREADS": "8"}, {}, "127.0.0.1").threads_per_job == 8
+    assert read_limits({}, {"TC_JOB_THREADS": 4}, "127.0.0.1").threads_per_job == 4  # .streamlit/secrets.toml
+    assert read_limits({"TC_JOB_THREADS": "1"}, {"TC_JOB_THREADS": 4}, "127.0.0.1").threads_per_job == 1  # env wins
+    for raw in ("0", "-2", "two", "1.5", "2 threads"):
+        with pytest.raises(ValueError) as caught:
+            read_limits({"TC_JOB_THREADS": raw}, {}, "127.0.0.1")
+        assert str(caught.value) == f"TC_JOB_THREADS={raw!r} must be a whole number of at least 1."
+    with pytest.raises(ValueError, match=r"^TC_JOB_THREADS=0 must be"):
+        read_limits({"TC_RAY_ADDRESS": "auto"}, {"TC_JOB_THREADS": 0}, "127.0.0.1")
+
+
 def test_every_preset_fits_the_default_budget():
     budget = read_limits({}, {}, "127.0.0.1").job_memory_bytes
     for task, presets in PRESETS.items():
@@ -160,6 +183,41 @@ def test_train_page_refuses_the_issue_request_with_what_fits(monkeypatch, tmp_pa
     refusal = [e.value for e in at.error]
     assert len(refusal) == 1 and "Make d_model, d_ff or the number of layers smaller" in refusal[0], refusal
     assert "this server allows 2.0 GB per run" in refusal[0]
+
+
+def test_train_page_names_a_malformed_tc_job_threads_and_a_local_run_gets_the_threads_asked(monkeypatch, tmp_path):
+    """TC_JOB_THREADS reaches a real local run: the page says it, the run's config (run.json and the checkpoint)
+    has it; a malformed value is named on the page, which then trains nothing."""
+    from tests.test_pages_train_generate import last_status, poll, stop_runs
+    from trainers.checkpoint import load_checkpoint
+    from ui.jobs import ACTIVE_STATUSES
+
+    monkeypatch.setenv("TC_RUNS_DIR", str(tmp_path / "runs"))
+    for name in ("TC_MAX_JOBS", "TC_RAY_ADDRESS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TC_JOB_THREADS", "many")
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60).run()
+    at.switch_page(page_file("Train")).run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["TC_JOB_THREADS='many' must be a whole number of at least 1."]
+    assert "train_start" not in [b.key for b in at.button]
+
+    monkeypatch.setenv("TC_JOB_THREADS", "3")
+    at.run()
+    assert not at.exception and not at.error
+    assert any("each run uses 3 CPU thread(s)" in c.value for c in at.caption), [c.value for c in at.caption]
+    try:
+        at.button(key="train_start").click().run()
+        assert not at.exception and not at.error, [e.value for e in at.error]
+        poll(at, lambda a: last_status(a) not in ACTIVE_STATUSES, timeout=120)
+        assert last_status(at) == "finished"
+        run_id = at.session_state["train_runs"][-1].run_id
+        state = json.loads((tmp_path / "runs" / run_id / "run.json").read_text())
+        assert state["config"]["threads"] == 3
+        _model, meta = load_checkpoint(tmp_path / "runs" / run_id / "checkpoint")
+        assert meta.train_config["threads"] == 3
+    finally:
+        stop_runs()
 
 
 @pytest.mark.parametrize(("widget", "value", "message"), [

@@ -213,6 +213,38 @@ def test_the_train_page_trains_a_run_on_the_cluster(ray_address, tmp_path, monke
         stop_runs()
 
 
+def test_a_runs_actor_asks_for_tc_job_threads_cpus(ray_address, tmp_path):
+    """The job manager gives a run the threads of the limits (TC_JOB_THREADS; 2 by default with TC_RAY_ADDRESS,
+    whatever this server's cores), and the run's actor asks Ray for that many CPUs."""
+    from trainers.jobs import JobManager
+    from ui.limits import read_limits
+
+    workers = []
+
+    def factory(config, run_dir, memory_mb):
+        workers.append(make_worker(config, run_dir, memory_mb, environ={ENV_RAY_ADDRESS: ray_address}))
+        return workers[-1]
+
+    for environ, cpus in (({ENV_RAY_ADDRESS: ray_address}, 2), ({ENV_RAY_ADDRESS: ray_address, "TC_JOB_THREADS": "1"}, 1)):
+        limits = read_limits(environ, {}, "127.0.0.1")
+        manager = JobManager(runs_dir=tmp_path / "runs", threads=limits.threads_per_job, worker_factory=factory,
+                             pump_interval_s=0.1)
+        run_id = f"ray-threads-{cpus}"
+        try:
+            assert manager.start("alice", _config(tmp_path, run_id, max_steps=1_000_000), memory_mb=512).run_id
+            deadline = time.monotonic() + 90
+            while not any(r["kind"] == "step" for r in manager.fetch(run_id)[1]):
+                assert time.monotonic() < deadline and manager.fetch(run_id)[0]["status"] in ("queued", "running")
+                time.sleep(0.2)
+            worker = workers[-1]
+            assert worker.config.threads == worker.num_cpus == cpus
+            reserved = worker._driver.call("resources", worker._name)
+            assert reserved["CPU"] == cpus and reserved["memory"] == 512 * 2**20
+        finally:
+            manager.close(wait_s=30)
+        assert manager.in_use() == 0 and manager.fetch(run_id)[0]["status"] == "stopped"
+
+
 def test_stop_ends_a_long_run_as_stopped_with_a_checkpoint(ray_address, tmp_path):
     config = _config(tmp_path, "ray-long", max_steps=1_000_000, eval_every=100_000, eval_batches=1)
     worker = _worker(ray_address, config, tmp_path)
@@ -254,11 +286,19 @@ def test_kill_ends_a_run_still_waiting_for_its_worker(ray_address, tmp_path):
     assert not worker.alive() and worker.poll() == []
 
 
-def test_a_cluster_without_a_node_big_enough_is_refused(ray_address, tmp_path):
-    with pytest.raises(RuntimeError, match=r"No node of the Ray cluster .* has 1 CPU\(s\) and 10485760 MB"):
+def test_a_cluster_without_a_node_big_enough_is_refused(ray_address, tmp_path, monkeypatch):
+    from ui import messages
+    from ui.i18n import translate
+
+    with pytest.raises(RuntimeError, match=r"No node of the Ray cluster .* has 1 CPU\(s\) and 10485760 MB") as huge:
         _worker(ray_address, _config(tmp_path, "ray-huge"), tmp_path, memory_mb=10 * 2**20)
-    with pytest.raises(RuntimeError, match=r"has 3 CPU\(s\) for a run \(the largest has 2 CPU\(s\)"):
+    with pytest.raises(RuntimeError, match=r"has 3 CPU\(s\) for a run \(the largest has 2 CPU\(s\)") as threads:
         _worker(ray_address, _config(tmp_path, "ray-threads", threads=3), tmp_path, memory_mb=None)
+    assert str(threads.value).endswith("add a bigger node, or lower TC_JOB_THREADS or TC_JOB_MEMORY_MB.")
+    monkeypatch.setattr(messages, "_", lambda m: translate(m, "zh_Hant"))
+    for caught in (huge, threads):  # the page shows the sentences in the session's language
+        chinese = messages.localize(str(caught.value))
+        assert "叢集沒有任何節點" in chinese and not _english_left(chinese), chinese
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -375,6 +415,116 @@ def test_the_ray_sentences_are_translated(monkeypatch, tmp_path):
     with pytest.raises(RuntimeError) as caught:
         _worker("127.0.0.1:6379", _config(tmp_path, "ray-none"), tmp_path)
     assert str(caught.value) == sentences[3]
+
+
+class _FakeDriver:
+    """A driver handle whose answers the test sets: ``fail[op]`` is raised by that request (a RuntimeError with
+    the driver's sentence, or _DriverGone with the handle's), ``answer`` is the poll's reply."""
+
+    def __init__(self, fail: dict | None = None, answer=None) -> None:
+        self.fail, self.answer = fail or {}, answer
+
+    def call(self, op, *args, timeout=None):
+        if op in self.fail:
+            raise self.fail[op]
+
+    def send(self, op, *args, answer=True):
+        return 1
+
+    def reply(self, request_id, wait_s):
+        if isinstance(self.answer, BaseException):
+            raise self.answer
+        return self.answer
+
+    def usable(self):
+        return True
+
+    def close(self):
+        pass
+
+
+# Names, addresses, numbers, code, and a class term's English in brackets ("頭節點（head）"): the same in every language
+_KEPT = re.compile(r"`[^`]*`|ray://host:port|host:port|\bauto\b|127\.0\.0\.1:\d+|TC_[A-Z_]+|'[^']*'|CPU\(s\)|CPU|MB|"
+                   r"Ray|[A-Za-z]+Error|（[a-z]+）|[-+]?\d[\d,.]*")
+
+
+def _english_left(text: str) -> list[str]:
+    return re.findall(r"[A-Za-z]{2,}", _KEPT.sub(" ", text))
+
+
+def _ray_sentences(tmp_path: Path, monkeypatch) -> list[str]:
+    """What the Ray path says to a page (a StartResult's message, a run's message), made by its own code with a
+    fake driver where a real one cannot be made to fail so (a cluster answering but refusing ray.init, a driver
+    process that dies)."""
+    from trainers.worker import end_record
+
+    said = []
+    (port,) = _free_ports(1)
+    with pytest.raises(RuntimeError) as caught:  # parse_address
+        _worker("nonsense", _config(tmp_path, "ray-bad"), tmp_path)
+    said.append(str(caught.value))
+    listener = socket.create_server(("127.0.0.1", 0))  # a port that answers, for _driver's first check
+    address = f"127.0.0.1:{listener.getsockname()[1]}"
+    try:
+        for failure in (ray_backend._DriverGone("the process holding it did not answer within 30 s"),
+                        ray_backend._DriverGone("the process holding it ended with exit code 1"),
+                        RuntimeError("RuntimeError")):
+            monkeypatch.setattr(ray_backend, "_DriverHandle", lambda a, f=failure: _FakeDriver({"connect": f}))
+            with pytest.raises(RuntimeError) as caught:
+                ray_backend._driver(address)
+            said.append(str(caught.value))
+    finally:
+        listener.close()
+    fakes = {"capacity": _FakeDriver({"capacity": ray_backend._DriverGone("the process holding it ended")})}
+    for why in ("the process holding it ended (BrokenPipeError)", "it was closed"):
+        fakes[why] = _FakeDriver({"start": ray_backend._DriverGone(why)})
+    fakes["lost"] = _FakeDriver(answer=ray_backend._DriverGone("the process holding it ended"))
+    fakes["refused"] = _FakeDriver(answer=(True, False, "RuntimeError"))
+    for gone in ("it was killed", "it died (killed, out of memory, or its node left the cluster)",
+                 "it could not start the run: 'tc_missing'"):
+        fakes[gone] = _FakeDriver(answer=(True, True, {"records": [], "gone": gone}))
+    for name, fake in fakes.items():
+        monkeypatch.setattr(ray_backend, "_driver", lambda a, f=fake: f)
+        try:
+            worker = ray_backend.RayWorker(_config(tmp_path, "ray-fake"), tmp_path / "run", 512, address=address)
+        except RuntimeError as exc:
+            said.append(str(exc))
+            continue
+        worker.start()
+        records = worker.poll()
+        said += [r["message"] for r in records if r["kind"] in ("status", "end")]
+        assert records[-1]["kind"] == "end" and records[-1]["status"] == "failed", (name, records)
+    worker = ray_backend.RayWorker(_config(tmp_path, "ray-files"), tmp_path / "run", 512, address=address)
+    broken = worker._receive({**end_record("finished", "Finished 60 steps in 1.8 s."),
+                              ray_backend._FILES: {"checkpoint": {"../config.json": b"{}"}, "logs": {}}})
+    said.append(broken["message"])  # the checkpoint's files could not be written here
+    said.append("Training failed: the trained model could not be read on the Ray worker: 'model.safetensors'")
+    for memory in (True, False):  # _Driver.capacity's sentence (the test against the head makes the real one)
+        said.append(f"No node of the Ray cluster at {address} has 3 CPU(s)" + (" and 8192 MB of memory" if memory
+                    else "") + " for a run (the largest has 2 CPU(s) and 4096 MB): add a bigger node, or lower "
+                    "TC_JOB_THREADS or TC_JOB_MEMORY_MB.")
+    return said
+
+
+@pytest.mark.parametrize("language", ["zh_Hant", "zh_Hans"])
+def test_every_ray_sentence_a_page_shows_is_translated(language, monkeypatch, tmp_path):
+    if ray is None:
+        pytest.skip("ray is not installed (pip install -r requirements-dev.txt)")
+    from ui import messages
+    from ui.i18n import translate
+
+    said = _ray_sentences(tmp_path, monkeypatch)
+    waiting = "Waiting for a Ray worker with 1 CPU(s) and 512 MB free…"
+    assert len(said) == 23 and len(set(said)) == 17 and said.count(waiting) == 7, said  # 7 fake runs started
+    detail = "checkpoint file names are plain file names, got '../config.json'"  # trainers.checkpoint's, kept
+    assert f"Training failed: the trained model could not be saved on this server: {detail}" in said
+    monkeypatch.setattr(messages, "_", lambda m: translate(m, language))
+    for english in set(said):
+        chinese = messages.localize(english)
+        left = _english_left(chinese.replace(detail, ""))
+        assert chinese != english and not left, (english, chinese, left)
+        for kept in re.findall(r"127\.0\.0\.1:\d+|TC_[A-Z_]+|'[^']*'|\b\d+\b", english):
+            assert kept in chinese, (kept, chinese)  # names, addresses and numbers come through unchanged
 
 
 def test_a_run_over_its_memory_budget_fails_on_the_worker(ray_address, tmp_path):

@@ -8,8 +8,10 @@ needs no Streamlit, so tests drive it directly). It
 - drains every live worker's new records in ONE pump thread (every ``pump_interval_s``) into the run's log: in
   memory, where each record gets a sequence number so that a watcher fetches only the records after its cursor
   (:meth:`JobManager.fetch`: the cost does not grow with the run's length), and on disk in the run folder —
-  ``<runs_dir>/<run_id>/metrics.jsonl`` (one record per line, appended) and ``<runs_dir>/<run_id>/run.json``
-  (owner, config, status, message, summary, checkpoint; written atomically with ``os.replace``);
+  ``<runs_dir>/<run_id>/metrics.jsonl`` (one record per line, appended; when the in-memory log is thinned, the
+  file is rewritten from it atomically, so, like the log, it holds at most ``2 × MAX_STEPS_KEPT`` step records
+  and every eval record) and ``<runs_dir>/<run_id>/run.json`` (owner, config, status, message, summary,
+  checkpoint; written atomically with ``os.replace``);
 - holds a run's slot from its start until its worker has ended (its end record arrived); :meth:`JobManager.stop`
   asks the worker to stop and kills it if it has not ended ``kill_after_s`` seconds later;
 - stops a run whose owner has not been seen (:meth:`JobManager.seen`, called by every rerun of the owner's tabs
@@ -47,6 +49,14 @@ METRICS_FILE = "metrics.jsonl"
 GRACE_MESSAGE = "Stopped: no tab of its owner was open for {seconds:g} s."
 RESTART_MESSAGE = "Stopped: the server stopped while this run trained; its progress up to then is kept."
 MAX_STEPS_KEPT = 4000  # a run's in-memory steps beyond this are thinned (old ones first): see thin_steps
+
+
+def _replace_file(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically: a temporary file in the same folder, then one ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def thin_steps(steps: list[dict], max_points: int = MAX_STEPS_KEPT) -> list[dict]:
@@ -112,7 +122,8 @@ class JobManager:
         jobs_per_owner: jobs one browser may run at once (``TC_JOBS_PER_BROWSER``).
         runs_dir: the folder of the run folders.
         grace_s: how long a run keeps training with no tab of its owner seen (``TC_OWNER_GRACE_S``).
-        threads: torch threads of each job (``cpu_count // capacity``, at least 1); None leaves the config's.
+        threads: torch threads of each job, and the CPUs a Ray worker asks for (``TC_JOB_THREADS``, see
+            :attr:`ui.limits.ServerLimits.threads_per_job`); None leaves the config's.
         worker_factory: ``(config, run_dir, memory_mb) -> worker`` (default :func:`trainers.worker.make_worker`).
         pump_interval_s: how often the pump thread drains the workers.
         kill_after_s: how long a run may take to end after :meth:`stop` before its worker is killed.
@@ -340,7 +351,8 @@ class JobManager:
                 changed = True
         if run.steps_kept > 2 * MAX_STEPS_KEPT:
             self._thin(run)
-        if lines:
+            self._write_metrics(run)  # the file follows the log: at most 2 × MAX_STEPS_KEPT steps, every eval
+        elif lines:
             run.run_dir.mkdir(parents=True, exist_ok=True)
             with open(run.run_dir / METRICS_FILE, "a", encoding="utf-8") as out:
                 out.write("\n".join(lines) + "\n")
@@ -350,7 +362,7 @@ class JobManager:
     @staticmethod
     def _thin(run: _Run) -> None:
         steps = [r for r in run.records if r["kind"] == "step"]
-        keep = {r["seq"] for r in thin_steps(steps)} | {r["seq"] for r in run.records if r["kind"] != "step"}
+        keep = {r["seq"] for r in thin_steps(steps, MAX_STEPS_KEPT)} | {r["seq"] for r in run.records if r["kind"] != "step"}
         run.records = [r for r in run.records if r["seq"] in keep]
         run.seqs = [r["seq"] for r in run.records]
         run.steps_kept = sum(1 for r in run.records if r["kind"] == "step")
@@ -359,10 +371,13 @@ class JobManager:
     # Run folders
     # ---------------------------------------------------------------------------------------------
     def _write_run(self, run: _Run) -> None:
-        run.run_dir.mkdir(parents=True, exist_ok=True)
-        tmp = run.run_dir / f".{RUN_FILE}.tmp-{os.getpid()}-{threading.get_ident()}"
-        tmp.write_text(json.dumps(run.state(), indent=1), encoding="utf-8")
-        os.replace(tmp, run.run_dir / RUN_FILE)
+        _replace_file(run.run_dir / RUN_FILE, json.dumps(run.state(), indent=1))
+
+    @staticmethod
+    def _write_metrics(run: _Run) -> None:
+        """Rewrite ``metrics.jsonl`` from the run's (thinned) log, atomically: a kill at any instant leaves the old
+        file or the new one, both readable by :meth:`_load_metrics`."""
+        _replace_file(run.run_dir / METRICS_FILE, "".join(json.dumps(r) + "\n" for r in run.records))
 
     def _scan_disk(self) -> None:
         """Once per manager: read every ``<runs_dir>/*/run.json`` this server did not start (a restart)."""

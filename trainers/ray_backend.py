@@ -17,7 +17,8 @@ CPUs and memory the run asks for, starts a worker process there and carries the 
   (``TC_SHARED_DATA``, ``TC_DATA_DIR``, ``TC_ADDSUB_PATH``) are passed on as this server resolves them: a node
   reads them at the same path (a shared mount) or falls back as a laptop would (AddSub generates its data; Tiny
   Shakespeare ships; the others download from the Hugging Face Hub when online).
-- **The run**: an actor (:class:`_TrainingActor`) with ``num_cpus`` = the run's ``threads`` and ``memory`` =
+- **The run**: an actor (:class:`_TrainingActor`) with ``num_cpus`` = the run's ``threads`` (``TC_JOB_THREADS``,
+  default 2 on a cluster: :attr:`ui.limits.ServerLimits.threads_per_job`) and ``memory`` =
   its budget in bytes (Ray's scheduling resources), and, on Linux, the same address-space limit as a local
   worker (:func:`trainers.worker._limit_memory`). It runs :func:`trainers.worker.run_training` in a thread
   into a node-local temporary folder and buffers the records; each :meth:`RayWorker.poll` fetches those since
@@ -191,6 +192,12 @@ class _TrainingActor:
         """The worker process's id on its node."""
         return os.getpid()
 
+    def resources(self) -> dict[str, float]:
+        """What Ray reserved for this run on its node (``{"CPU": 2.0, "memory": bytes, …}``)."""
+        import ray
+
+        return dict(ray.get_runtime_context().get_assigned_resources())
+
 
 # -------------------------------------------------------------------------------------------------------------
 # The driver: a child process of the server that holds the Ray connection and the runs' actors
@@ -227,7 +234,7 @@ class _Driver:
             f"No node of the Ray cluster at {address} has {num_cpus} CPU(s)"
             + (f" and {memory_bytes / 2**20:.0f} MB of memory" if memory_bytes else "")
             + f" for a run (the largest has {biggest.get('CPU', 0):g} CPU(s) and "
-              f"{biggest.get('memory', 0) / 2**20:.0f} MB): add a bigger node, or lower the job's threads or "
+              f"{biggest.get('memory', 0) / 2**20:.0f} MB): add a bigger node, or lower TC_JOB_THREADS or "
               "TC_JOB_MEMORY_MB.")
 
     def start(self, run: str, config: dict, memory_mb: int | None, num_cpus: int, memory_bytes: int | None) -> None:
@@ -295,6 +302,12 @@ class _Driver:
         import ray
 
         return ray.get(self.runs[run]["actor"].pid.remote(), timeout=CALL_TIMEOUT_S) if run in self.runs else None
+
+    def resources(self, run: str) -> dict | None:
+        """What Ray reserved for the run's actor on its node (for tests)."""
+        import ray
+
+        return ray.get(self.runs[run]["actor"].resources.remote(), timeout=CALL_TIMEOUT_S) if run in self.runs else None
 
 
 def _driver_child(fd: int) -> None:

@@ -2,7 +2,8 @@
 
 - :func:`job_manager`: the process-wide :class:`trainers.jobs.JobManager` (``st.cache_resource``, one per runs
   folder), its limits applied from :func:`ui.limits.read_limits` (jobs at once, jobs per browser, grace period)
-  and each job's torch threads (``cpu_count // TC_MAX_JOBS``, at least one).
+  and each job's torch threads (``TC_JOB_THREADS``; unset: ``cpu_count // TC_MAX_JOBS``, at least one, or 2
+  when the runs train on a Ray cluster: :attr:`ui.limits.ServerLimits.threads_per_job`).
 - :func:`browser_id`: who owns a run. Not the websocket session (a reload or a network blip makes a new one) but
   the browser: an unguessable id (``secrets.token_urlsafe``) kept in the cookie ``tc_browser`` (SameSite=Strict,
   a year, path /), set from the page by a tiny script; until the cookie comes back with the next connection the
@@ -85,8 +86,7 @@ def job_manager(limits=None) -> JobManager:
 
         limits = read_limits()
     manager = _job_manager(str(_runs_dir()))
-    manager.configure(limits.max_jobs, limits.jobs_per_browser, limits.owner_grace_s,
-                      threads_per_job(limits.max_jobs))
+    manager.configure(limits.max_jobs, limits.jobs_per_browser, limits.owner_grace_s, limits.threads_per_job)
     return manager
 
 

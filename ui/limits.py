@@ -13,11 +13,17 @@ name) where that file exists, else its default:
                                                                                          machine, else none
 ``TC_JOB_MEMORY_MB``    memory one job may take (parameters, gradients, AdamW state      4096
                         and activations, as :mod:`trainers.estimate` estimates them)
+``TC_JOB_THREADS``      torch threads of one job and, on a Ray cluster, the CPUs its     ``cpu_count //
+                        actor asks for                                                   TC_MAX_JOBS`` (at
+                                                                                         least 1); 2 with
+                                                                                         ``TC_RAY_ADDRESS``
 ======================  ===============================================================  ==================
 
 "Beyond this machine" means ``server.address`` is not a loopback address (127.0.0.1, localhost, ::1), as with
-``streamlit run app.py --server.address 0.0.0.0``. A malformed value raises ValueError naming the variable, and
-the Train page shows that sentence instead of training.
+``streamlit run app.py --server.address 0.0.0.0``. With ``TC_RAY_ADDRESS`` set (read from the environment, as
+:func:`trainers.worker.make_worker` reads it) the runs train on the cluster's nodes, whose cores the web server
+cannot see, so a job's threads no longer follow the server's cores. A malformed value raises ValueError naming
+the variable, and the Train page shows that sentence instead of training.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 SHARED_MAX_RUN_SECONDS = 600
 DEFAULT_JOB_MEMORY_MB = 4096
 DEFAULT_OWNER_GRACE_S = 60.0
+DEFAULT_RAY_JOB_THREADS = 2  # a job's threads on a Ray cluster when TC_JOB_THREADS is not set
 # The range of each numeric knob of the Train page on this server (the time limit's top is the longest run).
 KNOB_RANGES: dict[str, tuple[float, float]] = {
     "d_model": (8, 1024), "n_layers": (1, 8), "d_ff": (8, 4096), "batch_size": (1, 1024), "lr": (0.0, 1.0),
@@ -44,8 +51,9 @@ KNOB_RANGES: dict[str, tuple[float, float]] = {
 
 @dataclass(frozen=True)
 class ServerLimits:
-    """The limits in force: jobs at once, jobs per browser, longest run (None = no cap), memory per job (MB), and
-    the grace period of a run whose browser has no tab open (s)."""
+    """The limits in force: jobs at once, jobs per browser, longest run (None = no cap), memory per job (MB), the
+    grace period of a run whose browser has no tab open (s), and each job's threads (None = this server's cores
+    shared among ``max_jobs``: see :attr:`threads_per_job`)."""
 
     max_jobs: int = 2
     jobs_per_browser: int = 1
@@ -53,6 +61,17 @@ class ServerLimits:
     job_memory_mb: int = DEFAULT_JOB_MEMORY_MB
     shared: bool = False  # the app listens beyond this machine
     owner_grace_s: float = DEFAULT_OWNER_GRACE_S
+    job_threads: int | None = None
+
+    @property
+    def threads_per_job(self) -> int:
+        """Torch threads of each job (and the CPUs a Ray actor asks for): :attr:`job_threads`, else
+        ``os.cpu_count() // max_jobs``, at least 1."""
+        if self.job_threads is not None:
+            return self.job_threads
+        from ui.jobs import threads_per_job
+
+        return threads_per_job(self.max_jobs)
 
     @property
     def jobs_per_session(self) -> int:
@@ -125,7 +144,14 @@ def read_limits(environ: dict | None = None, secrets: dict | None = None, addres
         max_run_s = float(SHARED_MAX_RUN_SECONDS) if shared else None
     raw_memory = get("TC_JOB_MEMORY_MB")
     memory = _whole("TC_JOB_MEMORY_MB", raw_memory, 16) if raw_memory is not None else DEFAULT_JOB_MEMORY_MB
-    return ServerLimits(max_jobs, per_browser, max_run_s, memory, shared, grace)
+    raw_threads = get("TC_JOB_THREADS")
+    if raw_threads is not None:
+        threads = _whole("TC_JOB_THREADS", raw_threads, 1)
+    else:  # on a Ray cluster the nodes' cores, not this server's, decide: a fixed default the TA can change
+        from trainers.worker import ENV_RAY_ADDRESS
+
+        threads = DEFAULT_RAY_JOB_THREADS if str(environ.get(ENV_RAY_ADDRESS) or "").strip() else None
+    return ServerLimits(max_jobs, per_browser, max_run_s, memory, shared, grace, threads)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 :mod:`trainers` and the CLI stay free of the interface and speak English ("Finished 60 steps in 1.8 s.
 Validation exact-match 0.031, per-token accuracy 0.512."). :func:`localize` translates such a message sentence
 by sentence from the patterns below, with the numbers kept; a sentence it does not know (a library's error,
-a path) stays in English after the translated part, so no detail is lost.
+a path) stays in English after the translated part, so no detail is lost. A clause inside a sentence that says
+why a Ray run or the connection to its cluster ended (the group ``why``) is translated from :data:`CLAUSES`.
 """
 
 from __future__ import annotations
@@ -54,6 +55,19 @@ PATTERNS: list[tuple[re.Pattern, str]] = [
             "stopped by the system).")),
         (r"Training failed: the training process ended unexpectedly: it exited with code (?P<code>-?\d+)\.",
          N_("Training failed: the training process ended unexpectedly: it exited with code {code}.")),
+        # The Ray path's failures (trainers.ray_backend); {why} is one of CLAUSES below, translated too
+        (r"Training failed: the connection to the Ray cluster at (?P<address>\S+) was lost \((?P<why>.*)\)\.",
+         N_("Training failed: the connection to the Ray cluster at {address} was lost ({why}).")),
+        (r"Training failed: the Ray worker running it ended unexpectedly: (?P<why>.*)\.",
+         N_("Training failed: the Ray worker running it ended unexpectedly: {why}.")),
+        (r"Training failed: the Ray cluster did not take the run: (?P<why>.*)\.",
+         N_("Training failed: the Ray cluster did not take the run: {why}.")),
+        (r"Training failed: the Ray cluster lost the run: (?P<detail>.*)\.",
+         N_("Training failed: the Ray cluster lost the run: {detail}.")),
+        (r"Training failed: the trained model could not be read on the Ray worker: (?P<detail>.*)",
+         N_("Training failed: the trained model could not be read on the Ray worker: {detail}")),
+        (r"Training failed: the trained model could not be saved on this server: (?P<detail>.*)",
+         N_("Training failed: the trained model could not be saved on this server: {detail}")),
         (r"Training failed: (?P<detail>.*)", N_("Training failed: {detail}")),
         # The Ray path (trainers.ray_backend): a run waiting for a node, and a cluster that cannot be used
         (r"Waiting for a Ray worker with (?P<cpus>\d+) CPU\(s\) and (?P<mb>\d+) MB free…",
@@ -67,6 +81,29 @@ PATTERNS: list[tuple[re.Pattern, str]] = [
          r"worker nodes need it too\), or unset TC_RAY_ADDRESS to train on this machine\.",
          N_("TC_RAY_ADDRESS is set, but Ray is not installed on this server: install it with `pip install ray` (the "
             "worker nodes need it too), or unset TC_RAY_ADDRESS to train on this machine.")),
+        (r"The Ray cluster at (?P<address>\S+) answered, but connecting to it failed: (?P<why>.*) \(is the head "
+         r"running this Ray version\?\), or unset TC_RAY_ADDRESS to train on this machine\.",
+         N_("The Ray cluster at {address} answered, but connecting to it failed: {why} (is the head running this "
+            "Ray version?), or unset TC_RAY_ADDRESS to train on this machine.")),
+        (r"Connecting to the Ray cluster at (?P<address>\S+) failed: (?P<detail>.*)",
+         N_("Connecting to the Ray cluster at {address} failed: {detail}")),
+        (r"The connection to the Ray cluster at (?P<address>\S+) was lost: (?P<why>.*)\.",
+         N_("The connection to the Ray cluster at {address} was lost: {why}.")),
+        (rf"No node of the Ray cluster at (?P<address>\S+) has (?P<cpus>\d+) CPU\(s\) and (?P<mb>\d+) MB of memory "
+         rf"for a run \(the largest has (?P<node_cpus>{NUMBER}) CPU\(s\) and (?P<node_mb>\d+) MB\): add a bigger "
+         r"node, or lower TC_JOB_THREADS or TC_JOB_MEMORY_MB\.",
+         N_("No node of the Ray cluster at {address} has {cpus} CPU(s) and {mb} MB of memory for a run (the largest "
+            "has {node_cpus} CPU(s) and {node_mb} MB): add a bigger node, or lower TC_JOB_THREADS or "
+            "TC_JOB_MEMORY_MB.")),
+        (rf"No node of the Ray cluster at (?P<address>\S+) has (?P<cpus>\d+) CPU\(s\) for a run \(the largest has "
+         rf"(?P<node_cpus>{NUMBER}) CPU\(s\) and (?P<node_mb>\d+) MB\): add a bigger node, or lower TC_JOB_THREADS "
+         r"or TC_JOB_MEMORY_MB\.",
+         N_("No node of the Ray cluster at {address} has {cpus} CPU(s) for a run (the largest has {node_cpus} "
+            "CPU(s) and {node_mb} MB): add a bigger node, or lower TC_JOB_THREADS or TC_JOB_MEMORY_MB.")),
+        (r"TC_RAY_ADDRESS should name the Ray head as host:port \(as `ray start --head` prints it\), ray://host:port "
+         r"or auto, but it is (?P<value>.*)\.",
+         N_("TC_RAY_ADDRESS should name the Ray head as host:port (as `ray start --head` prints it), "
+            "ray://host:port or auto, but it is {value}.")),
         # The AddSub parser (trainers.tasks.addsub.parse_expression)
         (r"The expression is empty: type two numbers with \+ or - between them, e\.g\. -30 - -34\.",
          N_("The expression is empty: type two numbers with + or - between them, e.g. -30 - -34.")),
@@ -76,6 +113,24 @@ PATTERNS: list[tuple[re.Pattern, str]] = [
             "12+7.")),
         (r"operands must be between (?P<lo>-?\d+) and (?P<hi>-?\d+) \(got (?P<got>-?\d+)\)\.",
          N_("Operands must be between {lo} and {hi} (got {got}).")),
+    ]
+]
+
+# Clauses inside a sentence above (its group named "why"): why a Ray run or the connection to the cluster ended
+# (trainers.ray_backend: _Driver.poll's "gone", _DriverHandle's "gone"). Any other clause (a library's) stays.
+CLAUSES: list[tuple[re.Pattern, str]] = [
+    (re.compile(p), t) for p, t in [
+        (r"it was killed", N_("it was killed")),
+        (r"it died \(killed, out of memory, or its node left the cluster\)",
+         N_("it died (killed, out of memory, or its node left the cluster)")),
+        (r"it could not start the run: (?P<detail>.*)", N_("it could not start the run: {detail}")),
+        (r"the process holding it ended", N_("the process holding it ended")),
+        (r"the process holding it ended \((?P<error>\w+)\)", N_("the process holding it ended ({error})")),
+        (r"the process holding it ended with exit code (?P<code>-?\d+)",
+         N_("the process holding it ended with exit code {code}")),
+        (r"the process holding it did not answer within (?P<s>\d+) s",
+         N_("the process holding it did not answer within {s} s")),
+        (r"it was closed", N_("it was closed")),
     ]
 ]
 
@@ -101,5 +156,15 @@ def _match(sentence: str) -> str | None:
     for pattern, template in PATTERNS:
         m = pattern.fullmatch(sentence.strip())
         if m:
-            return _(template).format(**m.groupdict())
+            values = {name: _clause(value) if name == "why" else value for name, value in m.groupdict().items()}
+            return _(template).format(**values)
     return None
+
+
+def _clause(text: str) -> str:
+    """A clause of :data:`CLAUSES` in the session's language; any other text as it is."""
+    for pattern, template in CLAUSES:
+        m = pattern.fullmatch(text)
+        if m:
+            return _(template).format(**m.groupdict())
+    return text
