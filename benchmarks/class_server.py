@@ -285,6 +285,7 @@ class Tab:
         context = await browser.new_context(viewport=VIEWPORT)
         await context.add_init_script(COUNT_RUN_ENDS)
         page = await context.new_page()
+        page.set_default_timeout(ACTION_TIMEOUT_S * 1000)  # a starved browser (--browser-nice) clicks slowly
         return cls(name, context, page)
 
     def _on_frame(self, payload) -> None:
