@@ -1,7 +1,8 @@
 """In Chromium: a run belongs to its browser, not to the page's websocket.
 
-A student starts a run (a time limit of 90 s, of which about 20 s are used); the page's websocket drops (Streamlit reconnects) and the run trains on; the
-student reloads the page and finds the run again, still progressing; then the browser closes, and within the
+A student starts a run (a time limit of 90 s, of which about 30 s are used); the page's websocket drops (Streamlit reconnects) and the run trains on; the
+student reloads the page and finds the run again, still progressing; the page's scripts stop for longer than the
+grace period (no rerun, no heartbeat) while it stays connected, and the run trains on; then the browser closes, and within the
 grace period (4 s here) plus 5 s the server stops the run and frees its slot, as another browser's Train page
 reads in its slots caption. The server runs with its own runs folder and ``TC_OWNER_GRACE_S=4``.
 """
@@ -99,6 +100,16 @@ def test_a_run_survives_a_websocket_drop_and_a_reload_and_stops_after_the_grace_
     page.screenshot(path=str(ARTIFACTS / "reload_run_found_again.png"))
     run_files = list(runs.glob("*/run.json"))
     assert len(run_files) == 1 and json.loads(run_files[0].read_text())["status"] == "running"
+
+    # The tab's scripts stop (a laptop too loaded to run them, a background tab whose timers the browser slows):
+    # no rerun, no heartbeat, but the page stays connected, so the run trains on past the grace period.
+    debugger = context.new_cdp_session(page)
+    debugger.send("Debugger.enable")
+    debugger.send("Debugger.pause")
+    time.sleep(GRACE_S + 6)
+    assert json.loads(run_files[0].read_text())["status"] == "running"
+    debugger.send("Debugger.resume")
+    wait_for_step_above(page, after_drop)
 
     # The browser closes: no tab of the owner is seen; after the grace period the run stops and frees its slot.
     context.close()

@@ -160,6 +160,64 @@ def test_grace_period_stops_an_ownerless_run_and_a_seen_owner_keeps_going(fake):
     assert manager.in_use() == 1
 
 
+def test_a_connected_tab_keeps_its_run_through_the_grace_period_and_a_closed_one_does_not(fake):
+    """A tab whose browser is too busy (or throttled in the background) to rerun or send its heartbeat, but whose
+    websocket is still open, keeps its run; once the tab is gone the grace period runs from the last time seen."""
+    manager, workers, clock = fake
+    open_tabs = {"alice"}
+    asked = []
+
+    def connected(owner: str) -> bool:
+        asked.append(owner)
+        return owner in open_tabs
+
+    manager.connected = connected
+    manager.start("alice", config("a1"))
+    clock.now += 30
+    manager.pump_once()
+    assert asked == []  # within the grace period the callback is not asked
+    for _ in range(20):  # 200 s: no rerun, no heartbeat, but the tab is connected
+        clock.now += 10
+        manager.pump_once()
+    assert manager.fetch("a1")[0]["status"] == "running" and workers["a1"].stop_calls == 0
+    assert set(asked) == {"alice"}
+    open_tabs.clear()  # the tab closes
+    clock.now += 59
+    manager.pump_once()
+    assert manager.fetch("a1")[0]["status"] == "running"  # seen (connected) at the last pump, 59 s ago
+    clock.now += 2
+    manager.pump_once()
+    state = manager.fetch("a1")[0]
+    assert state["status"] == "stopped" and state["message"] == GRACE_MESSAGE.format(seconds=60)
+    assert manager.in_use() == 0
+
+    def broken(owner: str) -> bool:
+        raise RuntimeError("no runtime")
+
+    manager.connected = broken  # a callback that fails does not keep a run: the grace period decides
+    manager.start("bob", config("b1"))
+    clock.now += 61
+    manager.pump_once()
+    manager.pump_once()  # the worker's end record
+    state = manager.fetch("b1")[0]
+    assert state["status"] == "stopped" and state["message"] == GRACE_MESSAGE.format(seconds=60)
+
+
+def test_owner_connected_counts_the_open_tabs_of_a_browser_and_forgets_closed_ones():
+    from ui import jobs as ui_jobs
+
+    ui_jobs._TABS.clear()
+    ui_jobs._TABS.update({"alice": {"tab1", "tab2"}, "bob": {"tab3"}})
+    open_sessions = {"tab2"}
+    assert ui_jobs.owner_connected("alice", open_sessions.__contains__)
+    assert ui_jobs._TABS["alice"] == {"tab2"}  # tab1 closed: forgotten
+    assert not ui_jobs.owner_connected("bob", open_sessions.__contains__)
+    assert ui_jobs._TABS["bob"] == set()
+    assert not ui_jobs.owner_connected("carol", open_sessions.__contains__)  # never seen
+    assert not ui_jobs.owner_connected("alice", lambda sid: False)  # no Streamlit runtime: nothing connected
+    ui_jobs._TABS.clear()
+
+
 def test_a_run_that_does_not_stop_is_killed_and_its_slot_freed(fake):
     manager, workers, clock = fake
     manager.start("alice", config("a1"))

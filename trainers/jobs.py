@@ -15,7 +15,8 @@ needs no Streamlit, so tests drive it directly). It
 - holds a run's slot from its start until its worker has ended (its end record arrived); :meth:`JobManager.stop`
   asks the worker to stop and kills it if it has not ended ``kill_after_s`` seconds later;
 - stops a run whose owner has not been seen (:meth:`JobManager.seen`, called by every rerun of the owner's tabs
-  and by a heartbeat) for ``grace_s`` seconds: "Stopped: no tab of its owner was open for 60 s.";
+  and by a heartbeat) for ``grace_s`` seconds and has no tab connected either (the ``connected`` callback):
+  "Stopped: no tab of its owner was open for 60 s.";
 - after a server restart, finds an owner's earlier runs again from the ``run.json`` files of ``runs_dir``; a run
   that was still training when the server stopped reads as stopped, with a sentence saying so.
 
@@ -128,12 +129,17 @@ class JobManager:
         pump_interval_s: how often the pump thread drains the workers.
         kill_after_s: how long a run may take to end after :meth:`stop` before its worker is killed.
         clock: monotonic seconds (tests pass a fake one).
+        connected: ``owner -> bool``, True while a tab of that browser is connected to the server (its websocket
+            open: :func:`ui.jobs.owner_connected`). Asked only once the grace period has run out without the
+            owner being seen; True counts as seen now. A tab whose browser is too busy (or throttled in the
+            background) to rerun or send its heartbeat keeps its run this way. None: only ``seen`` counts.
     """
 
     def __init__(self, capacity: int = 2, jobs_per_owner: int = 1, runs_dir: str | os.PathLike = "runs",
                  grace_s: float = 60.0, threads: int | None = None,
                  worker_factory: Callable | None = None, pump_interval_s: float = 0.2, kill_after_s: float = 5.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 connected: Callable[[str], bool] | None = None) -> None:
         if capacity < 1 or jobs_per_owner < 1:
             raise ValueError("capacity and jobs_per_owner must be at least 1")
         self.capacity = capacity
@@ -145,6 +151,7 @@ class JobManager:
         self.kill_after_s = kill_after_s
         self._factory = worker_factory
         self._clock = clock
+        self.connected = connected
         self._lock = threading.RLock()
         self._runs: dict[str, _Run] = {}
         self._seen: dict[str, float] = {}
@@ -159,6 +166,15 @@ class JobManager:
         """Mark ``owner`` (a browser id) as seen now: one of its tabs reran or sent its heartbeat."""
         with self._lock:
             self._seen[owner] = self._clock()
+
+    def _still_connected(self, owner: str) -> bool:
+        """The ``connected`` callback's answer (False without one, or when it fails)."""
+        if self.connected is None:
+            return False
+        try:
+            return bool(self.connected(owner))
+        except Exception:  # noqa: BLE001 - no answer: the grace period decides
+            return False
 
     def has_active(self, owner: str) -> bool:
         """True while ``owner`` has a run that holds a slot."""
@@ -299,7 +315,9 @@ class JobManager:
                 if run.worker is None:
                     continue
                 seen = self._seen.get(run.owner, 0.0)
-                if run.stop_asked_at is None and now - seen > self.grace_s:
+                if run.stop_asked_at is None and now - seen > self.grace_s and self._still_connected(run.owner):
+                    self._seen[run.owner] = now  # a tab of its browser is open, only too busy to say so
+                elif run.stop_asked_at is None and now - seen > self.grace_s:
                     run.stop_asked_at = now
                     run.stop_reason = GRACE_MESSAGE.format(seconds=self.grace_s)
                     run.worker.stop()

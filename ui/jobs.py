@@ -9,9 +9,11 @@
   a year, path /), set from the page by a tiny script; until the cookie comes back with the next connection the
   id is kept in ``st.session_state``. Every tab of the browser has the same id, so they see the same runs and
   share the jobs-per-browser limit.
-- :func:`keep_owner_seen`: called by the router on every rerun of any page: marks the browser as seen and, while
-  it has a run in a slot, draws a small ``st.fragment(run_every=…)`` heartbeat that keeps marking it. A run whose
-  browser has not been seen for the grace period (``TC_OWNER_GRACE_S``, default 60 s) is stopped by the manager.
+- :func:`keep_owner_seen`: called by the router on every rerun of any page: marks the browser as seen (and
+  remembers this tab's session) and, while it has a run in a slot, draws a small ``st.fragment(run_every=…)``
+  heartbeat that keeps marking it. A run whose browser has not been seen for the grace period
+  (``TC_OWNER_GRACE_S``, default 60 s) and has no tab connected (:func:`owner_connected`) is stopped by the
+  manager.
 
 This module imports neither torch nor the trainers' heavy parts, so the router can call it on every page.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import threading
 from pathlib import Path
 
 import streamlit as st
@@ -28,7 +31,7 @@ import streamlit as st
 from trainers.jobs import ACTIVE_STATUSES, JobManager
 
 __all__ = ["ACTIVE_STATUSES", "COOKIE", "browser_id", "job_manager", "job_slots", "keep_owner_seen",
-           "max_jobs_from_env", "threads_per_job"]
+           "max_jobs_from_env", "owner_connected", "threads_per_job"]
 
 ENV_MAX_JOBS = "TC_MAX_JOBS"
 DEFAULT_MAX_JOBS = 2
@@ -69,9 +72,51 @@ def _runs_dir() -> Path:
     return Path(env).expanduser() if env else _REPO / "runs"
 
 
+# browser id → the Streamlit sessions (tabs) of that browser that ran a page; read by owner_connected
+_TABS: dict[str, set[str]] = {}
+_TABS_LOCK = threading.Lock()
+
+
+def _session_id() -> str | None:
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else None
+
+
+def _session_connected(session_id: str) -> bool:
+    """True while the Streamlit session has a browser connected (its websocket open)."""
+    from streamlit.runtime import Runtime
+
+    return Runtime.exists() and Runtime.instance().is_active_session(session_id)
+
+
+def owner_connected(owner: str, is_connected=None) -> bool:
+    """True while some tab of browser ``owner`` is connected to this server: one of the sessions that ran a page
+    for it still has its websocket open. A tab whose browser is too busy (a loaded laptop) or throttled (a
+    background tab: Chrome runs its timers once a minute) to rerun or send its heartbeat still counts; a closed
+    tab stops counting at once. Sessions no longer known are forgotten. ``is_connected``: ``session_id -> bool``
+    (default: Streamlit's runtime; tests pass their own)."""
+    check = is_connected or _session_connected
+    with _TABS_LOCK:
+        sessions = set(_TABS.get(owner, ()))
+    alive = {sid for sid in sessions if check(sid)}
+    if alive != sessions:
+        with _TABS_LOCK:
+            _TABS[owner] = (_TABS.get(owner, set()) - sessions) | alive
+    return bool(alive)
+
+
+def _remember_tab(owner: str) -> None:
+    session_id = _session_id()
+    if session_id is not None:
+        with _TABS_LOCK:
+            _TABS.setdefault(owner, set()).add(session_id)
+
+
 @st.cache_resource(show_spinner=False)
 def _job_manager(runs_dir: str) -> JobManager:
-    return JobManager(runs_dir=runs_dir)
+    return JobManager(runs_dir=runs_dir, connected=owner_connected)
 
 
 def job_manager(limits=None) -> JobManager:
@@ -139,6 +184,7 @@ def keep_owner_seen() -> None:
     manager = _job_manager(str(_runs_dir()))
     owner = browser_id()
     manager.seen(owner)
+    _remember_tab(owner)
     if manager.has_active(owner):
         with st.sidebar:
             st.fragment(run_every=heartbeat_seconds(manager.grace_s))(_heartbeat)()
