@@ -130,3 +130,31 @@ def test_timed_server_logs_each_rerun_a_browser_asked_for(browser, tmp_path):
     assert before < first["received"] <= first["ended"] < time.monotonic()  # the machine's monotonic clock
     assert first["end"] == "SCRIPT_STOPPED_WITH_SUCCESS" and not first["auto"] and not first["fragment"]
     assert all(set(r) >= {"session", "page", "received", "ended"} for r in rows)
+
+
+def test_a_runs_speed_is_read_from_its_own_records_by_its_owner(tmp_path):
+    """The run folder whose run.json names the session's browser gives the tokens/s of the step records the
+    server received inside a window (``at``: Unix time, turned into the monotonic clock)."""
+    import json
+    import time
+
+    from benchmarks.class_server import Results, read_run_logs
+
+    now_wall, now_mono = time.time(), time.monotonic()
+    for name, owner, rate in (("r1", "alice-browser-id", 1000.0), ("r2", "bob-browser-id", 500.0)):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "run.json").write_text(json.dumps({"owner": owner}))
+        lines = [{"kind": "step", "tokens_per_s": rate * (1 + i % 2), "at": now_wall - 20 + i} for i in range(20)]
+        lines.insert(5, {"kind": "eval", "at": now_wall - 14})
+        (folder / "metrics.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + "\n{\"kind\": \"st")
+    results = Results(runs_dir=str(tmp_path))
+    results.runs = [Run("training 1", owner="alice-browser-id"), Run("training 2", owner="bob-browser-id"),
+                    Run("training 3")]
+    read_run_logs(results)
+    alice, bob, nobody = results.runs
+    assert len(alice.logged) == 20 and nobody.logged == []  # the eval and the torn last line are not steps
+    assert alice.logged[0][0] == pytest.approx(now_mono - 20, abs=0.5)
+    assert alice.logged_tokens_per_s(now_mono - 20.2, now_mono - 16.8) == pytest.approx(1500.0)  # 1000, 2000, …
+    assert bob.logged_tokens_per_s(now_mono - 20.2, now_mono + 1) == pytest.approx(750.0)
+    assert bob.logged_tokens_per_s(now_mono + 5, now_mono + 9) is None

@@ -8,7 +8,8 @@ needs no Streamlit, so tests drive it directly). It
 - drains every live worker's new records in ONE pump thread (every ``pump_interval_s``) into the run's log: in
   memory, where each record gets a sequence number so that a watcher fetches only the records after its cursor
   (:meth:`JobManager.fetch`: the cost does not grow with the run's length), and on disk in the run folder —
-  ``<runs_dir>/<run_id>/metrics.jsonl`` (one record per line, appended; when the in-memory log is thinned, the
+  ``<runs_dir>/<run_id>/metrics.jsonl`` (one record per line, appended, each with ``seq`` and ``at``: the Unix
+  time the server received it; when the in-memory log is thinned, the
   file is rewritten from it atomically, so, like the log, it holds at most ``2 × MAX_STEPS_KEPT`` step records
   and every eval record) and ``<runs_dir>/<run_id>/run.json`` (owner, config, status, message, summary,
   checkpoint; written atomically with ``os.replace``);
@@ -339,7 +340,7 @@ class JobManager:
         for record in records:
             kind = record.get("kind")
             if kind in ("step", "eval"):
-                item = {**record, "seq": run.next_seq}
+                item = {**record, "seq": run.next_seq, "at": round(time.time(), 3)}  # at: when the server got it
                 run.next_seq += 1
                 run.records.append(item)
                 run.seqs.append(item["seq"])
