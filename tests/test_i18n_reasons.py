@@ -37,11 +37,13 @@ NAMES = (
        "pad_id", "adaptive_cutoffs", "eos_id", "block_size", "vocab", "transformer", "lstm", "word", "char", "bpe"}
     | {"list", "dict", "str", "int", "float", "bool", "null", "true", "false", "True", "False", "None"}
     | {"AddSub", "JSON", "safetensors", "TransformerConfig", "CURRENT"}
+    | {"GPT-2", "gpt2", "model_type", "n_embd", "n_head", "activation_function", "add_cross_attention",  # GPT-2's
+       "layer_norm_epsilon", "tie_word_embeddings", "bert", "swish"}
 )
 KEPT = re.compile(r"[\w-]+\.(?:json|safetensors)|\w+(?:\.\w+)+|\[[^\]]*\]|\b[A-Z]+\d+\b|v-(?:…|[\w.-]+)|(?<![A-Za-z_-])(?:"
                   + "|".join(sorted(map(re.escape, NAMES), key=len, reverse=True)) + r")(?![A-Za-z_-])")  # 是null
 # A library's text after the sentence's own lead: kept as it is (English on every page)
-LIBRARY = re.compile(r"(?:is not valid JSON|its model_config is not valid|is not a tokenizer file|is not a readable "
+LIBRARY = re.compile(r"(?:is not valid JSON|its model_config is not valid|is not a tokenizers? file|is not a readable "
                      r"safetensors file|cannot be read|does not fit the model of config\.json): (?P<text>.*)$")
 
 
@@ -57,22 +59,88 @@ def reason_of(folder) -> str:
     return str(caught.value)
 
 
-@pytest.mark.parametrize("name", sorted(MALFORMED))
-def test_every_malformed_checkpoints_reason_is_translated(planted, name, monkeypatch):  # noqa: F811
-    english = reason_of(planted / name)
+def assert_translated(monkeypatch, english: str, root) -> None:
+    """``english`` (a reason naming a file under ``root``) comes out in each Chinese language with its path, names,
+    shapes, numbers and any library's text as they were, and no other English word."""
     library = LIBRARY.search(english)
     for language in LANGUAGES:
         chinese = in_language(monkeypatch, language)(english)
         assert chinese != english, (language, english)
-        assert str(planted / name) in chinese, chinese  # the path, as it was
-        rest = re.sub(re.escape(str(planted)) + r"[^\s：，；（）\u4e00-\u9fff]*", " ", chinese)  # paths
+        assert english.split(" ")[0].rstrip(":") in chinese, chinese  # the path, as it was
+        rest = re.sub(re.escape(str(root)) + r"[^\s：，；（）\u4e00-\u9fff]*", " ", chinese)  # paths
         if library:
             assert library["text"] in rest, (library["text"], rest)  # a library's text, as it was
             rest = rest.replace(library["text"], " ")
-        for kept in re.findall(r"'[^']*'|\[[^\]]*\]|\b\d[\d,]*\b|model_config\.\w+", english.replace(str(planted), "")):
+        for kept in re.findall(r"'[^']*'|\[[^\]]*\]|\b\d[\d,]*\b|model_config\.\w+", english.replace(str(root), "")):
             assert kept in chinese, (kept, chinese)  # names, shapes and numbers come through unchanged
         left = english_left(rest, KEPT)
         assert not left, (language, english, chinese, left)
+
+
+@pytest.mark.parametrize("name", sorted(MALFORMED))
+def test_every_malformed_checkpoints_reason_is_translated(planted, name, monkeypatch):  # noqa: F811
+    assert_translated(monkeypatch, reason_of(planted / name), planted)
+
+
+GPT2 = {"model_type": "gpt2", "n_embd": 8, "n_head": 2, "n_layer": 1, "n_positions": 16, "vocab_size": 320}
+# name → (config.json's changes, tensors' changes, tokenizer.json's text or None for a good one, regex of the reason)
+GPT2_MALFORMED = {
+    "not_a_folder": (None, None, None, r"is not a folder$"),
+    "no_files": ({}, None, None, r"lacks config\.json, model\.safetensors, tokenizer\.json: a GPT-2 folder needs"),
+    "config_list": ([1], None, None, r"config\.json is not a JSON object"),
+    "not_gpt2": ({"model_type": "bert"}, None, None, r"model_type is 'bert', not 'gpt2'"),
+    "n_embd_zero": ({"n_embd": 0}, None, None, r"config\.json: n_embd must be a positive whole number, got 0"),
+    "not_divisible": ({"n_embd": 9}, None, None, r"n_embd=9 is not divisible by n_head=2"),
+    "activation": ({"activation_function": "swish"}, None, None, r"activation_function 'swish' is not one of \["),
+    "cross_attention": ({"add_cross_attention": True}, None, None, r"add_cross_attention=True is not supported"),
+    "epsilon": ({"layer_norm_epsilon": 2}, None, None, r"layer_norm_epsilon must be a small positive number, got 2"),
+    "tokenizer_garbage": ({}, {}, "garbage{", r"tokenizer\.json is not a tokenizers file: "),
+    "tokenizer_larger": ({"vocab_size": 100}, {}, "", r"has 320 tokens, more than the model's vocab_size 100"),
+    "tensor_missing": ({}, {"ln_f.bias": None}, "", r"lacks the tensor 'ln_f\.bias' that config\.json's GPT-2 needs"),
+    "tensor_shape": ({}, {"ln_f.bias": (9,)}, "", r"tensor 'ln_f\.bias' has shape \[9\], but config\.json describes one"),
+    "lm_head_shape": ({}, {"lm_head.weight": (3, 3)}, "", r"lm_head\.weight has shape \[3, 3\], expected \[320, 8\]"),
+    "untied_no_lm_head": ({"tie_word_embeddings": False}, {}, "", r"lacks lm_head\.weight, which an untied GPT-2"),
+}
+
+
+@pytest.fixture(scope="module")
+def gpt2_planted(tmp_path_factory):
+    """Every folder of GPT2_MALFORMED: a tiny GPT-2 folder (zeros for weights) with one thing wrong."""
+    import json
+
+    import torch
+    from safetensors.torch import save_file
+
+    from tests.gpt2_folders import train_tokenizer
+    from trainers.gpt2 import _expected_shapes, gpt2_config
+
+    root = tmp_path_factory.mktemp("gpt2_planted")
+    good_tokenizer = root / "tokenizer.json"
+    train_tokenizer(good_tokenizer, vocab_size=320)
+    for name, (config, tensors, tokenizer, _pattern) in GPT2_MALFORMED.items():
+        if config is None:
+            continue
+        folder = root / name
+        folder.mkdir()
+        if tensors is None and name == "no_files":
+            continue
+        hf = config if isinstance(config, list) else {**GPT2, **config}
+        (folder / "config.json").write_text(json.dumps(hf))
+        (folder / "tokenizer.json").write_text(tokenizer or good_tokenizer.read_text())
+        shapes = _expected_shapes(gpt2_config(GPT2)) if tensors is None else _expected_shapes(gpt2_config(hf))
+        for tensor, shape in (tensors or {}).items():
+            shapes.pop(tensor) if shape is None else shapes.__setitem__(tensor, shape)
+        save_file({k: torch.zeros(v) for k, v in shapes.items()}, str(folder / "model.safetensors"))
+    return root
+
+
+@pytest.mark.parametrize("name", sorted(GPT2_MALFORMED))
+def test_every_gpt2_folders_reason_is_translated(gpt2_planted, name, monkeypatch):
+    from trainers.gpt2 import load_gpt2
+
+    with pytest.raises(CheckpointError, match=GPT2_MALFORMED[name][3]) as caught:
+        load_gpt2(gpt2_planted / name)
+    assert_translated(monkeypatch, str(caught.value), gpt2_planted)
 
 
 def test_the_reasons_keep_their_english_on_an_english_page(planted):  # noqa: F811

@@ -171,6 +171,33 @@ PATTERNS: list[tuple[re.Pattern, str]] = [
         (r"(?P<path>.+?) lacks (?P<n>\d+) tensor\(s\) the model of config\.json needs, e\.g\. (?P<name>.*)",
          N_("{path} lacks {n} tensor(s) the model of config.json needs, e.g. {name}")),
         (r"(?P<path>.+?) changed while it was read; try again", N_("{path} changed while it was read; try again")),
+        # A GPT-2-family folder the pickers offer (trainers.gpt2.load_gpt2 and gpt2_config)
+        (r"(?P<path>.+?) is not a folder", N_("{path} is not a folder")),
+        (r"(?P<path>.+?) lacks (?P<missing>[\w., ]+): a GPT-2 folder needs (?P<files>.*)",
+         N_("{path} lacks {missing}: a GPT-2 folder needs {files}")),
+        (r"(?P<path>.+?) has no config\.json", N_("{path} has no config.json")),
+        (r"(?P<path>.+?) is not a JSON object", N_("{path} is not a JSON object")),
+        (r"(?P<path>.+?) is not a tokenizers file: (?P<detail>.*)", N_("{path} is not a tokenizer file: {detail}")),
+        (r"(?P<path>.+?) has (?P<n>\d+) tokens, more than the model's vocab_size (?P<vocab>\d+): the tokenizer belongs to "
+         r"another model",
+         N_("{path} has {n} tokens, more than the model's vocab_size {vocab}: the tokenizer belongs to another model")),
+        (r"(?P<path>.+?) lacks the tensor (?P<name>'[^']*') that config\.json's GPT-2 needs",
+         N_("{path} lacks the tensor {name} that config.json's GPT-2 needs")),
+        (r"(?P<path>.+?): tensor (?P<name>'[^']*') has shape (?P<shape>\[[^\]]*\]), but config\.json describes one of "
+         r"shape (?P<expected>\[[^\]]*\]): the weights and the config do not match",
+         N_("{path}: tensor {name} has shape {shape}, but config.json describes one of shape {expected}: the weights "
+            "and the config do not match")),
+        (r"(?P<path>.+?): lm_head\.weight has shape (?P<shape>\[[^\]]*\]), expected (?P<expected>\[[^\]]*\])",
+         N_("{path}: lm_head.weight has shape {shape}, expected {expected}")),
+        (r"(?P<path>.+?) lacks lm_head\.weight, which an untied GPT-2 \(tie_word_embeddings false\) needs",
+         N_("{path} lacks lm_head.weight, which an untied GPT-2 (tie_word_embeddings false) needs")),
+        (r"(?P<path>.+?): model_type is (?P<value>.*), not 'gpt2'", N_("{path}: model_type is {value}, not 'gpt2'")),
+        (r"(?P<path>.+?): n_embd=(?P<d_model>\d+) is not divisible by n_head=(?P<n_heads>\d+)",
+         N_("{path}: n_embd={d_model} is not divisible by n_head={n_heads}")),
+        (r"(?P<path>.+?): activation_function (?P<value>.*) is not one of (?P<names>\[.*\])",
+         N_("{path}: activation_function {value} is not one of {names}")),
+        (r"(?P<path>.+?): (?P<field>\w+)=(?P<value>\S+) is not supported \(our core computes (?P=field)=(?P<supported>\w+)\)",
+         N_("{path}: {field}={value} is not supported (our core computes {field}={supported})")),
         # after the sentences above, whose library text ({detail}) may itself say "x must be y, got z"
         (r"(?P<path>.+?): (?P<field>[\w.]+) must be (?P<wanted>.+?), got (?P<value>.*)",
          N_("{path}: {field} must be {wanted}, got {value}")),
@@ -207,6 +234,7 @@ WANTED: list[tuple[re.Pattern, str]] = [
     (re.compile(p), t) for p, t in [
         (r"a whole number \((?P<n>\d+)\)", N_("a whole number ({n})")),
         (r"a whole number", N_("a whole number")),
+        (r"a positive whole number", N_("a positive whole number")),
         (r"a whole number from (?P<low>[\d,]+) to (?P<high>[\d,]+)", N_("a whole number from {low} to {high}")),
         (r"one of (?P<names>.+)", N_("one of {names}")),
         (r"'transformer' or 'lstm'", N_("'transformer' or 'lstm'")),
