@@ -24,6 +24,7 @@ from ui.links import (
     show_chart,
     text_value,
 )
+from ui.messages import localize
 from ui.page_state import session_checkpoints, show_notes
 from ui.sampling import (
     PreparedPrompt,
@@ -227,7 +228,7 @@ if st.button(_("Generate"), type="primary", icon=":material/auto_awesome:", key=
             with slot:
                 results.append(run_generation(model, meta, prompt, settings, st.empty()))
     except (ValueError, RuntimeError) as exc:
-        st.error(format_plain(_("Generation failed: {error}"), error=exc), icon=":material/error:")
+        st.error(format_plain(_("Generation failed: {error}"), error=localize(str(exc))), icon=":material/error:")
     else:
         number = st.session_state.get("gen_result", {}).get("number", 0) + 1  # fresh step sliders for new text
         st.session_state["gen_result"] = {"checkpoint": path, "results": results, "number": number}

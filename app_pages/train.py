@@ -55,7 +55,7 @@ try:
     limits = read_limits()
     slots = job_manager(limits)  # the server's job manager: its slots, and the runs in their worker processes
 except ValueError as exc:  # a malformed TC_MAX_JOBS (or another limit): say so, and train nothing
-    st.error(plain_text(exc), icon=":material/error:")
+    st.error(plain_text(localize(str(exc))), icon=":material/error:")  # in the session's language
     st.stop()
 owner = browser_id()  # the runs belong to this browser (all its tabs), and survive a reload
 runs: list[RunRecord] = train_runs()

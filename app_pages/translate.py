@@ -12,6 +12,7 @@ from ui.charts import show_head_maps
 from ui.checkpoints import checkpoint_picker, context_length, shared_model
 from ui.i18n import _
 from ui.labels import task_label
+from ui.messages import localize
 from ui.page_state import show_notes
 from ui.text import format_plain, plain_text
 from ui.translation import language_names, nbest_table, prepare_source, translate
@@ -88,7 +89,7 @@ if source.error:
 try:
     result = cached_translation(path, stamp, tuple(source.ids), decoding, int(beam_width), float(length_penalty))
 except (ValueError, RuntimeError) as exc:
-    st.error(format_plain(_("Translation failed: {error}"), error=exc), icon=":material/error:")
+    st.error(format_plain(_("Translation failed: {error}"), error=localize(str(exc))), icon=":material/error:")
     st.stop()
 
 best = result.best

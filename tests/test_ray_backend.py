@@ -30,6 +30,7 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 # A lost head is noticed after 5 s instead of a minute (the head-loss test waits for it).
 os.environ.setdefault("RAY_gcs_rpc_server_reconnect_timeout_s", "5")
 
+from tests.english import english_left  # noqa: E402
 from trainers import ray_backend  # noqa: E402
 from trainers.checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint_files  # noqa: E402
 from trainers.presets import preset_config  # noqa: E402
@@ -443,13 +444,7 @@ class _FakeDriver:
         pass
 
 
-# Names, addresses, numbers, code, and a class term's English in brackets ("頭節點（head）"): the same in every language
-_KEPT = re.compile(r"`[^`]*`|ray://host:port|host:port|\bauto\b|127\.0\.0\.1:\d+|TC_[A-Z_]+|'[^']*'|CPU\(s\)|CPU|MB|"
-                   r"Ray|[A-Za-z]+Error|（[a-z]+）|[-+]?\d[\d,.]*")
-
-
-def _english_left(text: str) -> list[str]:
-    return re.findall(r"[A-Za-z]{2,}", _KEPT.sub(" ", text))
+_english_left = english_left  # names, addresses, numbers and code are kept (tests/english.py)
 
 
 def _ray_sentences(tmp_path: Path, monkeypatch) -> list[str]:

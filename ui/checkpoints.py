@@ -29,6 +29,7 @@ from trainers.checkpoint import (
 )
 from ui.i18n import N_, _
 from ui.labels import family_label, task_label
+from ui.messages import localize
 from ui.page_state import session_checkpoints
 from ui.text import format_plain
 
@@ -119,7 +120,7 @@ def shown_reason(reason: str) -> str:
     """A checkpoint's error with the paths a student knows: a folder under the checkpoints folder
     (``TC_ASSETS_DIR``) or the runs folder (``TC_RUNS_DIR``) is written from that folder's name on
     (``assets/…``, ``runs/…``); the pages' message helper (``ui.text.plain_text``) makes other project paths
-    relative."""
+    relative. The pages pass it through :func:`ui.messages.localize` for the session's language."""
     from ui.runs import runs_dir
 
     for root in (assets_dir(), runs_dir()):
@@ -252,17 +253,18 @@ def checkpoint_picker(
     if broken:
         with st.expander(_("Checkpoints that cannot be used ({n})").format(n=len(broken)), icon=":material/warning:"):
             for choice in broken:
-                st.markdown(format_plain("- **{name}**: {reason}", name=choice.label, reason=shown_reason(choice.error)))
+                st.markdown(format_plain("- **{name}**: {reason}", name=choice.label,
+                                        reason=localize(shown_reason(choice.error))))
     chosen = next(c for c in choices if c.path == path)
     if chosen.error is not None:
-        st.warning(format_plain(_("This checkpoint cannot be used: {error}"), error=shown_reason(chosen.error)),
+        st.warning(format_plain(_("This checkpoint cannot be used: {error}"), error=localize(shown_reason(chosen.error))),
                    icon=":material/warning:")
         st.stop()
     stamp = checkpoint_stamp(path)
     try:
         model, meta = cached_model(path, stamp)
     except (ValueError, OSError) as exc:
-        st.error(format_plain(_("This checkpoint cannot be loaded: {error}"), error=shown_reason(str(exc))),
+        st.error(format_plain(_("This checkpoint cannot be loaded: {error}"), error=localize(shown_reason(str(exc)))),
                  icon=":material/error:")
         st.stop()
     return PickedModel(path, stamp, model, meta)

@@ -4,7 +4,11 @@
 Validation exact-match 0.031, per-token accuracy 0.512."). :func:`localize` translates such a message sentence
 by sentence from the patterns below, with the numbers kept; a sentence it does not know (a library's error,
 a path) stays in English after the translated part, so no detail is lost. A clause inside a sentence that says
-why a Ray run or the connection to its cluster ended (the group ``why``) is translated from :data:`CLAUSES`.
+why a Ray run or the connection to its cluster ended (the group ``why``) is translated from :data:`CLAUSES`, and
+what a checkpoint's config field must be (the group ``wanted``) from :data:`WANTED`. Besides the trainers' progress
+and failures, the table holds why a checkpoint cannot be used (:class:`trainers.checkpoint.CheckpointError`: its
+paths, field and tensor names, shapes, dtypes and any library's text kept) and why a server limit is malformed
+(:func:`ui.limits.read_limits`).
 """
 
 from __future__ import annotations
@@ -113,6 +117,96 @@ PATTERNS: list[tuple[re.Pattern, str]] = [
             "12+7.")),
         (r"operands must be between (?P<lo>-?\d+) and (?P<hi>-?\d+) \(got (?P<got>-?\d+)\)\.",
          N_("Operands must be between {lo} and {hi} (got {got}).")),
+        # A malformed checkpoint (trainers.checkpoint.CheckpointError): the reason a picker lists it as unusable.
+        # Paths, field names, tensor names, shapes, dtypes and a library's text ({detail}) are kept as they are;
+        # {wanted} is one of WANTED below, translated too.
+        (r"(?P<path>.+?) has no tokenizer\.json, so its text cannot be encoded",
+         N_("{path} has no tokenizer.json, so its text cannot be encoded")),
+        (r"(?P<path>.+?CURRENT) cannot be read: (?P<detail>.*)", N_("{path} cannot be read: {detail}")),
+        (r"(?P<path>.+?) should name a version sub-folder \(v-…\), but says (?P<name>.*)",
+         N_("{path} should name a version sub-folder (v-…), but says {name}")),
+        (r"(?P<path>.+?) is not a checkpoint folder \(it does not exist or is a file\)",
+         N_("{path} is not a checkpoint folder (it does not exist or is a file)")),
+        (r"(?P<path>.+?) names (?P<name>\S+), which is not in the folder", N_("{path} names {name}, which is not in the folder")),
+        (r"(?P<path>.+?) is not a checkpoint: it needs config\.json and model\.safetensors",
+         N_("{path} is not a checkpoint: it needs config.json and model.safetensors")),
+        (r"(?P<path>.+?) is (?P<size>[\d,]+) bytes; a checkpoint's config is at most (?P<limit>[\d,]+)",
+         N_("{path} is {size} bytes; a checkpoint's config is at most {limit}")),
+        (r"(?P<path>.+?) is not valid JSON: (?P<detail>.*)", N_("{path} is not valid JSON: {detail}")),
+        (r"(?P<path>.+?) holds a JSON (?P<type>\w+), not the object of a checkpoint",
+         N_("{path} holds a JSON {type}, not the object of a checkpoint")),
+        (r"(?P<path>.+?) lacks the (?P<key>'\w+') entry of a checkpoint", N_("{path} lacks the {key} entry of a checkpoint")),
+        (r"(?P<path>.+?) was written by a newer version \(format (?P<format>-?\d+)\); update the code",
+         N_("{path} was written by a newer version (format {format}); update the code")),
+        (r"(?P<path>.+?): model_config lacks vocab_size", N_("{path}: model_config lacks vocab_size")),
+        (r"(?P<path>.+?): its model_config is not valid: (?P<detail>.*)", N_("{path}: its model_config is not valid: {detail}")),
+        (r"(?P<path>.+?): a (?P<task>\S+) model is an encoder-decoder, but model_config describes a (?P<layout>\S+) model",
+         N_("{path}: a {task} model is an encoder-decoder, but model_config describes a {layout} model")),
+        (r"(?P<path>.+?) describes a model of (?P<n>[\d,]+) numbers; checkpoints here hold at most (?P<limit>[\d,]+)",
+         N_("{path} describes a model of {n} numbers; checkpoints here hold at most {limit}")),
+        (r"(?P<path>.+?) is not a readable safetensors file: (?P<detail>.*)",
+         N_("{path} is not a readable safetensors file: {detail}")),
+        (r"(?P<path>.+?) holds a tensor (?P<name>'[^']*') that the model in config\.json does not have: the weights and "
+         r"the config come from different models",
+         N_("{path} holds a tensor {name} that the model in config.json does not have: the weights and the config "
+            "come from different models")),
+        (r"(?P<path>.+?): tensor (?P<name>'[^']*') has shape (?P<shape>\[[^\]]*\]), but config\.json describes a "
+         r"model whose (?P=name) has shape (?P<expected>\[[^\]]*\]): the weights and the config do not match",
+         N_("{path}: tensor {name} has shape {shape}, but config.json describes a model whose {name} has shape "
+            "{expected}: the weights and the config do not match")),
+        (r"(?P<path>.+?): tensor (?P<name>'[^']*') is stored as (?P<dtype>\w+); weights are F32, F16 or BF16",
+         N_("{path}: tensor {name} is stored as {dtype}; weights are F32, F16 or BF16")),
+        (r"(?P<path>.+?) lacks tensor (?P<name>'[^']*'), which the model of config\.json needs",
+         N_("{path} lacks tensor {name}, which the model of config.json needs")),
+        (r"(?P<path>.+?) is a (?P<task>\S+) model but has no tokenizer\.json",
+         N_("{path} is a {task} model but has no tokenizer.json")),
+        (r"(?P<path>.+?) is (?P<size>[\d,]+) bytes, more than a tokenizer here may be",
+         N_("{path} is {size} bytes, more than a tokenizer here may be")),
+        (r"(?P<path>.+?) is not a tokenizer file: (?P<detail>.*)", N_("{path} is not a tokenizer file: {detail}")),
+        (r"(?P<path>.+?) has (?P<n>\d+) tokens, but the model's vocabulary has (?P<vocab>\d+): the tokenizer belongs "
+         r"to another model",
+         N_("{path} has {n} tokens, but the model's vocabulary has {vocab}: the tokenizer belongs to another model")),
+        (r"(?P<path>.+?) does not fit the model of config\.json: (?P<detail>.*)",
+         N_("{path} does not fit the model of config.json: {detail}")),
+        (r"(?P<path>.+?) lacks (?P<n>\d+) tensor\(s\) the model of config\.json needs, e\.g\. (?P<name>.*)",
+         N_("{path} lacks {n} tensor(s) the model of config.json needs, e.g. {name}")),
+        (r"(?P<path>.+?) changed while it was read; try again", N_("{path} changed while it was read; try again")),
+        # A GPT-2-family folder the pickers offer (trainers.gpt2.load_gpt2 and gpt2_config)
+        (r"(?P<path>.+?) is not a folder", N_("{path} is not a folder")),
+        (r"(?P<path>.+?) lacks (?P<missing>[\w., ]+): a GPT-2 folder needs (?P<files>.*)",
+         N_("{path} lacks {missing}: a GPT-2 folder needs {files}")),
+        (r"(?P<path>.+?) has no config\.json", N_("{path} has no config.json")),
+        (r"(?P<path>.+?) is not a JSON object", N_("{path} is not a JSON object")),
+        (r"(?P<path>.+?) is not a tokenizers file: (?P<detail>.*)", N_("{path} is not a tokenizer file: {detail}")),
+        (r"(?P<path>.+?) has (?P<n>\d+) tokens, more than the model's vocab_size (?P<vocab>\d+): the tokenizer belongs to "
+         r"another model",
+         N_("{path} has {n} tokens, more than the model's vocab_size {vocab}: the tokenizer belongs to another model")),
+        (r"(?P<path>.+?) lacks the tensor (?P<name>'[^']*') that config\.json's GPT-2 needs",
+         N_("{path} lacks the tensor {name} that config.json's GPT-2 needs")),
+        (r"(?P<path>.+?): tensor (?P<name>'[^']*') has shape (?P<shape>\[[^\]]*\]), but config\.json describes one of "
+         r"shape (?P<expected>\[[^\]]*\]): the weights and the config do not match",
+         N_("{path}: tensor {name} has shape {shape}, but config.json describes one of shape {expected}: the weights "
+            "and the config do not match")),
+        (r"(?P<path>.+?): lm_head\.weight has shape (?P<shape>\[[^\]]*\]), expected (?P<expected>\[[^\]]*\])",
+         N_("{path}: lm_head.weight has shape {shape}, expected {expected}")),
+        (r"(?P<path>.+?) lacks lm_head\.weight, which an untied GPT-2 \(tie_word_embeddings false\) needs",
+         N_("{path} lacks lm_head.weight, which an untied GPT-2 (tie_word_embeddings false) needs")),
+        (r"(?P<path>.+?): model_type is (?P<value>.*), not 'gpt2'", N_("{path}: model_type is {value}, not 'gpt2'")),
+        (r"(?P<path>.+?): n_embd=(?P<d_model>\d+) is not divisible by n_head=(?P<n_heads>\d+)",
+         N_("{path}: n_embd={d_model} is not divisible by n_head={n_heads}")),
+        (r"(?P<path>.+?): activation_function (?P<value>.*) is not one of (?P<names>\[.*\])",
+         N_("{path}: activation_function {value} is not one of {names}")),
+        (r"(?P<path>.+?): (?P<field>\w+)=(?P<value>\S+) is not supported \(our core computes (?P=field)=(?P<supported>\w+)\)",
+         N_("{path}: {field}={value} is not supported (our core computes {field}={supported})")),
+        # after the sentences above, whose library text ({detail}) may itself say "x must be y, got z"
+        (r"(?P<path>.+?): (?P<field>[\w.]+) must be (?P<wanted>.+?), got (?P<value>.*)",
+         N_("{path}: {field} must be {wanted}, got {value}")),
+        # A malformed server limit (ui.limits.read_limits, ui.jobs.max_jobs_from_env), shown on the Train page
+        (r"(?P<name>TC_MAX_JOBS)=(?P<value>.*) must be a whole number of at least (?P<minimum>\d+) \(concurrent "
+         r"training jobs\)\.",
+         N_("{name}={value} must be a whole number of at least {minimum} (concurrent training jobs).")),
+        (r"(?P<name>TC_[A-Z_]+)=(?P<value>.*) must be a whole number of at least (?P<minimum>\d+)\.",
+         N_("{name}={value} must be a whole number of at least {minimum}.")),
     ]
 ]
 
@@ -133,6 +227,33 @@ CLAUSES: list[tuple[re.Pattern, str]] = [
         (r"it was closed", N_("it was closed")),
     ]
 ]
+
+# What a field of a checkpoint's config.json must be (the group "wanted" of "{path}: {field} must be {wanted}, got
+# {value}", trainers.checkpoint.check_meta). Names (tasks, dtypes, activations) and JSON's null/true/false are kept.
+WANTED: list[tuple[re.Pattern, str]] = [
+    (re.compile(p), t) for p, t in [
+        (r"a whole number \((?P<n>\d+)\)", N_("a whole number ({n})")),
+        (r"a whole number", N_("a whole number")),
+        (r"a positive whole number", N_("a positive whole number")),
+        (r"a whole number from (?P<low>[\d,]+) to (?P<high>[\d,]+)", N_("a whole number from {low} to {high}")),
+        (r"one of (?P<names>.+)", N_("one of {names}")),
+        (r"'transformer' or 'lstm'", N_("'transformer' or 'lstm'")),
+        (r"null, 'word', 'char' or 'bpe'", N_("null, 'word', 'char' or 'bpe'")),
+        (r"an object", N_("an object")),
+        (r"text", N_("text")),
+        (r"a number in \[0, 1\)", N_("a number in [0, 1)")),
+        (r"a small positive number", N_("a small positive number")),
+        (r"a number from (?P<low>\d+) to (?P<high>\d+)", N_("a number from {low} to {high}")),
+        (r"true or false", N_("true or false")),
+        (r"null or a token id", N_("null or a token id")),
+        (r"null or a list of up to (?P<n>\d+) whole numbers", N_("null or a list of up to {n} whole numbers")),
+        (r"null or a whole number", N_("null or a whole number")),
+        (r"a list of (?P<n>\d+) token strings \(AddSub's vocabulary\)", N_("a list of {n} token strings (AddSub's vocabulary)")),
+    ]
+]
+
+# The groups translated from a table of clauses; any other group is kept as it is.
+_CLAUSE_TABLES = {"why": CLAUSES, "wanted": WANTED}
 
 # A sentence ends at ". " before a capital letter or a digit-free word; decimals ("2.263") never split.
 _SENTENCE_END = re.compile(r"(?<=[.…])\s+(?=[A-Z])")
@@ -156,14 +277,15 @@ def _match(sentence: str) -> str | None:
     for pattern, template in PATTERNS:
         m = pattern.fullmatch(sentence.strip())
         if m:
-            values = {name: _clause(value) if name == "why" else value for name, value in m.groupdict().items()}
+            values = {name: _clause(value, _CLAUSE_TABLES[name]) if name in _CLAUSE_TABLES else value
+                      for name, value in m.groupdict().items()}
             return _(template).format(**values)
     return None
 
 
-def _clause(text: str) -> str:
-    """A clause of :data:`CLAUSES` in the session's language; any other text as it is."""
-    for pattern, template in CLAUSES:
+def _clause(text: str, table: list[tuple[re.Pattern, str]] = CLAUSES) -> str:
+    """A clause of ``table`` (:data:`CLAUSES`, :data:`WANTED`) in the session's language; any other text as it is."""
+    for pattern, template in table:
         m = pattern.fullmatch(text)
         if m:
             return _(template).format(**m.groupdict())
