@@ -316,9 +316,10 @@ class JobManager:
                 if run.worker is None:
                     continue
                 seen = self._seen.get(run.owner, 0.0)
-                if run.stop_asked_at is None and now - seen > self.grace_s and self._still_connected(run.owner):
-                    self._seen[run.owner] = now  # a tab of its browser is open, only too busy to say so
-                elif run.stop_asked_at is None and now - seen > self.grace_s:
+                if run.stop_asked_at is None and now - seen > self.grace_s:
+                    if self._still_connected(run.owner):
+                        self._seen[run.owner] = now  # a tab of its browser is open, only too busy to say so
+                        continue
                     run.stop_asked_at = now
                     run.stop_reason = GRACE_MESSAGE.format(seconds=self.grace_s)
                     run.worker.stop()

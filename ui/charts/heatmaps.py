@@ -21,6 +21,7 @@ import pyarrow as pa
 import streamlit as st
 
 from ui.charts.colors import DIVERGING_SCHEME, MASKED_COLOR, SEQUENTIAL_SCHEME, ColorScale, color_scale
+from ui.charts.lines import layered_spec
 from ui.i18n import N_, current_language, translate
 
 MAX_CHART_WIDTH = 640  # px, labels and legend included
@@ -233,10 +234,8 @@ def _single(layers: list[alt.Chart], records: list, width: int, height: int, tit
     second for 64 × 64 cells). They go inside the layers, where Streamlit leaves them as JSON; top-level data
     it would convert to Arrow through pandas, ~30 ms a chart — too slow for a page of a dozen heatmaps.
     """
-    spec = alt.LayerChart(layer=layers, width=width, height=height, **_title(title, subtitle)).to_dict(validate=False)
-    spec.pop("datasets", None)  # altair's placeholder for a chart without data
-    for layer in spec["layer"]:
-        layer["data"] = {"values": records}
+    chart = alt.LayerChart(layer=layers, width=width, height=height, **_title(title, subtitle))
+    spec = layered_spec(chart, [records] * len(layers))
     spec["autosize"] = AUTOSIZE
     return spec
 

@@ -63,16 +63,14 @@ def line_chart_spec(
     )
     rule = alt.Chart().mark_rule(strokeDash=[4, 4], color="gray").encode(x="x:Q")
     title_params = {"title": alt.TitleParams(title, anchor="start")} if title else {}
-    spec = alt.LayerChart(layer=[base.mark_line(), base.mark_point(filled=True, size=50), rule], width=width,
-                          height=height, **title_params).to_dict(validate=False)
-    spec.pop("datasets", None)  # altair's placeholder for a chart without data
+    chart = alt.LayerChart(layer=[base.mark_line(), base.mark_point(filled=True, size=50), rule], width=width,
+                           height=height, **title_params)
+    spec = layered_spec(chart, [rows, rows, [{"x": rule_x}] if rule_x is not None else []])
     spec["autosize"] = {"type": "pad", "contains": "padding"}
-    for layer, values in zip(spec["layer"], (rows, rows, [{"x": rule_x}] if rule_x is not None else []), strict=True):
-        layer["data"] = {"values": values}
     return spec
 
 
-def layered_spec(chart: alt.LayerChart | alt.Chart, rows: Sequence[list[dict]]) -> dict:
+def layered_spec(chart: alt.LayerChart | alt.Chart, rows: Sequence[list]) -> dict:
     """``chart`` (layers without data) written as a Vega-Lite dict, then ``rows[i]`` put inline in layer i (a
     single chart: ``rows[0]`` at its top).
 
@@ -88,7 +86,7 @@ def layered_spec(chart: alt.LayerChart | alt.Chart, rows: Sequence[list[dict]]) 
     if len(rows) != len(layers):
         raise ValueError(f"{len(layers)} layers, {len(rows)} lists of rows")
     for layer, values in zip(layers, rows, strict=True):
-        layer["data"] = {"values": list(values)}
+        layer["data"] = {"values": values}  # the same list in two layers stays one list (one dataset when named)
     return spec
 
 
