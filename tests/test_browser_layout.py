@@ -20,7 +20,9 @@ SIZES = [(1280, 720), (1920, 1080)]
 LANGUAGE_CODES = ["en", "zh_Hant"]
 # A 500-word paragraph (capped at the page's 64 tokens): the heatmaps must still fit, with thinned labels.
 LONG_TEXT = "text=" + "+".join(f"word{i % 50}" for i in range(500))
-PAGES = ["", "tokens", "attention_steps", f"attention_steps?{LONG_TEXT}", "multihead", f"multihead?{LONG_TEXT}",
+# d_k = 6: Q, K and V side by side, 6 columns each (the chart ran 100 px past the column); d_k = 32: one under another.
+PAGES = ["", "tokens", "attention_steps", f"attention_steps?{LONG_TEXT}", "attention_steps?d_k=6",
+         "attention_steps?d_k=32&d_model=48", "multihead", f"multihead?{LONG_TEXT}",
          "block", "cost", "train", "generate", "translate", "attention_maps", "model_view"]
 
 # Everything that draws something a reader must see whole; measured against the main column's right edge
@@ -98,7 +100,7 @@ def test_every_page_fits_the_main_column(app_url, browser, language, present):
             for width, height in SIZES:
                 page.set_viewport_size({"width": width, "height": height})
                 page.wait_for_timeout(300)
-                name = (path or "home").split("?")[0] + ("_long" if "?" in path else "") + ("_present" if present else "")
+                name = (path or "home").split("?")[0] + ("_long" if "text=" in path else "_wide" if "?" in path else "") + ("_present" if present else "")
                 problems += [f"{name} {width}×{height} {language}: {p}" for p in page.evaluate(MEASURE)]
                 page.screenshot(path=str(ARTIFACTS / f"layout_{name}_{width}_{language}.png"))
     finally:

@@ -29,17 +29,18 @@ def open_page(page: str) -> AppTest:
 
 
 def charts(at: AppTest) -> dict[str, tuple[dict, list[dict]]]:
-    """Every Vega-Lite chart on the page by title: (spec, the rows it draws); side-by-side parts separately.
+    """Every Vega-Lite chart on the page by title: (spec, the rows it draws); concatenated parts separately.
 
     Rows come inline in the spec, as the chart's top-level Arrow data (``proto.data``), or as named Arrow
     datasets (``proto.datasets``) that the spec's layers refer to by name (``ui.charts.with_named_data``)."""
     out = {}
 
     def add(spec: dict, extra_rows: list[dict], named: dict[str, list[dict]]) -> None:
-        if "hconcat" in spec:
-            for sub in spec["hconcat"]:
-                add(sub, [], named)
-            return
+        for direction in ("hconcat", "vconcat"):
+            if direction in spec:
+                for sub in spec[direction]:
+                    add(sub, [], named)
+                return
         title = spec.get("title", {})
         out[title.get("text") if isinstance(title, dict) else title] = (spec, spec_values(spec, named) + extra_rows)
 

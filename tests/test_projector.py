@@ -107,7 +107,8 @@ def test_presented_specs_are_larger_but_draw_the_same_numbers():
     band steps too; the data (a loss chart's "step" column, say) is never touched."""
     spec = heatmap_spec(np.eye(3), ("a", "b", "c"), ("a", "b", "c"), annotate=True)
     big = presented(spec, scale=1.4, size=1.3)
-    assert (big["width"], big["height"]) == (round(spec["width"] * 1.3), round(spec["height"] * 1.3))
+    assert spec["width"] == spec["height"] == {"step": 32}  # a heatmap is sized by its cells
+    assert (big["width"], big["height"]) == ({"step": round(32 * 1.3)}, {"step": round(32 * 1.3)})
     assert spec_values(big) == spec_values(spec)
     lines = {"data": {"values": [{"step": 10, "width": 3}]}, "mark": "line", "width": "container", "height": 300,
              "encoding": {"x": {"field": "step", "type": "quantitative"}}}

@@ -22,6 +22,14 @@ from ui.charts import (
     spec_values,
     with_named_data,
 )
+from ui.charts.heatmaps import (
+    CELL_STEPS,
+    MAIN_COLUMN_WIDTH,
+    MAX_CHART_WIDTH,
+    concat_heatmap_spec,
+    concat_layout,
+    snap_cell,
+)
 from ui.text import split_sentence, unique_labels
 from ui.tokenizing import BUILTIN_SAMPLE, Corpus, build_tokenizers, encode_pieces
 
@@ -79,7 +87,10 @@ def test_heatmap_spec_carries_exact_values_fixed_domain_and_grey_masked_cells():
     rect = spec["layer"][0]
     assert rect["encoding"]["color"]["scale"]["domain"] == [0.0, 1.0]
     assert rect["encoding"]["color"]["condition"]["value"] == MASKED_COLOR == "#b8b8b8"
-    assert rect["encoding"]["x"]["sort"] == ["00 a", "01 b"]
+    # rows and columns are ordered by their indices in the data, so the spec does not list the labels
+    assert rect["encoding"]["x"]["sort"] == {"field": "c", "op": "min"}
+    assert rect["encoding"]["y"]["sort"] == {"field": "r", "op": "min"}
+    assert [(r["r"], r["c"]) for r in rows] == [(0, 0), (0, 1), (1, 0), (1, 1)]
     assert spec["title"]["text"] == "weights"
     signed = heatmap_spec(np.array([[-3.0, 1.0]]), ("r",), ("a", "b"))
     assert spec_values(signed)[0]["shown"] == "-3"
@@ -88,6 +99,53 @@ def test_heatmap_spec_carries_exact_values_fixed_domain_and_grey_masked_cells():
     assert [r["label"] for r in spec_values(masked)] == ["1.00", "−∞"]
     with pytest.raises(ValueError):
         heatmap_spec(values, ("a",), ("a", "b"))
+
+
+def test_named_data_keeps_the_spec_when_a_slider_adds_a_row_or_a_column():
+    """d_k 4 → 5 or one more token: the chart is sized by cells and ordered by the data's indices, so with its rows
+    sent apart its spec is the same and the browser updates the chart on screen instead of building a new one."""
+    def spec(R, C, seed=0, **kw):
+        values = np.random.default_rng(seed).normal(size=(R, C))
+        out = with_named_data(heatmap_spec(values, tuple(f"t{i}" for i in range(R)), tuple(f"d{j}" for j in range(C)),
+                                           title="Q", x_title="dimension", y_title="token", **kw))
+        return {k: v for k, v in out.items() if k != "datasets"}, out["datasets"]
+
+    (a, rows_a), (b, rows_b), (c, _rows) = spec(6, 4), spec(6, 5, seed=1), spec(7, 5, seed=2)
+    assert a == b == c
+    assert a["width"] == a["height"] == {"step": 32} and a["layer"][0]["encoding"]["x"]["sort"]["field"] == "c"
+    assert rows_a != rows_b
+    # the shape changes the cells' number only: 24, then 30 rows, each cell once with its indices
+    drawn = spec_values(with_named_data(heatmap_spec(np.ones((6, 5)), tuple("abcdef"), tuple("vwxyz"))))
+    assert sorted((r["r"], r["c"]) for r in drawn) == [(i, j) for i in range(6) for j in range(5)]
+    # a cell size is one of a few steps, so nearby widths keep the spec too; the chart still fits max_width
+    assert snap_cell(33) == 32 and snap_cell(31) == 28 and snap_cell(27.5) == 24 and snap_cell(3) == 4
+    wide, _rows = spec(6, 30)
+    assert wide["width"]["step"] in CELL_STEPS and wide["width"]["step"] * 30 <= MAX_CHART_WIDTH - 160
+    assert spec(6, 29)[0] == wide  # 29 and 30 columns: the same 16 px cells
+
+
+def test_q_k_v_side_by_side_fit_the_main_column_or_go_one_under_the_other():
+    """Attention step by step's Q, K, V (T × d_k each): side by side while cells of at least 9 px fit the column with
+    the row labels, the spacing and the legend; one under the other beyond (d_k ≥ 16 here), each then 4–32 px cells."""
+    labels = tuple(f"{i:02d} because" for i in range(10))  # the widest of the default sentence's labels, 10 rows
+    label_px = 6.5 * len(labels[0]) + 12 + 20  # as _label_px estimates them, + the axis title
+
+    def parts(d_k):
+        return tuple((np.ones((10, d_k)), labels, tuple(f"d{j}" for j in range(d_k)), name) for name in "QKV")
+
+    for d_k in (1, 4, 6, 8, 12):
+        cell, side_by_side = concat_layout([(10, d_k)] * 3, [labels] * 3, MAIN_COLUMN_WIDTH)
+        assert side_by_side and 9 <= cell <= 32 and cell in CELL_STEPS
+        assert 3 * (label_px + d_k * cell) + 2 * 24 + 60 <= MAIN_COLUMN_WIDTH  # the whole chart fits
+        spec = concat_heatmap_spec(parts(d_k), y_title="token", max_width=MAIN_COLUMN_WIDTH)
+        assert [sub["width"] for sub in spec["hconcat"]] == [{"step": cell}] * 3
+    assert concat_layout([(10, 6)] * 3, [labels] * 3, MAIN_COLUMN_WIDTH) == (20, True)  # was 30 px: ~910 px wide
+    for d_k in (16, 64):
+        cell, side_by_side = concat_layout([(10, d_k)] * 3, [labels] * 3, MAIN_COLUMN_WIDTH)
+        assert not side_by_side and label_px + d_k * cell + 60 <= MAIN_COLUMN_WIDTH and cell >= 4
+    stacked = concat_heatmap_spec(parts(64), y_title="token", max_width=MAIN_COLUMN_WIDTH)
+    assert "hconcat" not in stacked and [s["title"]["text"] for s in stacked["vconcat"]] == ["Q", "K", "V"]
+    assert stacked["resolve"] == {"scale": {"color": "shared"}}
 
 
 def test_named_data_keeps_the_spec_when_only_the_numbers_change():

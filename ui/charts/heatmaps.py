@@ -118,7 +118,18 @@ def _cell_size(R: int, C: int, max_width: int) -> int:
     At least 9 px, or 4 px for more than 40 columns (their labels are then thinned), so a long input still fits.
     """
     least = 4 if C > 40 else 9
-    return int(max(least, min(32, (max_width - 160) // max(C, 1), 600 // max(R, 1))))
+    return snap_cell(max(least, min(32, (max_width - 160) // max(C, 1), 600 // max(R, 1))))
+
+
+# The cell sides a heatmap may have: a size is rounded down to one of these, so that a slider that adds a row or a
+# column mostly keeps the cell size and with it the whole spec (the chart is sized by cells, ``{"step": px}``, and
+# its rows are in the data): the browser then swaps the rows of the chart on screen instead of drawing a new one.
+CELL_STEPS = (32, 28, 24, 20, 18, 16, 14, 12, 10, 9, 8, 6, 5, 4)
+
+
+def snap_cell(px: float) -> int:
+    """``px`` rounded down to the nearest of :data:`CELL_STEPS` (4 below them)."""
+    return next((step for step in CELL_STEPS if step <= px), CELL_STEPS[-1])
 
 
 def _label_px(labels: Sequence[str]) -> int:
@@ -163,14 +174,18 @@ def _layers(
 ) -> list[alt.Chart]:
     """The layers of a heatmap (no data yet): rects, grey masked cells, tooltips, and the numbers or "−∞" texts.
 
-    ``thin``: cells too small for a label each — Vega drops every other label until they no longer collide
+    ``masked_text``: a text layer that writes "−∞" in the masked cells (drawn even when no cell is masked, so
+    that masking a cell does not change the spec). ``thin``: cells too small for a label each — Vega drops every other label until they no longer collide
     (``labelOverlap="parity"``); the tooltip still names every cell.
     """
     value_word, row_word, column_word = _tooltip_words(language)
     overlap = "parity" if thin else False
-    x = alt.X("col:N", sort=cols, title=x_title or None,
+    # Rows and columns in the order of their indices in the data (r, c), not of a list in the spec: the spec stays
+    # the same when the matrix changes shape (see CELL_STEPS).
+    x = alt.X("col:N", sort=alt.EncodingSortField("c", op="min"), title=x_title or None,
               axis=alt.Axis(labelAngle=-60, labelLimit=140, labelOverlap=overlap))
-    y = alt.Y("row:N", sort=rows, title=y_title or None, axis=alt.Axis(labelLimit=140, labelOverlap=overlap))
+    y = alt.Y("row:N", sort=alt.EncodingSortField("r", op="min"), title=y_title or None,
+              axis=alt.Axis(labelLimit=140, labelOverlap=overlap))
     tooltip = [alt.Tooltip("row:N", title=y_title or row_word), alt.Tooltip("col:N", title=x_title or column_word),
                alt.Tooltip("shown:N", title=value_word)]
     if faceted:
@@ -287,14 +302,13 @@ def heatmap_spec(
         annotate = cell >= 26 and R * C <= ANNOTATE_MAX_CELLS
     scale = color_scale(values, domain, signed=signed)
     forbidden = np.zeros(values.shape, bool) if masked is None else np.asarray(masked, bool)
-    has_masked = not np.isfinite(values).all() or bool(forbidden.any())
     thin = cell < 12
     layers = _layers(scale, list(row_labels), list(col_labels), annotate=bool(annotate), font=10 if cell >= 30 else 9,
-                     x_title=x_title, y_title=y_title, language=language, masked_text=has_masked and cell >= 14,
+                     x_title=x_title, y_title=y_title, language=language, masked_text=cell >= 14,
                      thin=thin)
     records = _cell_records(values, row_labels, col_labels, scale, masked=forbidden)
-    row_height = max(cell, min(18, 600 // R))  # rows stay tall enough for their labels when columns are many
-    return _single(layers, records, cell * C, row_height * R, title, subtitle)
+    row_height = max(cell, snap_cell(min(18, 600 // R)))  # rows tall enough for their labels when columns are many
+    return _single(layers, records, alt.Step(cell), alt.Step(row_height), title, subtitle)
 
 
 @_per_language
@@ -357,28 +371,54 @@ def concat_heatmap_spec(
     """
     parts = [np.asarray(m[0], dtype=float) for m in matrices]
     scale = color_scale(np.concatenate([p.ravel() for p in parts]), domain)
-    n = len(parts)
-    width_each = (max_width - 60) // n + 100  # one legend for all; every part has its own row labels
-    cell = min(_cell_size(p.shape[0], p.shape[1], width_each) for p in parts)
+    cell, side_by_side = concat_layout([p.shape for p in parts], [m[1] for m in matrices], max_width, bool(y_title))
     annotate = cell >= 26 and max(p.size for p in parts) <= ANNOTATE_MAX_CELLS
     subs = []
     for values, (_v, rows, cols, title) in zip(parts, matrices, strict=True):
-        R, C = values.shape
         layers = _layers(scale, list(rows), list(cols), annotate=annotate, font=10 if cell >= 30 else 9,
-                         x_title=x_title, y_title=y_title, language=language)
-        subs.append(_single(layers, _cell_records(values, rows, cols, scale), cell * C, cell * R, title))
-    return hconcat_specs(*subs, spacing=24, color="shared")
+                         x_title=x_title, y_title=y_title, language=language, thin=cell < 12)
+        subs.append(_single(layers, _cell_records(values, rows, cols, scale), alt.Step(cell), alt.Step(cell), title))
+    if not side_by_side:
+        return hconcat_specs(*subs, spacing=CONCAT_SPACING, color="shared", direction="vconcat")
+    return hconcat_specs(*subs, spacing=CONCAT_SPACING, color="shared")
 
 
-def hconcat_specs(*specs: dict, spacing: int = 40, color: str = "independent") -> dict:
+CONCAT_SPACING = 24  # px between the parts of a concat_heatmap_spec
+CONCAT_LEGEND_PX = 60  # its one colour legend, numbers included
+AXIS_TITLE_PX = 20  # a y axis title beside the labels
+
+
+def concat_layout(shapes: Sequence[tuple[int, int]], row_labels: Sequence[Sequence[str]], max_width: int,
+                  y_title: bool = True) -> tuple[int, bool]:
+    """(cell px, side by side?) for the matrices of :func:`concat_heatmap_spec` within ``max_width`` px.
+
+    Side by side, the parts share the width left by their row labels (:func:`_label_px`, plus the axis title),
+    the spacing between them and the legend; the cell is the largest of :data:`CELL_STEPS` that fits all their
+    columns (≤ 32 px, rows ≤ 600 px high). When that is under 9 px (Q, K and V of a wide head, say), the parts go
+    one under the other, each with the whole width, cells then at least 4 px (labels thinned below 12 px).
+    """
+    title_px = AXIS_TITLE_PX if y_title else 0
+    labels = [_label_px(rows) + title_px for rows in row_labels]
+    tallest = max(R for R, _C in shapes)
+    room = max_width - CONCAT_LEGEND_PX - sum(labels) - CONCAT_SPACING * (len(shapes) - 1)
+    across = min(32, room // max(sum(C for _R, C in shapes), 1), 600 // max(tallest, 1))
+    if across >= 9 or len(shapes) == 1:
+        return snap_cell(max(across, 4)), True
+    widest = max(C for _R, C in shapes)
+    down = min(32, (max_width - CONCAT_LEGEND_PX - max(labels)) // max(widest, 1), 600 // max(tallest, 1))
+    return snap_cell(max(down, 4)), False
+
+
+def hconcat_specs(*specs: dict, spacing: int = 40, color: str = "independent", direction: str = "hconcat") -> dict:
     """Put finished specs side by side as ONE chart (fewer charts draw faster in the browser).
 
     ``color``: "independent" (each part its own colour scale) or "shared" (one legend for all).
+    ``direction``: "hconcat" (side by side) or "vconcat" (one under the other).
     """
     subs = [{k: v for k, v in spec.items() if k not in ("$schema", "config", "autosize")} for spec in specs]
     first = specs[0]
     return {"$schema": first.get("$schema"), "config": first.get("config", {}), "autosize": first.get("autosize"),
-            "hconcat": subs, "spacing": spacing, "resolve": {"scale": {"color": color}}}
+            direction: subs, "spacing": spacing, "resolve": {"scale": {"color": color}}}
 
 
 def _arrow_bytes(rows: list[dict]) -> bytes:
