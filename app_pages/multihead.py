@@ -177,17 +177,21 @@ if tr is not None:
     st.markdown(
         _("A last (d_model, d_model) projection lets every output dimension draw on every head.")
     )
-    c1, c2 = st.columns(2)
+    # Side by side up to 32 dimensions; one under the other beyond, where half the column would squeeze the cells
+    # under 6 px (or, at 64, push the chart past the column's edge).
+    narrow = len(concat_cols[shown]) <= 32
+    c1, c2 = st.columns(2) if narrow else (st.container(), st.container())
+    half = HALF_COLUMN_WIDTH if narrow else MAIN_COLUMN_WIDTH
     with c1:
         # nn.Linear stores W_Oᵀ: output = concat · weightᵀ, so weightᵀ is the W_O of the formula.
         w_o = _np(sentence_multihead(list(tokens), d_model, n_heads, seed, mask).module.w_o.weight.T
                   if model_w_o is None else model_w_o)[shown, shown]
         show_matrix(w_o, concat_cols[shown], dim_labels(d_model)[shown], title=_("W_O"), key=K + "w_o", table=table,
-                    max_width=HALF_COLUMN_WIDTH, x_title=_("output dimension"), y_title=_("head · dimension"))
+                    max_width=half, x_title=_("output dimension"), y_title=_("head · dimension"))
     with c2:
         show_matrix(_np(tr.output[0])[:, shown], labels, dim_labels(d_model)[shown], title=_("Output = Concat · W_O"),
                     key=K + "output", table=table, x_title=_("dimension"), y_title=_("token"),
-                    max_width=HALF_COLUMN_WIDTH, signed=True)
+                    max_width=half, signed=True)
 
     with st.expander(_("The course's form: a list of SelfAttention heads (EECS 498 A5, Fudan Lab3)")):
         st.markdown(

@@ -20,9 +20,10 @@ SIZES = [(1280, 720), (1920, 1080)]
 LANGUAGE_CODES = ["en", "zh_Hant"]
 # A 500-word paragraph (capped at the page's 64 tokens): the heatmaps must still fit, with thinned labels.
 LONG_TEXT = "text=" + "+".join(f"word{i % 50}" for i in range(500))
-# d_k = 6: Q, K and V side by side, 6 columns each (the chart ran 100 px past the column); d_k = 32: one under another.
+# Sliders at widths that ran past the column at 1280×720: Q, K and V side by side at d_k = 6 (by 100 px), one under
+# another at d_k = 32; Multi-head's W_O and output at d_model = 64 (by 30 px), now one under the other.
 PAGES = ["", "tokens", "attention_steps", f"attention_steps?{LONG_TEXT}", "attention_steps?d_k=6",
-         "attention_steps?d_k=32&d_model=48", "multihead", f"multihead?{LONG_TEXT}",
+         "attention_steps?d_k=32&d_model=48", "multihead", "multihead?d_model=64&heads=8", f"multihead?{LONG_TEXT}",
          "block", "cost", "train", "generate", "translate", "attention_maps", "model_view"]
 
 # Everything that draws something a reader must see whole; measured against the main column's right edge

@@ -113,12 +113,9 @@ def _cell_records(values: np.ndarray, row_labels, col_labels, scale: ColorScale,
 
 
 def _cell_size(R: int, C: int, max_width: int) -> int:
-    """Side of one square cell in px: the plot (without ~160 px of labels and legend) fits ``max_width``.
-
-    At least 9 px, or 4 px for more than 40 columns (their labels are then thinned), so a long input still fits.
-    """
-    least = 4 if C > 40 else 9
-    return snap_cell(max(least, min(32, (max_width - 160) // max(C, 1), 600 // max(R, 1))))
+    """Side of one square cell in px, one of :data:`CELL_STEPS`: the plot (without ~160 px of labels and legend)
+    fits ``max_width``, its rows at most 600 px high. At least 4 px; below 12 px the labels are thinned."""
+    return snap_cell(max(4, min(32, (max_width - 160) // max(C, 1), 600 // max(R, 1))))
 
 
 # The cell sides a heatmap may have: a size is rounded down to one of these, so that a slider that adds a row or a
@@ -170,22 +167,24 @@ def _tooltip_words(language: str) -> tuple[str, str, str]:
 
 def _layers(
     scale: ColorScale, rows: list, cols: list, *, annotate: bool, font: int, x_title: str, y_title: str,
-    language: str, faceted: bool = False, masked_text: bool = False, thin: bool = False,
+    language: str, faceted: bool = False, masked_text: bool = False, thin: bool = False, thin_rows: bool | None = None,
 ) -> list[alt.Chart]:
     """The layers of a heatmap (no data yet): rects, grey masked cells, tooltips, and the numbers or "−∞" texts.
 
     ``masked_text``: a text layer that writes "−∞" in the masked cells (drawn even when no cell is masked, so
-    that masking a cell does not change the spec). ``thin``: cells too small for a label each — Vega drops every other label until they no longer collide
-    (``labelOverlap="parity"``); the tooltip still names every cell.
+    that masking a cell does not change the spec). ``thin``: cells too small for a label each — Vega drops every
+    other label until they no longer collide (``labelOverlap="parity"``); the tooltip still names every cell.
+    ``thin_rows``: the same for the rows alone (default: as ``thin``), which may be taller than the cells are wide.
     """
     value_word, row_word, column_word = _tooltip_words(language)
     overlap = "parity" if thin else False
+    row_overlap = overlap if thin_rows is None else "parity" if thin_rows else False
     # Rows and columns in the order of their indices in the data (r, c), not of a list in the spec: the spec stays
     # the same when the matrix changes shape (see CELL_STEPS).
     x = alt.X("col:N", sort=alt.EncodingSortField("c", op="min"), title=x_title or None,
               axis=alt.Axis(labelAngle=-60, labelLimit=140, labelOverlap=overlap))
     y = alt.Y("row:N", sort=alt.EncodingSortField("r", op="min"), title=y_title or None,
-              axis=alt.Axis(labelLimit=140, labelOverlap=overlap))
+              axis=alt.Axis(labelLimit=140, labelOverlap=row_overlap))
     tooltip = [alt.Tooltip("row:N", title=y_title or row_word), alt.Tooltip("col:N", title=x_title or column_word),
                alt.Tooltip("shown:N", title=value_word)]
     if faceted:
@@ -302,12 +301,11 @@ def heatmap_spec(
         annotate = cell >= 26 and R * C <= ANNOTATE_MAX_CELLS
     scale = color_scale(values, domain, signed=signed)
     forbidden = np.zeros(values.shape, bool) if masked is None else np.asarray(masked, bool)
-    thin = cell < 12
+    row_height = max(cell, snap_cell(min(18, 600 // R)))  # rows tall enough for their labels when columns are many
     layers = _layers(scale, list(row_labels), list(col_labels), annotate=bool(annotate), font=10 if cell >= 30 else 9,
                      x_title=x_title, y_title=y_title, language=language, masked_text=cell >= 14,
-                     thin=thin)
+                     thin=cell < 12, thin_rows=row_height < 12)
     records = _cell_records(values, row_labels, col_labels, scale, masked=forbidden)
-    row_height = max(cell, snap_cell(min(18, 600 // R)))  # rows tall enough for their labels when columns are many
     return _single(layers, records, alt.Step(cell), alt.Step(row_height), title, subtitle)
 
 
