@@ -95,7 +95,7 @@ def test_why_the_hub_cannot_be_used_is_in_chinese(monkeypatch):
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert_chinese(monkeypatch, hub.hub_unavailable_reason(), {
-        "zh_Hant": "離線模式已開啟（HF_HUB_OFFLINE=1）", "zh_Hans": "离线模式已开启（HF_HUB_OFFLINE=1）"})
+        "zh_Hant": "已開啟離線模式，HF_HUB_OFFLINE=1", "zh_Hans": "已开启离线模式，HF_HUB_OFFLINE=1"})
     monkeypatch.setattr(hub, "_env_flag", lambda name: False)
     # a port nothing listens on (refused at once), then a "host" that never answers in time
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
