@@ -305,7 +305,8 @@ if start:
         config = replace(config, probe=probe, snapshot_every=snapshot_every)
         request = check_request(config, limits)  # estimated before anything is allocated
     except ValueError as exc:
-        st.error(format_plain(_("These settings cannot be trained: {error}"), error=exc), icon=":material/error:")
+        st.error(format_plain(_("These settings cannot be trained: {error}"), error=localize(str(exc))),
+                 icon=":material/error:")
     else:
         if request.problem is not None:
             st.error(refusal_text(request, limits), icon=":material/memory:")

@@ -2,7 +2,7 @@
 
 trainers.checkpoint and ui.limits speak English (the CLI stays English); ui.messages.localize translates each
 sentence on the page, keeping paths, field and tensor names, shapes, dtypes, numbers and a library's own text
-(json's, safetensors', tokenizers', the model config's). Every planted malformed checkpoint of
+(json's, safetensors', tokenizers'; the core's model config reasons are translated too). Every planted malformed checkpoint of
 tests/test_checkpoint_safety.py and every malformed limit must come out in 繁體中文 and 简体中文 with no other
 English word left; a Chinese Generate page lists the reasons in Chinese, and the Train page names a malformed
 limit in Chinese.
@@ -42,8 +42,9 @@ NAMES = (
 )
 KEPT = re.compile(r"[\w-]+\.(?:json|safetensors)|\w+(?:\.\w+)+|\[[^\]]*\]|\b[A-Z]+\d+\b|v-(?:…|[\w.-]+)|(?<![A-Za-z_-])(?:"
                   + "|".join(sorted(map(re.escape, NAMES), key=len, reverse=True)) + r")(?![A-Za-z_-])")  # 是null
-# A library's text after the sentence's own lead: kept as it is (English on every page)
-LIBRARY = re.compile(r"(?:is not valid JSON|its model_config is not valid|is not a tokenizers? file|is not a readable "
+# A library's text after the sentence's own lead: kept as it is (English on every page). The core's own reasons after
+# "its model_config is not valid:" are translated (ui.messages.CONFIG_ERRORS; tests/test_i18n_own_sentences.py).
+LIBRARY = re.compile(r"(?:is not valid JSON|is not a tokenizers? file|is not a readable "
                      r"safetensors file|cannot be read|does not fit the model of config\.json): (?P<text>.*)$")
 
 

@@ -4,11 +4,14 @@
 Validation exact-match 0.031, per-token accuracy 0.512."). :func:`localize` translates such a message sentence
 by sentence from the patterns below, with the numbers kept; a sentence it does not know (a library's error,
 a path) stays in English after the translated part, so no detail is lost. A clause inside a sentence that says
-why a Ray run or the connection to its cluster ended (the group ``why``) is translated from :data:`CLAUSES`, and
-what a checkpoint's config field must be (the group ``wanted``) from :data:`WANTED`. Besides the trainers' progress
+why a Ray run or the connection to its cluster ended (the group ``why``) is translated from :data:`CLAUSES`,
+what a checkpoint's config field must be (the group ``wanted``) from :data:`WANTED`, and why the core refuses a
+checkpoint's model config (the group ``config_error``) from :data:`CONFIG_ERRORS`. Besides the trainers' progress
 and failures, the table holds why a checkpoint cannot be used (:class:`trainers.checkpoint.CheckpointError`: its
-paths, field and tensor names, shapes, dtypes and any library's text kept) and why a server limit is malformed
-(:func:`ui.limits.read_limits`).
+paths, field and tensor names, shapes, dtypes and any library's text kept), why a server limit is malformed
+(:func:`ui.limits.read_limits`), where a GPT-2 model's files go when a typed name is not here
+(:func:`trainers.gpt2.resolve_gpt2`), why the Hugging Face Hub cannot be used (:mod:`trainers.hub`) and what a
+``TrainConfig`` refuses of the Train page's settings (:mod:`trainers.config`).
 """
 
 from __future__ import annotations
@@ -139,7 +142,8 @@ PATTERNS: list[tuple[re.Pattern, str]] = [
         (r"(?P<path>.+?) was written by a newer version \(format (?P<format>-?\d+)\); update the code",
          N_("{path} was written by a newer version (format {format}); update the code")),
         (r"(?P<path>.+?): model_config lacks vocab_size", N_("{path}: model_config lacks vocab_size")),
-        (r"(?P<path>.+?): its model_config is not valid: (?P<detail>.*)", N_("{path}: its model_config is not valid: {detail}")),
+        (r"(?P<path>.+?): its model_config is not valid: (?P<config_error>.*)",
+         N_("{path}: its model_config is not valid: {config_error}")),
         (r"(?P<path>.+?): a (?P<task>\S+) model is an encoder-decoder, but model_config describes a (?P<layout>\S+) model",
          N_("{path}: a {task} model is an encoder-decoder, but model_config describes a {layout} model")),
         (r"(?P<path>.+?) describes a model of (?P<n>[\d,]+) numbers; checkpoints here hold at most (?P<limit>[\d,]+)",
@@ -201,6 +205,19 @@ PATTERNS: list[tuple[re.Pattern, str]] = [
         # after the sentences above, whose library text ({detail}) may itself say "x must be y, got z"
         (r"(?P<path>.+?): (?P<field>[\w.]+) must be (?P<wanted>.+?), got (?P<value>.*)",
          N_("{path}: {field} must be {wanted}, got {value}")),
+        # A GPT-2 name typed into a picker's GPT-2 folder field that neither models/ nor the Hub cache holds
+        # (trainers.gpt2.resolve_gpt2), and why the Hub cannot be used (trainers.hub.hub_unavailable_reason)
+        (r"(?P<name>\S+) is neither a folder nor in the Hugging Face cache: put (?P<files>.+?) of (?P=name) \(from "
+         r"(?P<url>https://huggingface\.co/\S+)\) into the folder (?P<folder>.+), or name any folder holding them",
+         N_("{name} is neither a folder nor in the Hugging Face cache: put {files} of {name} (from {url}) into the "
+            "folder {folder}, or name any folder holding them")),
+        (r"offline mode is on \((?P<setting>\w+=[^)]*)\)", N_("offline mode is on ({setting})")),
+        (r"connecting to (?P<address>\S+) failed \((?P<detail>.*)\)", N_("connecting to {address} failed ({detail})")),
+        (rf"(?P<address>\S+) did not answer within (?P<s>{NUMBER}) s", N_("{address} did not answer within {s} s")),
+        # What the Train page's widgets can still ask that a TrainConfig refuses (trainers.config.TrainConfig)
+        (rf"learning rate must be > 0, got (?P<lr>{NUMBER})", N_("learning rate must be > 0, got {lr}")),
+        (r"label smoothing cannot be combined with the adaptive softmax; set one of them to off",
+         N_("label smoothing cannot be combined with the adaptive softmax; set one of them to off")),
         # A malformed server limit (ui.limits.read_limits, ui.jobs.max_jobs_from_env), shown on the Train page
         (r"(?P<name>TC_MAX_JOBS)=(?P<value>.*) must be a whole number of at least (?P<minimum>\d+) \(concurrent "
          r"training jobs\)\.",
@@ -252,8 +269,40 @@ WANTED: list[tuple[re.Pattern, str]] = [
     ]
 ]
 
+# Why the core refuses a checkpoint's model_config (the group "config_error" of "{path}: its model_config is not
+# valid: {config_error}"): transformer.models.TransformerConfig, check_adaptive_cutoffs, trainers.lstm.LSTMConfig.
+# Only those that trainers.checkpoint.check_meta's own field checks let through; any other text (torch's) stays.
+CONFIG_ERRORS: list[tuple[re.Pattern, str]] = [
+    (re.compile(p), t) for p, t in [
+        (r"d_model=(?P<d_model>\d+) is not divisible by n_heads=(?P<n_heads>\d+): each head gets d_k = d_model / "
+         r"n_heads dimensions",
+         N_("d_model={d_model} is not divisible by n_heads={n_heads}: each head gets d_k = d_model / n_heads "
+            "dimensions")),
+        (r"positional must be one of (?P<names>\[.*\]), got (?P<value>.*)",
+         N_("positional must be one of {names}, got {value}")),
+        (r"unknown (?P<config>TransformerConfig|LSTMConfig) fields: (?P<names>\[.*\])",
+         N_("unknown {config} fields: {names}")),
+        (r"share_embeddings joins the source and target embeddings of an encoder-decoder; a decoder-only model has "
+         r"one embedding already",
+         N_("share_embeddings joins the source and target embeddings of an encoder-decoder; a decoder-only model "
+            "has one embedding already")),
+        (r"share_embeddings needs one vocabulary for source and target, but src_vocab_size=(?P<src>\d+) differs from "
+         r"vocab_size=(?P<vocab>\d+)",
+         N_("share_embeddings needs one vocabulary for source and target, but src_vocab_size={src} differs from "
+            "vocab_size={vocab}")),
+        (r"pad_id=(?P<pad_id>-?\d+) is not a token id of the vocabulary", N_("pad_id={pad_id} is not a token id of the vocabulary")),
+        (r"adaptive_cutoffs must be increasing whole numbers, got (?P<value>.*)",
+         N_("adaptive_cutoffs must be increasing whole numbers, got {value}")),
+        (r"adaptive_cutoffs must lie between 1 and vocab_size - 1 = (?P<top>\d+), got (?P<value>.*)",
+         N_("adaptive_cutoffs must lie between 1 and vocab_size - 1 = {top}, got {value}")),
+        (r"adaptive_cutoffs \(adaptive softmax\) is offered for the decoder-only model only",
+         N_("adaptive_cutoffs (adaptive softmax) is offered for the decoder-only model only")),
+        (r"an LSTMConfig has family 'lstm', got (?P<value>.*)", N_("an LSTMConfig has family 'lstm', got {value}")),
+    ]
+]
+
 # The groups translated from a table of clauses; any other group is kept as it is.
-_CLAUSE_TABLES = {"why": CLAUSES, "wanted": WANTED}
+_CLAUSE_TABLES = {"why": CLAUSES, "wanted": WANTED, "config_error": CONFIG_ERRORS}
 
 # A sentence ends at ". " before a capital letter or a digit-free word; decimals ("2.263") never split.
 _SENTENCE_END = re.compile(r"(?<=[.…])\s+(?=[A-Z])")
@@ -284,7 +333,8 @@ def _match(sentence: str) -> str | None:
 
 
 def _clause(text: str, table: list[tuple[re.Pattern, str]] = CLAUSES) -> str:
-    """A clause of ``table`` (:data:`CLAUSES`, :data:`WANTED`) in the session's language; any other text as it is."""
+    """A clause of ``table`` (:data:`CLAUSES`, :data:`WANTED`, :data:`CONFIG_ERRORS`) in the session's language; any
+    other text as it is."""
     for pattern, template in table:
         m = pattern.fullmatch(text)
         if m:

@@ -1,17 +1,20 @@
 """GPT-2-family models for the pickers: where their folders are, a folder the user names, and fetching one.
 
 Folders come from ``models/<name>`` (``TC_MODELS_DIR``), the Hugging Face cache (read without the network),
-and folders typed into the page this session. When the Hub answers, a button fetches ``distilgpt2`` or
-``gpt2`` (config.json, model.safetensors, tokenizer.json); offline, one line says which files to put where.
+and folders typed into the page this session (or Hub ids such as ``distilgpt2``, looked up there as the CLI
+does). When the Hub answers, a button fetches ``distilgpt2`` or ``gpt2`` (config.json, model.safetensors,
+tokenizer.json); offline, one line says which files to put where.
 The loading itself is :func:`trainers.gpt2.load_gpt2` (through :func:`trainers.checkpoint.load_checkpoint`).
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import streamlit as st
 
+from trainers.checkpoint import CheckpointError
 from trainers.gpt2 import (
     GPT2_FILES,
     GPT2_TASK,
@@ -21,9 +24,12 @@ from trainers.gpt2 import (
     gpt2_from_hub_cache,
     is_gpt2_folder,
     models_dir,
+    resolve_gpt2,
 )
 from trainers.hub import hub_unavailable_reason
 from ui.i18n import _
+from ui.messages import localize
+from ui.text import format_plain, plain_text
 
 SESSION_KEY = "pretrained_folders"  # folders the user named this session, newest last
 
@@ -47,9 +53,29 @@ def pretrained_folders() -> list[tuple[str, str]]:
     return [(name, path) for path, name in found.items()]
 
 
+# A Hugging Face Hub id as typed: "distilgpt2", "someone/tiny-gpt2" (a path such as /srv/x or ~/x is not one)
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(?:/[A-Za-z0-9][\w.-]*)?")
+
+
+def typed_folder(text: str) -> Path:
+    """The folder a user typed: a path, or, for a Hub id (``distilgpt2``), its folder in ``models/`` or the Hub
+    cache (:func:`trainers.gpt2.resolve_gpt2`, which reads the disk only). Raises CheckpointError, in English
+    (the pages pass it through :func:`ui.messages.localize`), naming the files and the folder to put them in
+    when a Hub id is in neither."""
+    text = text.strip()
+    folder = Path(text).expanduser()
+    if folder.is_dir() or not HUB_ID.fullmatch(text):
+        return folder
+    return resolve_gpt2(text)
+
+
 def folder_problem(text: str) -> str | None:
-    """Why a typed folder is not a usable GPT-2 folder (a sentence), or None when it is."""
-    folder = Path(text.strip()).expanduser()
+    """Why a typed folder (or Hub id, see :func:`typed_folder`) is not a usable GPT-2 folder (a sentence in the
+    session's language), or None when it is."""
+    try:
+        folder = typed_folder(text)
+    except CheckpointError as exc:
+        return localize(str(exc))
     if not folder.is_dir():
         return _("{folder} is not a folder on the machine the app runs on.").format(folder=folder)
     missing = [f for f in GPT2_FILES if not (folder / f).is_file()]
@@ -80,10 +106,10 @@ def pretrained_panel(key: str, open_key: str) -> None:
         if submitted and typed.strip():
             problem = folder_problem(typed)
             if problem:
-                st.error(problem, icon=":material/error:")
+                st.error(plain_text(problem), icon=":material/error:")  # it quotes what was typed: shown as text
             else:
                 folders = st.session_state.setdefault(SESSION_KEY, [])
-                folder = str(Path(typed.strip()).expanduser().resolve())
+                folder = str(typed_folder(typed).resolve())
                 if folder not in folders:
                     folders.append(folder)
                 st.session_state[open_key] = folder
@@ -99,9 +125,9 @@ def pretrained_panel(key: str, open_key: str) -> None:
 def _fetch(repo: str, open_key: str) -> None:
     reason = hub_unavailable_reason()  # within ~3 s; offline mode answers at once
     if reason:
-        st.warning(_("The Hugging Face Hub cannot be reached ({reason}): put {files} of {name} into "
-                     "{folder}.").format(reason=reason, files=", ".join(GPT2_FILES), name=repo,
-                                         folder=models_dir() / repo), icon=":material/cloud_off:")
+        st.warning(format_plain(_("The Hugging Face Hub cannot be reached ({reason}): put {files} of {name} into "
+                                  "{folder}."), reason=localize(reason), files=", ".join(GPT2_FILES), name=repo,
+                                folder=models_dir() / repo), icon=":material/cloud_off:")
         return
     try:
         with st.spinner(_("Downloading {name} from the Hugging Face Hub…").format(name=repo)):
@@ -114,4 +140,4 @@ def _fetch(repo: str, open_key: str) -> None:
     st.rerun()
 
 
-__all__ = ["GPT2_TASK", "folder_problem", "how_to_get_sentence", "pretrained_folders", "pretrained_panel"]
+__all__ = ["GPT2_TASK", "folder_problem", "how_to_get_sentence", "pretrained_folders", "pretrained_panel", "typed_folder"]

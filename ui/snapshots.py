@@ -296,7 +296,7 @@ def probe_inputs(task: str, family: str, max_steps: int, max_time_s: float) -> t
             addsub.parse_arithmetic(probe or default_probe(task))
         except ValueError as exc:
             error = str(exc)
-            st.error(format_plain(_("The probe cannot be read: {error}"), error=error), icon=":material/error:")
+            st.error(format_plain(_("The probe cannot be read: {error}"), error=localize(error)), icon=":material/error:")
     return probe or None, int(every) or None, error
 
 
