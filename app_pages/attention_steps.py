@@ -37,7 +37,8 @@ from ui.lessons import (
     weight_stats,
 )
 from ui.links import int_in, link_to_this_view, one_of, parse_bool, shared_state, show_chart, text_value
-from ui.text import unique_labels
+from ui.messages import localize
+from ui.text import format_plain, unique_labels
 from ui.weights_source import MAX_SHOWN_DIMS, model_attend, weights_source
 
 K = "steps_"  # widget key prefix of this page
@@ -179,7 +180,8 @@ def sentence_steps() -> None:
             (res, cut), (other, _cut) = (model_attend(source.path, source.stamp, text, source.layer - 1,
                                                       source.head - 1, s) for s in (scale, not scale))
         except ValueError as exc:
-            st.error(_("The model cannot read this text: {error}").format(error=exc), icon=":material/error:")
+            st.error(format_plain(_("The model cannot read this text: {error}"), error=localize(str(exc))),
+                     icon=":material/error:")  # the reason may quote the text: shown as text
             return
         if cut:
             st.info(_("The model's tokenizer made more than {n} tokens of the text: the steps show the first {n}.")

@@ -18,6 +18,7 @@ from ui.i18n import _
 from ui.inputs import heads_slider, matrix_view, sentence_input
 from ui.lessons import layer_norm_stats, norm_inputs, sentence_blocks, seq2seq_shape_trace, tensor_summary
 from ui.links import int_in, link_to_this_view, one_of, shared_state, show_chart, text_value
+from ui.messages import localize
 from ui.text import format_plain, shape_text, unique_labels
 from ui.weights_source import MAX_SHOWN_DIMS, model_block_stages, weights_source
 
@@ -88,7 +89,8 @@ if source is not None:
             source.path, source.stamp, st.session_state.get(K + "text") or " ".join(tokens), source.layer - 1)
     except ValueError as err:
         model_error = str(err)
-        st.error(format_plain(_("The model cannot read this text: {why}"), why=err), icon=":material/error:")
+        st.error(format_plain(_("The model cannot read this text: {why}"), why=localize(model_error)),
+                 icon=":material/error:")
     else:
         d_model, n_heads, d_ff, norm = model_cfg.d_model, model_cfg.n_heads, model_cfg.d_ff, (
             "pre" if model_cfg.norm_first else "post")

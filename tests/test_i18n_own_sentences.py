@@ -257,3 +257,28 @@ def test_a_chinese_train_page_refuses_a_learning_rate_of_0_in_chinese(language, 
     expected = translate("These settings cannot be trained: {error}", language).format(error=error)
     assert expected in page_text(at.error), page_text(at.error)
     assert not english_left(expected, KEPT)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# A trained character model that cannot read a Chinese student's sentence (Attention, step by step; Generate)
+# ------------------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_character_model_says_in_chinese_which_characters_it_does_not_know(language):
+    """Tiny Shakespeare's character model on Attention step by step, with a sentence in Chinese and Markdown: the
+    reason names the characters, shown as text (no bold, no HTML), in the page's language, and no chart is drawn."""
+    path = REPO / "assets" / "shakespeare"
+    at = AppTest.from_file(str(REPO / "app_pages" / "attention_steps.py"), default_timeout=120)
+    at.session_state[SESSION_KEY] = language
+    at.session_state["steps_weights"] = "model"
+    at.session_state["steps_model"] = str(path)
+    at.session_state["steps_text"] = "你好 **x** <b>"
+    at.run()
+    assert not at.exception
+    lead = translate("The model cannot read this text: {error}", language)
+    reason = translate("{chars}: not in the {name} character vocabulary; the model only knows the {n} characters of "
+                       "its corpus.", language)
+    expected = lead.format(error=reason.format(chars="'*<>你好'", name="shakespeare", n=65))
+    assert page_text(at.error) == [expected]
+    assert "**" not in at.error[0].value.replace("\\*", "") and "<" not in at.error[0].value.replace("\\<", "")
+    assert not at.get("vega_lite_chart") or all("Attention weights" not in el.proto.spec
+                                                for el in at.get("vega_lite_chart"))

@@ -26,6 +26,12 @@ NUMBER = r"[-+]?[\d,]*\.?\d+(?:e[-+]?\d+)?"
 PATTERNS: list[tuple[re.Pattern, str]] = [
     (re.compile(p), t) for p, t in [
         (r"Waiting to start\.", N_("Waiting to start.")),
+        # a trained model's tokenizer kept nothing of the text (Chinese for a character model of Shakespeare, say)
+        (r"the text encodes to no token", N_("the text encodes to no token")),
+        # a prompt or a sentence with characters a character-level model never saw (trainers.tasks.lm)
+        (r"(?P<chars>'.*'|\".*\"): not in the (?P<name>\S+) character vocabulary; the model only knows the "
+         r"(?P<n>\d+) characters of its corpus\.",
+         N_("{chars}: not in the {name} character vocabulary; the model only knows the {n} characters of its corpus.")),
         (r"Stopped before it started\.", N_("Stopped before it started.")),
         (r"Stopped while waiting for a free training slot\.", N_("Stopped while waiting for a free training slot.")),
         (r"Loading the data and building the model…", N_("Loading the data and building the model…")),
