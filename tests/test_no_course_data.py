@@ -169,6 +169,21 @@ def test_offline_the_hub_answer_is_a_message_within_seconds(no_data):
     assert time.perf_counter() - start < 5
 
 
+def test_a_linked_shared_folder_still_reads_as_beside_the_project(tmp_path, monkeypatch):
+    """``../shared`` as a symbolic link to the course's folder elsewhere (a TA's mount, a CI checkout): messages
+    still say ``../shared/…``, not the link's target; a path inside the project through the link reads as such."""
+    from trainers import data_paths
+    from ui.runs import display_path
+
+    (tmp_path / "project").mkdir()
+    (tmp_path / "mount" / "course" / "data").mkdir(parents=True)
+    (tmp_path / "shared").symlink_to(tmp_path / "mount" / "course")
+    monkeypatch.setattr(data_paths, "repo_root", lambda: tmp_path / "project")
+    assert display_path(tmp_path / "project" / ".." / "shared" / "data" / "wikitext-2") == "../shared/data/wikitext-2"
+    assert display_path(tmp_path / "project" / "runs" / "x") == "runs/x"
+    assert display_path(tmp_path / "mount" / "course" / "data") == "../mount/course/data"  # the target, named so
+
+
 def test_messages_name_places_as_a_student_sees_them(no_data):
     from pathlib import Path
 

@@ -83,13 +83,17 @@ def data_message(status: DataStatus) -> tuple[str, str]:
 
 def display_path(path: Path) -> str:
     """``path`` as a student reads it beside the project: ``assets/data/…`` inside it, ``../shared/data/…`` next to
-    it, else as given (a folder the user named elsewhere). Server paths outside the project are not rewritten."""
-    root = data_paths.repo_root().resolve()
-    resolved = Path(path).expanduser().resolve()
-    if resolved.is_relative_to(root):
-        return str(resolved.relative_to(root))
-    if resolved.is_relative_to(root.parent):
-        return str(Path("..") / resolved.relative_to(root.parent))
+    it, else as given (a folder the user named elsewhere). Server paths outside the project are not rewritten. A
+    ``../shared`` that is a symbolic link (to a course folder elsewhere) still reads ``../shared/…``: the path is
+    tried as written before its links are followed."""
+    root = data_paths.repo_root()
+    given = Path(path).expanduser()
+    for candidate in dict.fromkeys((Path(os.path.abspath(given)), given.resolve())):
+        for base in dict.fromkeys((Path(os.path.abspath(root)), root.resolve())):
+            if candidate.is_relative_to(base):
+                return str(candidate.relative_to(base))
+            if candidate.is_relative_to(base.parent):
+                return str(Path("..") / candidate.relative_to(base.parent))
     return str(path)
 
 
