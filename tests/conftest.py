@@ -134,3 +134,19 @@ def loss_chart_rows(at) -> list[dict]:
         for layer in spec.get("layer", []):
             rows.extend(r for r in spec_values(layer, named) if "run" in r)
     return rows
+
+
+def app_on_page(title: str, language: str = "en", timeout: float = 90):
+    """An AppTest of the whole app (router, language, sidebar) in ``language``, switched to the page ``title``
+    (as the sidebar lists it), with no exception box on the way."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.test_pages_train_generate import page_file
+    from ui.i18n import SESSION_KEY
+
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=timeout)
+    at.session_state[SESSION_KEY] = language
+    at.run()
+    at.switch_page(page_file(title)).run()
+    assert not at.exception, at.exception
+    return at

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, app_on_page
 from tests.english import english_left
 from trainers import checkpoint as ckpt
 from ui import messages
@@ -131,14 +131,8 @@ def page_text(elements) -> list[str]:
 
 
 def test_a_chinese_generate_page_says_where_a_missing_gpt2_goes(no_gpt2, monkeypatch, tmp_path):
-    from tests.test_pages_train_generate import page_file
-
     monkeypatch.setenv("TC_RUNS_DIR", str(tmp_path / "runs"))
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=90)
-    at.session_state[SESSION_KEY] = "zh_Hant"
-    at.run()
-    at.switch_page(page_file("Generate")).run()
-    assert not at.exception
+    at = app_on_page("Generate", "zh_Hant")
     at.text_input(key="gen_checkpoint_gpt2_folder").set_value("distilgpt2")
     next(b for b in at.button if b.label == translate("Use this folder", "zh_Hant")).click().run()
     assert not at.exception
@@ -236,18 +230,13 @@ def test_a_chinese_train_page_refuses_a_learning_rate_of_0_in_chinese(language, 
     from streamlit.runtime.scriptrunner import get_script_run_ctx
 
     import ui.i18n
-    from tests.test_pages_train_generate import page_file
 
     in_session = ui.i18n.current_language
     # AppTest formats a changed page's radio options (the Size radio's format_func calls _()) in this thread, outside
     # the session: there, too, the page's language
     monkeypatch.setattr(ui.i18n, "current_language", lambda: in_session() if get_script_run_ctx() else language)
     monkeypatch.setenv("TC_RUNS_DIR", str(tmp_path / "runs"))
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=90)
-    at.session_state[SESSION_KEY] = language
-    at.run()
-    at.switch_page(page_file("Train")).run()
-    assert not at.exception
+    at = app_on_page("Train", language)
     lr = next(n for n in at.number_input if n.key.startswith("train_lr_addsub_"))  # the default preset's
     lr.set_value(0.0).run()
     assert not at.error, page_text(at.error)  # 0 is inside the knob's range: only Start can say why it fails

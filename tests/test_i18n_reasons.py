@@ -13,16 +13,15 @@ from __future__ import annotations
 import re
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
-from tests.conftest import REPO
+from tests.conftest import app_on_page
 from tests.english import english_left
 from tests.test_checkpoint_safety import MALFORMED, mixed_assets, planted  # noqa: F401  (fixtures)
 from trainers import checkpoint as ckpt
 from trainers.checkpoint import CheckpointError, load_checkpoint
 from trainers.config import TASKS
 from ui import messages
-from ui.i18n import SESSION_KEY, translate
+from ui.i18n import translate
 from ui.limits import read_limits
 
 LANGUAGES = ("zh_Hant", "zh_Hans")
@@ -177,16 +176,11 @@ def test_every_malformed_limit_is_translated(variable, value, minimum, source, m
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_a_chinese_picker_lists_a_malformed_checkpoints_reason_in_chinese(mixed_assets, language, monkeypatch,  # noqa: F811
                                                                          tmp_path):
-    from tests.test_pages_train_generate import page_file
     from ui.checkpoints import shown_reason
 
     monkeypatch.setenv("TC_ASSETS_DIR", str(mixed_assets))
     monkeypatch.setenv("TC_RUNS_DIR", str(tmp_path / "runs"))
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
-    at.session_state[SESSION_KEY] = language
-    at.run()
-    at.switch_page(page_file("Generate")).run()
-    assert not at.exception
+    at = app_on_page("Generate", language, timeout=60)
     heading = translate("Checkpoints that cannot be used ({n})", language).format(n=4)
     expander = [e for e in at.expander if e.label == heading]
     assert expander, [e.label for e in at.expander]
@@ -207,15 +201,9 @@ def test_a_chinese_picker_lists_a_malformed_checkpoints_reason_in_chinese(mixed_
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_the_train_page_names_a_malformed_limit_in_chinese(language, monkeypatch, tmp_path):
-    from tests.test_pages_train_generate import page_file
-
     monkeypatch.setenv("TC_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("TC_JOB_THREADS", "many")
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
-    at.session_state[SESSION_KEY] = language
-    at.run()
-    at.switch_page(page_file("Train")).run()
-    assert not at.exception
+    at = app_on_page("Train", language, timeout=60)
     errors = [re.sub(r"\\(.)", r"\1", e.value) for e in at.error]
     expected = translate("{name}={value} must be a whole number of at least {minimum}.", language).format(
         name="TC_JOB_THREADS", value="'many'", minimum=1)
