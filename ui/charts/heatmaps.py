@@ -166,7 +166,7 @@ def _tooltip_words(language: str) -> tuple[str, str, str]:
 
 
 def _layers(
-    scale: ColorScale, rows: list, cols: list, *, annotate: bool, font: int, x_title: str, y_title: str,
+    scale: ColorScale, *, annotate: bool, font: int, x_title: str, y_title: str,
     language: str, faceted: bool = False, masked_text: bool = False, thin: bool = False, thin_rows: bool | None = None,
 ) -> list[alt.Chart]:
     """The layers of a heatmap (no data yet): rects, grey masked cells, tooltips, and the numbers or "−∞" texts.
@@ -302,7 +302,7 @@ def heatmap_spec(
     scale = color_scale(values, domain, signed=signed)
     forbidden = np.zeros(values.shape, bool) if masked is None else np.asarray(masked, bool)
     row_height = max(cell, snap_cell(min(18, 600 // R)))  # rows tall enough for their labels when columns are many
-    layers = _layers(scale, list(row_labels), list(col_labels), annotate=bool(annotate), font=10 if cell >= 30 else 9,
+    layers = _layers(scale, annotate=bool(annotate), font=10 if cell >= 30 else 9,
                      x_title=x_title, y_title=y_title, language=language, masked_text=cell >= 14,
                      thin=cell < 12, thin_rows=row_height < 12)
     records = _cell_records(values, row_labels, col_labels, scale, masked=forbidden)
@@ -340,7 +340,7 @@ def facet_heatmap_spec(
     records = []
     for h in range(H):
         records += _cell_records(stack[h], row_labels, col_labels, scale, {"head": facet_labels[h]}, masked=masked)
-    layers = _layers(scale, list(row_labels), list(col_labels), annotate=annotate, font=10, x_title=x_title,
+    layers = _layers(scale, annotate=annotate, font=10, x_title=x_title,
                      y_title=y_title, language=language, faceted=True, thin=cell < 12)
     chart = alt.LayerChart(layer=layers, width=cell * C, height=cell * R).facet(
         facet=alt.Facet("head:N", sort=list(facet_labels), title=None, header=alt.Header(labelFontSize=13)),
@@ -373,12 +373,11 @@ def concat_heatmap_spec(
     annotate = cell >= 26 and max(p.size for p in parts) <= ANNOTATE_MAX_CELLS
     subs = []
     for values, (_v, rows, cols, title) in zip(parts, matrices, strict=True):
-        layers = _layers(scale, list(rows), list(cols), annotate=annotate, font=10 if cell >= 30 else 9,
+        layers = _layers(scale, annotate=annotate, font=10 if cell >= 30 else 9,
                          x_title=x_title, y_title=y_title, language=language, thin=cell < 12)
         subs.append(_single(layers, _cell_records(values, rows, cols, scale), alt.Step(cell), alt.Step(cell), title))
-    if not side_by_side:
-        return hconcat_specs(*subs, spacing=CONCAT_SPACING, color="shared", direction="vconcat")
-    return hconcat_specs(*subs, spacing=CONCAT_SPACING, color="shared")
+    return hconcat_specs(*subs, spacing=CONCAT_SPACING, color="shared",
+                         direction="hconcat" if side_by_side else "vconcat")
 
 
 CONCAT_SPACING = 24  # px between the parts of a concat_heatmap_spec
