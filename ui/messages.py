@@ -10,8 +10,9 @@ checkpoint's model config (the group ``config_error``) from :data:`CONFIG_ERRORS
 and failures, the table holds why a checkpoint cannot be used (:class:`trainers.checkpoint.CheckpointError`: its
 paths, field and tensor names, shapes, dtypes and any library's text kept), why a server limit is malformed
 (:func:`ui.limits.read_limits`), where a GPT-2 model's files go when a typed name is not here
-(:func:`trainers.gpt2.resolve_gpt2`), why the Hugging Face Hub cannot be used (:mod:`trainers.hub`) and what a
-``TrainConfig`` refuses of the Train page's settings (:mod:`trainers.config`).
+(:func:`trainers.gpt2.resolve_gpt2`), why the Hugging Face Hub cannot be used (:mod:`trainers.hub`), what a
+``TrainConfig`` refuses of the Train page's settings (:mod:`trainers.config`) and why a trained model cannot read
+a text (a character model's unknown characters, :mod:`trainers.tasks.lm`).
 """
 
 from __future__ import annotations
