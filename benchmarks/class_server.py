@@ -63,6 +63,7 @@ from urllib.parse import urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.wire_client import WireSession, reruns_in  # noqa: E402
 from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, streamlit_server  # noqa: E402
 
 VIEWPORT = {"width": 1280, "height": 720}
@@ -281,15 +282,31 @@ class Tab:
         self._changed = asyncio.Event()
         self._early_status = ForwardMsg.ScriptFinishedStatus.FINISHED_EARLY_FOR_RERUN
         self._parse = ForwardMsg.FromString
-        page.on("websocket", lambda ws: ws.on("framereceived", self._on_frame))
+        self.sent: list[bytes | str] | None = None  # what the page sent on its websocket, when recording
+        page.on("websocket", self._on_websocket)
+
+    def _on_websocket(self, ws) -> None:
+        ws.on("framereceived", self._on_frame)
+        if self.sent is not None:
+            ws.on("framesent", lambda payload: self.sent.append(payload))
 
     @classmethod
-    async def open(cls, browser, name: str) -> Tab:
+    async def open(cls, browser, name: str, record: bool = False) -> Tab:
+        """A new context and page; ``record``: keep every frame the page sends (:attr:`sent`, for
+        ``--browsers elsewhere``, which replays them without a browser)."""
         context = await browser.new_context(viewport=VIEWPORT)
         await context.add_init_script(COUNT_RUN_ENDS)
         page = await context.new_page()
         page.set_default_timeout(ACTION_TIMEOUT_S * 1000)  # a starved browser (--browser-nice) clicks slowly
-        return cls(name, context, page)
+        tab = cls(name, context, page)
+        if record:
+            tab.sent = []
+        return tab
+
+    def take_sent(self) -> list:
+        """The rerun requests the page sent since the last call (``rerun_script`` BackMsgs), then forget them."""
+        frames, self.sent[:] = list(self.sent), []
+        return reruns_in(frames)
 
     def _on_frame(self, payload) -> None:
         if isinstance(payload, str) or len(payload) > 160:  # the messages we need are a few bytes
@@ -460,9 +477,11 @@ async def read_step(tab: Tab) -> tuple[int, float] | None:
     return step, tokens
 
 
-async def start_training(tab: Tab, url: str, task_label: str, preset: str, time_limit: int, run: Run) -> None:
+async def start_training(tab: Tab, url: str, task_label: str, preset: str, time_limit: int, run: Run):
     """Open Train, pick the task and size, steps 0 and the time limit (through the page's widgets), press Start;
-    ``run.owner`` is then the session's browser id (its run's folder names it)."""
+    ``run.owner`` is then the session's browser id (its run's folder names it). Returns, for a recording tab,
+    the page's last full rerun request before Start (the form as filled in, a BackMsg), else None."""
+    form = None
     page = tab.page
     await tab.goto_home(url)
     await tab.open_page(TRAIN_TITLE)
@@ -481,6 +500,9 @@ async def start_training(tab: Tab, url: str, task_label: str, preset: str, time_
     refused = page.get_by_text(re.compile(r"was refused"))
     if await refused.count():
         raise RuntimeError(f"{tab.name}: the page refused the settings: {await refused.first.inner_text()}")
+    if tab.sent is not None:  # the form as filled in, without the Start click: what a wire session reopens
+        full = [m for m in tab.take_sent() if not m.rerun_script.fragment_id]
+        form = full[-1] if full else None
     await page.get_by_role("button", name="Start training").click()
     cookies = await tab.context.cookies()
     run.owner = next((c["value"] for c in cookies if c["name"] == "tc_browser"), "")
@@ -489,6 +511,7 @@ async def start_training(tab: Tab, url: str, task_label: str, preset: str, time_
     await status.or_(refusal).first.wait_for(timeout=ACTION_TIMEOUT_S * 1000)
     if await refusal.count():
         raise RuntimeError(f"{tab.name}: the run did not start: {await refusal.first.inner_text()}")
+    return form
 
 
 async def watch_run(tab: Tab, run: Run, stop: asyncio.Event) -> None:
@@ -531,13 +554,99 @@ async def move_slider(tab: Tab, index: int) -> float:
     return await tab.timed(lambda: tab.page.keyboard.press(key))
 
 
-async def click_around(tab: Tab, url: str, offset: int, think: float, stop: asyncio.Event,
+class BrowserStudent:
+    """A clicking student whose Chromium page draws here (the issue's scenario)."""
+
+    def __init__(self, tab: Tab, url: str) -> None:
+        self.tab, self.url, self.name = tab, url, tab.name
+
+    async def open(self) -> None:
+        await self.tab.goto_home(self.url)
+
+    async def switch(self, title: str) -> float:
+        return await self.tab.open_page(title)
+
+    async def move(self, _title: str, index: int) -> float:
+        return await move_slider(self.tab, index)
+
+    async def recover(self) -> None:
+        await self.tab.goto_home(self.url)  # start again from a fresh page
+
+    async def exception_boxes(self) -> int:
+        return await self.tab.exception_boxes()
+
+
+@dataclass
+class Recording:
+    """What one Chromium page sent through the click plan (``rerun_script`` BackMsgs), for wire students."""
+
+    home: object
+    pages: dict[str, tuple[object, list[object]]]  # title → (its page switch, one request per slider move)
+
+
+async def record_plan(browser, url: str) -> Recording:
+    """One Chromium session goes through the click plan once; the requests its page sent are kept."""
+    tab = await Tab.open(browser, "recorder", record=True)
+    try:
+        await tab.goto_home(url)
+        home = [m for m in tab.take_sent() if not m.rerun_script.fragment_id][-1]
+        pages = {}
+        for title, moves in CLICK_PLAN:
+            await tab.open_page(title)
+            switch = [m for m in tab.take_sent() if m.rerun_script.page_script_hash][-1]
+            templates = []
+            for i in range(moves):
+                await move_slider(tab, i)
+                templates.append(tab.take_sent()[-1])
+            pages[title] = (switch, templates)
+    finally:
+        await tab.close()
+    return Recording(home, pages)
+
+
+class WireStudent:
+    """A clicking student whose browser draws elsewhere (``--browsers elsewhere``): the recorded requests over a
+    websocket of its own, its sliders walked one step at a time as a browser's arrow keys do, nothing drawn."""
+
+    def __init__(self, name: str, url: str, recording: Recording, seed: int) -> None:
+        self.name, self.url, self.recording = name, url, recording
+        self.session = WireSession(name, url)
+        self.rng = random.Random(seed)
+        self._counted = 0
+
+    async def open(self) -> None:
+        await self.session.connect()
+        await self.session.rerun(self.recording.home, ACTION_TIMEOUT_S)
+
+    async def switch(self, title: str) -> float:
+        return await self.session.switch_page(self.recording.pages[title][0], ACTION_TIMEOUT_S)
+
+    async def move(self, title: str, index: int) -> float:
+        templates = self.recording.pages[title][1]
+        return await self.session.move_slider(templates[index % len(templates)], index, self.rng, ACTION_TIMEOUT_S)
+
+    async def recover(self) -> None:
+        await self.close()
+        self.session = WireSession(self.name, self.url)
+        await self.open()
+
+    async def exception_boxes(self) -> int:
+        new, self._counted = self.session.exceptions - self._counted, self.session.exceptions
+        return new
+
+    async def close(self) -> None:
+        await self.session.close()
+        self._counted = 0
+
+
+async def click_around(student, offset: int, think: float, stop: asyncio.Event,
                        window: list[float | None], results: Results, ready: asyncio.Event) -> None:
     """A student on the Explore pages: page switch, slider moves, next page…, until ``stop`` is set.
 
-    ``ready`` is set once the student has opened the app and a first page (the class starts with everyone on a
-    page). Actions that start inside the window (``window[0]`` set, ``stop`` not yet) are recorded, however
-    long they take; one under way when ``stop`` is set is finished, then the student stops.
+    ``student``: a :class:`BrowserStudent` or a :class:`WireStudent`. ``ready`` is set once the student has
+    opened the app and a first page (the class starts with everyone on a page). Actions that start inside the
+    window (``window[0]`` set, ``stop`` not yet) are recorded, however long they take; one under way when
+    ``stop`` is set is finished, then the student stops.
     """
     def in_window(started: float) -> bool:
         return window[0] is not None and started >= window[0] and (window[1] is None or started <= window[1])
@@ -548,22 +657,22 @@ async def click_around(tab: Tab, url: str, offset: int, think: float, stop: asyn
             seconds = await action()
         except Exception as exc:  # noqa: BLE001 - a slow or failed action is a result, not the end
             if in_window(started):
-                results.action_failures.append(f"{tab.name}, {kind}: {type(exc).__name__}: {str(exc)[:120]}")
+                results.action_failures.append(f"{student.name}, {kind}: {type(exc).__name__}: {str(exc)[:120]}")
             with contextlib.suppress(Exception):
-                await tab.goto_home(url)  # start again from a fresh page
+                await student.recover()
             raise
         if in_window(started):
-            results.actions.append(Action(tab.name, kind, seconds, time.monotonic()))
-            results.exception_boxes += await tab.exception_boxes()
+            results.actions.append(Action(student.name, kind, seconds, time.monotonic()))
+            results.exception_boxes += await student.exception_boxes()
 
     plan = CLICK_PLAN[offset % len(CLICK_PLAN):] + CLICK_PLAN[:offset % len(CLICK_PLAN)]
     on_page = None
     try:
-        await tab.goto_home(url)
-        await tab.open_page(plan[0][0])
+        await student.open()
+        await student.switch(plan[0][0])
         on_page = plan[0][0]
     except Exception as exc:  # noqa: BLE001 - counted; the loop below starts again from Home
-        results.action_failures.append(f"{tab.name} opening the app: {type(exc).__name__}: {str(exc)[:120]}")
+        results.action_failures.append(f"{student.name} opening the app: {type(exc).__name__}: {str(exc)[:120]}")
     finally:
         ready.set()
     while not stop.is_set():
@@ -573,16 +682,32 @@ async def click_around(tab: Tab, url: str, offset: int, think: float, stop: asyn
             try:
                 if on_page != title:
                     on_page = None
-                    await act("page switch", lambda title=title: tab.open_page(title))
+                    await act("page switch", lambda title=title: student.switch(title))
                     on_page = title
                 for i in range(moves):
                     await asyncio.sleep(think * random.uniform(0.5, 1.5))
                     if stop.is_set():
                         break
-                    await act("slider move", lambda i=i: move_slider(tab, i))
+                    await act("slider move", lambda i=i, title=title: student.move(title, i))
             except Exception:  # noqa: BLE001 - counted in act(); go on with the next page
                 on_page = None
             await asyncio.sleep(think * random.uniform(0.5, 1.5))
+
+
+async def hand_over(tab: Tab, form, url: str) -> WireSession:
+    """``--browsers elsewhere``: a training session's owner goes on without a browser here. A wire session with
+    the tab's cookies (so the same browser to the server) reopens the Train page as the tab had filled it in,
+    reruns its timed fragments as the page would (the live panel every second, the owner heartbeat), and the
+    Chromium context closes."""
+    if form is None:
+        raise RuntimeError(f"{tab.name}: no Train page request was recorded")
+    cookies = {c["name"]: c["value"] for c in await tab.context.cookies()}
+    session = WireSession(tab.name, url, cookies)
+    await session.connect()
+    await session.switch_page(form, ACTION_TIMEOUT_S)
+    session.keep_fragments_running()
+    await tab.close()
+    return session
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -657,6 +782,7 @@ def median_rss(pid: int | None, n: int = 3) -> float | None:
 async def run_phases(browser, url: str, args, results: Results, tabs: list[Tab]) -> None:
     n_training = min(args.training, args.sessions)
     n_clicking = args.sessions - n_training
+    elsewhere = args.browsers == "elsewhere"
     # Long enough that the runs still train when their owners leave, and that the grace period (not the time
     # limit) ends them: setup, alone, the others' start, the window, the grace period, a margin.
     time_limit = int(30 + args.idle_window + OPEN_TIMEOUT_S + 15 + args.window + 30 + grace_seconds(args) + 60)
@@ -672,53 +798,80 @@ async def run_phases(browser, url: str, args, results: Results, tabs: list[Tab])
     results.slots_before = await read_slots(warm)
     await warm.close()
     tabs.remove(warm)
+    recording = None
+    if elsewhere and n_clicking:
+        log("browsers elsewhere: one session records the requests of the click plan")
+        recording = await record_plan(browser, url)
     await asyncio.sleep(5)
     results.rss_idle = median_rss(results.server_pid)
     log(f"idle: server RSS {fmt(results.rss_idle, '{:.0f} MB')}, slots {results.slots_before}")
 
     # 2. One run alone.
-    trainers = [await Tab.open(browser, f"training {i + 1}") for i in range(n_training)]
+    trainers = [await Tab.open(browser, f"training {i + 1}", record=elsewhere) for i in range(n_training)]
     tabs.extend(trainers)
     runs = [Run(t.name) for t in trainers]
     results.runs = runs
+    owners: list[WireSession] = []  # --browsers elsewhere: the training sessions, once their tabs have closed
     stop_watch = asyncio.Event()
     watchers = []
+
+    async def start(tab: Tab, run: Run) -> None:
+        form = await start_training(tab, url, args.task_label, args.preset, time_limit, run)
+        if elsewhere:
+            owners.append(await hand_over(tab, form, url))
+            tabs.remove(tab)
+        else:
+            watchers.append(asyncio.create_task(watch_run(tab, run, stop_watch)))
+
+    def first_steps(run: Run) -> bool:
+        if elsewhere:
+            read_run_logs(results)
+            return bool(run.logged)
+        return any(step > 0 for _t, step, _tps in run.samples)
+
+    def speed(run: Run, window: tuple[float, float]) -> float | None:
+        if elsewhere:
+            read_run_logs(results)
+            return run.logged_tokens_per_s(*window)
+        return run.tokens_per_s(*window)
+
     try:
         if trainers:
             log(f"training 1 starts {args.task_label} {args.preset} (time limit {time_limit} s) alone")
             try:
-                await start_training(trainers[0], url, args.task_label, args.preset, time_limit, runs[0])
+                await start(trainers[0], runs[0])
             except Exception as exc:  # noqa: BLE001 - measure the rest without the idle figure
                 results.errors.append(f"training 1 did not start: {type(exc).__name__}: {exc}".splitlines()[0][:300])
             else:
-                watchers.append(asyncio.create_task(watch_run(trainers[0], runs[0], stop_watch)))
                 deadline = time.monotonic() + 90  # past the first steps (data, allocation)
-                while time.monotonic() < deadline and not any(step > 0 for _t, step, _tps in runs[0].samples):
+                while time.monotonic() < deadline and not first_steps(runs[0]):
                     await asyncio.sleep(0.5)
                 await asyncio.sleep(3)
-                start, cpu_start = time.monotonic(), cpu_snapshot(results.server_pid)
+                start_at, cpu_start = time.monotonic(), cpu_snapshot(results.server_pid)
                 await asyncio.sleep(args.idle_window)
-                results.idle_window = (start, time.monotonic())
+                results.idle_window = (start_at, time.monotonic())
                 results.cpu_idle = cpu_split(cpu_start, cpu_snapshot(results.server_pid))
-                log(f"alone: {fmt(runs[0].tokens_per_s(*results.idle_window), '{:,.0f} tokens/s')}")
+                log(f"alone: {fmt(speed(runs[0], results.idle_window), '{:,.0f} tokens/s')}")
 
         # 3. The class: the other runs start, then the others click.
         for i, (tab, run) in enumerate(zip(trainers[1:], runs[1:], strict=True), start=2):
             log(f"training {i} starts the same run")
             try:
-                await start_training(tab, url, args.task_label, args.preset, time_limit, run)
+                await start(tab, run)
             except Exception as exc:  # noqa: BLE001 - the class goes on with the runs that started
                 results.errors.append(f"training {i} did not start: {type(exc).__name__}: {exc}".splitlines()[0][:300])
-            else:
-                watchers.append(asyncio.create_task(watch_run(tab, run, stop_watch)))
         stop_clicking = asyncio.Event()
         window: list[float | None] = [None, None]  # start and end of the class window
-        clickers = [await Tab.open(browser, f"student {i + 1}") for i in range(n_clicking)]
-        tabs.extend(clickers)
-        ready = [asyncio.Event() for _ in clickers]
-        log(f"{n_clicking} sessions start clicking")
-        clicking = [asyncio.create_task(click_around(tab, url, i, args.think, stop_clicking, window, results, ev))
-                    for i, (tab, ev) in enumerate(zip(clickers, ready, strict=True))]
+        if elsewhere:
+            students = [WireStudent(f"student {i + 1}", url, recording, seed=i) for i in range(n_clicking)]
+        else:
+            clickers = [await Tab.open(browser, f"student {i + 1}") for i in range(n_clicking)]
+            tabs.extend(clickers)
+            students = [BrowserStudent(tab, url) for tab in clickers]
+        ready = [asyncio.Event() for _ in students]
+        log(f"{n_clicking} sessions start clicking" + (" (over the websocket, nothing drawn)" if elsewhere else ""))
+        clicking = [asyncio.create_task(click_around(student, i, args.think, stop_clicking, window, results, ev))
+                    for i, (student, ev) in enumerate(zip(students, ready, strict=True))]
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.gather(*(ev.wait() for ev in ready)), OPEN_TIMEOUT_S + 10)
         await asyncio.sleep(5)  # every clicker past its first page
@@ -729,24 +882,28 @@ async def run_phases(browser, url: str, args, results: Results, tabs: list[Tab])
         stop_clicking.set()
         results.class_window = (window[0], window[1])
         results.cpu_class = cpu_split(cpu_start, cpu_snapshot(results.server_pid))
-        if trainers:
-            await screenshot(trainers[0], "class_server_training.png",
-                             trainers[0].page.locator('[data-testid="stMetric"]'))
-        if clickers:
-            await screenshot(clickers[0], "class_server_student.png")
+        if not elsewhere:
+            if trainers:
+                await screenshot(trainers[0], "class_server_training.png",
+                                 trainers[0].page.locator('[data-testid="stMetric"]'))
+            if clickers:
+                await screenshot(clickers[0], "class_server_student.png")
         crashed = [t for t in clicking if t.done() and t.exception() is not None]
         for task in crashed:
             results.errors.append(f"a clicking session stopped: {task.exception()!r}"[:300])
-        log("class window over; runs " + ", ".join(fmt(r.tokens_per_s(*results.class_window), '{:,.0f} tokens/s')
+        log("class window over; runs " + ", ".join(fmt(speed(r, results.class_window), '{:,.0f} tokens/s')
                                                    for r in runs) + "; the actions under way finish")
         _done, pending = await asyncio.wait(clicking, timeout=2 * ACTION_TIMEOUT_S + 15)
         for task in pending:
             task.cancel()
         await asyncio.gather(*clicking, return_exceptions=True)
         log(f"{len(results.actions)} actions timed")
-        for tab in clickers:
-            await tab.close()
-            tabs.remove(tab)
+        for student in students:
+            if elsewhere:
+                await student.close()
+            else:
+                await student.tab.close()
+                tabs.remove(student.tab)
         log("the clicking sessions closed")
     finally:
         stop_watch.set()
@@ -762,9 +919,11 @@ async def run_phases(browser, url: str, args, results: Results, tabs: list[Tab])
         busy = results.slots_busy[0] if results.slots_busy else n_training
         log(f"slots while training: {results.slots_busy}; closing the training sessions")
         closed = time.monotonic()
-        for tab in trainers:
+        for tab in [t for t in trainers if t in tabs]:
             await tab.close()
             tabs.remove(tab)
+        for session in owners:
+            await session.close()
         deadline = closed + grace_seconds(args) + 90.0
         await observer.page.evaluate("() => document.activeElement && document.activeElement.blur()")
         freed = reruns = reloads = 0
@@ -790,6 +949,8 @@ async def run_phases(browser, url: str, args, results: Results, tabs: list[Tab])
             + (" (timed out)" if results.slot_timeout else "") + f"; the observer reran {reruns}×, reloaded {reloads}×")
         await observer.close()
         tabs.remove(observer)
+    for session in owners:  # a step that failed above may have left one open
+        await session.close()
 
     # 5. After: no session left; the server's memory again.
     log(f"every session closed; {args.settle:.0f} s until the memory is read")
@@ -819,6 +980,8 @@ def read_run_logs(results: Results) -> None:
     """Each run's tokens/s from its own step records (``<runs_dir>/<run_id>/metrics.jsonl``, found by the owner
     its ``run.json`` names; ``at`` is the Unix time the server received a record, turned into this script's
     monotonic clock)."""
+    if results.runs_dir is None:  # --url: the server's runs folder is not known here
+        return
     offset = time.time() - time.monotonic()
     folders = {}
     for path in Path(results.runs_dir).glob("*/run.json"):
@@ -828,6 +991,7 @@ def read_run_logs(results: Results) -> None:
         folder = folders.get(run.owner)
         if not run.owner or folder is None:
             continue
+        run.logged = []  # read again whole: this is called during the scenario too
         with contextlib.suppress(OSError):
             for line in (folder / "metrics.jsonl").read_text(encoding="utf-8").splitlines():
                 with contextlib.suppress(ValueError, KeyError, TypeError):
@@ -870,10 +1034,15 @@ def print_table(args, results: Results) -> None:
     grace_text = (f"{args.grace:g} s" if args.grace is not None
                   else f"not set: the server's default, {DEFAULT_GRACE_S:g} s assumed")
     print()
-    print(f"Class scenario: {args.sessions} browser sessions (Chromium contexts, 1280×720), {n_training} training "
+    elsewhere = args.browsers == "elsewhere"
+    sessions = ("sessions whose browsers draw elsewhere (requests recorded from one Chromium page, replayed over "
+                "the websocket; reruns timed until the server's last message)" if elsewhere
+                else "browser sessions (Chromium contexts, 1280×720)")
+    print(f"Class scenario: {args.sessions} {sessions}, {n_training} training "
           f"{args.task_label} {args.preset}, {n_clicking} clicking (pause {args.think:g} s); window "
           f"{args.window:g} s; owner grace {grace_text}; {cores} CPU cores"
-          + (f"; Chromium at nice {args.browser_nice}" if args.browser_nice > 0 else "; Chromium on the same cores"))
+          + ("" if elsewhere else f"; Chromium at nice {args.browser_nice}" if args.browser_nice > 0
+             else "; Chromium on the same cores"))
     print(f"Load average (1, 5, 15 min): {', '.join(f'{x:.2f}' for x in results.load_before)} before, "
           f"{', '.join(f'{x:.2f}' for x in load_after)} after")
     env = {k: v for k, v in os.environ.items() if k.startswith("TC_")}
@@ -886,7 +1055,9 @@ def print_table(args, results: Results) -> None:
     seconds = [a.seconds for a in results.actions]
     if seconds:
         p50, p95 = statistics.median(seconds), percentile(seconds, 0.95)
-        print(f"| rerun p50, all actions ({len(seconds)}: page switches and slider moves) | {p50:.2f} s | | |")
+        until = "the server's last message reached the student" if elsewhere else "on screen"
+        print(f"| rerun p50, all actions ({len(seconds)}: page switches and slider moves), until {until} | "
+              f"{p50:.2f} s | | |")
         print(f"| rerun p95, all actions | {p95:.2f} s | ≤ 3 s | {verdict(p95 <= 3.0)} |")
         for kind, plural in (("slider move", "slider moves"), ("page switch", "page switches")):
             some = [a.seconds for a in results.actions if a.kind == kind]
@@ -920,10 +1091,11 @@ def print_table(args, results: Results) -> None:
         tokens = run.tokens_per_s(*results.class_window) if results.class_window else None
         steps = run.steps_per_s(*results.class_window) if results.class_window else None
         share = tokens / idle_tokens if tokens is not None and idle_tokens else None
-        print(f"| {run.name}: tokens/s on the page, run 1 alone → this run while {n_clicking} click | "
-              f"{fmt(idle_tokens, '{:,.0f}')} → {fmt(tokens, '{:,.0f}')} = {fmt(share, '{:.0%}')} | ≥ 50 % | "
-              f"{verdict(None if share is None else share >= 0.5)} |")
-        print(f"| {run.name}: steps/s of wall-clock time (step counter) | {fmt(idle_steps)} → {fmt(steps)} | | |")
+        if not elsewhere:  # no page here to read
+            print(f"| {run.name}: tokens/s on the page, run 1 alone → this run while {n_clicking} click | "
+                  f"{fmt(idle_tokens, '{:,.0f}')} → {fmt(tokens, '{:,.0f}')} = {fmt(share, '{:.0%}')} | ≥ 50 % | "
+                  f"{verdict(None if share is None else share >= 0.5)} |")
+            print(f"| {run.name}: steps/s of wall-clock time (step counter) | {fmt(idle_steps)} → {fmt(steps)} | | |")
         if first is not None and run.logged and results.class_window:
             logged_idle = first.logged_tokens_per_s(*results.idle_window)
             logged = run.logged_tokens_per_s(*results.class_window)
@@ -988,6 +1160,12 @@ def main() -> int:
                         help="keep Chromium's processes at this nice level (1-19): in a class the browsers run on the "
                         "students' own computers, so that the server here gets the CPU first (default 0: as the issue "
                         "measured)")
+    parser.add_argument("--browsers", choices=("here", "elsewhere"), default="here",
+                        help="here (default, as the issue measured): every session is a Chromium context on this "
+                        "machine; elsewhere: as in a class, the browsers draw on the students' laptops: the clicking "
+                        "students replay, over the app's websocket, the requests one Chromium page recorded (their "
+                        "sliders walked one step at a time), the training sessions go on over the websocket once "
+                        "their run has started, and reruns are timed until the server's last message for them")
     parser.add_argument("--task-label", default="Tiny Shakespeare (characters)", help="Train's Task, as listed")
     parser.add_argument("--preset", default="tiny", help="Train's Size")
     args = parser.parse_args()
