@@ -447,6 +447,7 @@ class Results:
     cpu_class: dict[str, float] | None = None  # … during the class window
     server_reruns: list[dict] = field(default_factory=list)  # benchmarks/timed_server.py's log: one per request
     runs_dir: str | None = None  # the server's TC_RUNS_DIR (a fresh folder), when this script started the server
+    drawn_here: list[str] = field(default_factory=list)  # --browsers elsewhere: the students whose page draws here
     errors: list[str] = field(default_factory=list)
 
 
@@ -862,14 +863,16 @@ async def run_phases(browser, url: str, args, results: Results, tabs: list[Tab])
                 results.errors.append(f"training {i} did not start: {type(exc).__name__}: {exc}".splitlines()[0][:300])
         stop_clicking = asyncio.Event()
         window: list[float | None] = [None, None]  # start and end of the class window
+        n_drawn = min(args.drawn, n_clicking) if elsewhere else n_clicking
+        clickers = [await Tab.open(browser, f"student {i + 1}") for i in range(n_drawn)]
+        tabs.extend(clickers)
+        students = [BrowserStudent(tab, url) for tab in clickers]
+        students += [WireStudent(f"student {i + 1}", url, recording, seed=i) for i in range(n_drawn, n_clicking)]
         if elsewhere:
-            students = [WireStudent(f"student {i + 1}", url, recording, seed=i) for i in range(n_clicking)]
-        else:
-            clickers = [await Tab.open(browser, f"student {i + 1}") for i in range(n_clicking)]
-            tabs.extend(clickers)
-            students = [BrowserStudent(tab, url) for tab in clickers]
+            results.drawn_here = [tab.name for tab in clickers]
         ready = [asyncio.Event() for _ in students]
-        log(f"{n_clicking} sessions start clicking" + (" (over the websocket, nothing drawn)" if elsewhere else ""))
+        log(f"{n_clicking} sessions start clicking" + (f" ({n_clicking - n_drawn} over the websocket, nothing drawn; "
+                                                       f"{n_drawn} in Chromium here)" if elsewhere else ""))
         clicking = [asyncio.create_task(click_around(student, i, args.think, stop_clicking, window, results, ev))
                     for i, (student, ev) in enumerate(zip(students, ready, strict=True))]
         with contextlib.suppress(TimeoutError):
@@ -882,12 +885,11 @@ async def run_phases(browser, url: str, args, results: Results, tabs: list[Tab])
         stop_clicking.set()
         results.class_window = (window[0], window[1])
         results.cpu_class = cpu_split(cpu_start, cpu_snapshot(results.server_pid))
-        if not elsewhere:
-            if trainers:
-                await screenshot(trainers[0], "class_server_training.png",
-                                 trainers[0].page.locator('[data-testid="stMetric"]'))
-            if clickers:
-                await screenshot(clickers[0], "class_server_student.png")
+        if trainers and not elsewhere:
+            await screenshot(trainers[0], "class_server_training.png",
+                             trainers[0].page.locator('[data-testid="stMetric"]'))
+        if clickers:
+            await screenshot(clickers[0], "class_server_student.png")
         crashed = [t for t in clicking if t.done() and t.exception() is not None]
         for task in crashed:
             results.errors.append(f"a clicking session stopped: {task.exception()!r}"[:300])
@@ -899,7 +901,7 @@ async def run_phases(browser, url: str, args, results: Results, tabs: list[Tab])
         await asyncio.gather(*clicking, return_exceptions=True)
         log(f"{len(results.actions)} actions timed")
         for student in students:
-            if elsewhere:
+            if isinstance(student, WireStudent):
                 await student.close()
             else:
                 await student.tab.close()
@@ -1035,8 +1037,8 @@ def print_table(args, results: Results) -> None:
                   else f"not set: the server's default, {DEFAULT_GRACE_S:g} s assumed")
     print()
     elsewhere = args.browsers == "elsewhere"
-    sessions = ("sessions whose browsers draw elsewhere (requests recorded from one Chromium page, replayed over "
-                "the websocket; reruns timed until the server's last message)" if elsewhere
+    sessions = (f"sessions whose browsers draw elsewhere but {len(results.drawn_here)} (requests recorded from one "
+                "Chromium page, replayed over the websocket; reruns timed until the server's last message)" if elsewhere
                 else "browser sessions (Chromium contexts, 1280×720)")
     print(f"Class scenario: {args.sessions} {sessions}, {n_training} training "
           f"{args.task_label} {args.preset}, {n_clicking} clicking (pause {args.think:g} s); window "
@@ -1055,7 +1057,8 @@ def print_table(args, results: Results) -> None:
     seconds = [a.seconds for a in results.actions]
     if seconds:
         p50, p95 = statistics.median(seconds), percentile(seconds, 0.95)
-        until = "the server's last message reached the student" if elsewhere else "on screen"
+        until = ("the server's last message reached the student (on screen for those drawn here)" if elsewhere
+                 else "on screen")
         print(f"| rerun p50, all actions ({len(seconds)}: page switches and slider moves), until {until} | "
               f"{p50:.2f} s | | |")
         print(f"| rerun p95, all actions | {p95:.2f} s | ≤ 3 s | {verdict(p95 <= 3.0)} |")
@@ -1064,6 +1067,11 @@ def print_table(args, results: Results) -> None:
             if some:
                 print(f"| {plural} ({len(some)}): p50 / p95 / max | {statistics.median(some):.2f} / "
                       f"{percentile(some, 0.95):.2f} / {max(some):.2f} s | | |")
+        drawn = [a.seconds for a in results.actions if a.session in results.drawn_here]
+        if drawn:
+            print(f"| of which the {len(results.drawn_here)} student(s) whose Chromium page draws on this machine "
+                  f"({len(drawn)} actions), on screen: p50 / p95 / max | {statistics.median(drawn):.2f} / "
+                  f"{percentile(drawn, 0.95):.2f} / {max(drawn):.2f} s | | |")
     else:
         print("| rerun p95 | — (no action timed) | ≤ 3 s | — |")
     if results.server_reruns and results.class_window:
@@ -1166,6 +1174,9 @@ def main() -> int:
                         "students replay, over the app's websocket, the requests one Chromium page recorded (their "
                         "sliders walked one step at a time), the training sessions go on over the websocket once "
                         "their run has started, and reruns are timed until the server's last message for them")
+    parser.add_argument("--drawn", type=int, default=1,
+                        help="with --browsers elsewhere: how many of the clicking students stay Chromium pages drawing "
+                        "on this machine, their actions timed on screen as with --browsers here (default 1)")
     parser.add_argument("--task-label", default="Tiny Shakespeare (characters)", help="Train's Task, as listed")
     parser.add_argument("--preset", default="tiny", help="Train's Size")
     args = parser.parse_args()
