@@ -1,6 +1,7 @@
 """Issue 17's class scenario: one server, ten browsers, two of them training, on a small machine.
 
     python benchmarks/class_server.py [--quick] [--url URL] [--grace S] [--sessions N] [--training K] [--window S]
+                                      [--think S] [--browsers here|elsewhere] [--drawn N]
 
 Starts ``streamlit run app.py`` on a free loopback port (as the browser tests do, through
 ``benchmarks/timed_server.py``, which also writes down the server's own time for every rerun a browser asks for;
@@ -39,6 +40,20 @@ each window (the browsers share the server's cores here, unlike a class's laptop
 server the CPU first). A step that fails is named and the table shows what was measured until then; every reading
 goes to ``test-artifacts/class_server_results.json``, screenshots beside it. ``--quick`` is a smoke version (3
 sessions, one training, a 20 s window: about 2 minutes plus the grace period).
+
+``--browsers elsewhere`` measures the same class as the server meets it when the students' browsers draw their pages
+on their own laptops (``benchmarks/wire_client.py``). After the warm-up one Chromium page goes through the click plan
+once and every request its page sends is kept (Streamlit's ``rerun_script`` messages, with every widget's value).
+The clicking students, but ``--drawn`` of them (default 1, still a Chromium page here, timed on screen), are then
+websocket sessions of their own that send those requests again: a page switch as recorded, a slider move as the
+recorded request with this student's own slider values, the moved one one step on (towards the middle at either end,
+else left or right at random, as the arrow keys), in the slider's own fragment, with the hashes of the messages the
+session already holds (as a browser's cache tells the server). An action is timed until the server's
+``script_finished`` for it has arrived. Each training session starts its run in Chromium as before; then a websocket
+session with the tab's cookies (the same browser to the server) reopens the Train page as filled in and reruns its
+timed fragments as the page does (the live panel every second, the owner heartbeat), and the Chromium context
+closes. Runs' speeds come from their own records only. What the wire sessions do not do: draw, load static files, or
+run a component's JavaScript (none on the measured pages).
 
 Not a test: the numbers depend on the machine and its load (the load average is printed beside them).
 """
@@ -359,6 +374,11 @@ class Tab:
     async def exception_boxes(self) -> int:
         return await self.page.locator('[data-testid="stException"]').count()
 
+    async def exception_texts(self) -> list[str]:
+        """The text of each exception box on the page (its first 300 characters)."""
+        boxes = self.page.locator('[data-testid="stException"]')
+        return [(await boxes.nth(i).inner_text())[:300] for i in range(await boxes.count())]
+
     async def goto_home(self, url: str) -> None:
         """Open the app (Home) and wait until its first run has ended and the page is painted."""
         before = self.seq
@@ -439,6 +459,7 @@ class Results:
     actions: list[Action] = field(default_factory=list)
     action_failures: list[str] = field(default_factory=list)
     exception_boxes: int = 0
+    exception_texts: list[str] = field(default_factory=list)  # "student, action on page: the box's text"
     slots_before: tuple[int, int] | None = None  # (in use, capacity) before any training
     slots_busy: tuple[int, int] | None = None  # seen by the fresh context while the runs trained
     slot_free_s: list[float] = field(default_factory=list)  # seconds after the close until 1, 2, … slots freed
@@ -560,11 +581,14 @@ class BrowserStudent:
 
     def __init__(self, tab: Tab, url: str) -> None:
         self.tab, self.url, self.name = tab, url, tab.name
+        self.page = "Home"
 
     async def open(self) -> None:
         await self.tab.goto_home(self.url)
+        self.page = "Home"
 
     async def switch(self, title: str) -> float:
+        self.page = title
         return await self.tab.open_page(title)
 
     async def move(self, _title: str, index: int) -> float:
@@ -573,8 +597,8 @@ class BrowserStudent:
     async def recover(self) -> None:
         await self.tab.goto_home(self.url)  # start again from a fresh page
 
-    async def exception_boxes(self) -> int:
-        return await self.tab.exception_boxes()
+    async def exception_boxes(self) -> list[str]:
+        return await self.tab.exception_texts()
 
 
 @dataclass
@@ -614,12 +638,15 @@ class WireStudent:
         self.session = WireSession(name, url)
         self.rng = random.Random(seed)
         self._counted = 0
+        self.page = "Home"
 
     async def open(self) -> None:
         await self.session.connect()
         await self.session.rerun(self.recording.home, ACTION_TIMEOUT_S)
+        self.page = "Home"
 
     async def switch(self, title: str) -> float:
+        self.page = title
         return await self.session.switch_page(self.recording.pages[title][0], ACTION_TIMEOUT_S)
 
     async def move(self, title: str, index: int) -> float:
@@ -631,9 +658,11 @@ class WireStudent:
         self.session = WireSession(self.name, self.url)
         await self.open()
 
-    async def exception_boxes(self) -> int:
-        new, self._counted = self.session.exceptions - self._counted, self.session.exceptions
-        return new
+    async def exception_boxes(self) -> list[str]:
+        new, self._counted = self.session.exceptions[self._counted:], len(self.session.exceptions)
+        sliders = {i.rsplit("-", 1)[-1]: list(v.double_array_value.data) or list(v.string_array_value.data)
+                   for i, v in self.session.values.items()}
+        return [f"{text}; sliders {sliders}" for text in new]
 
     async def close(self) -> None:
         await self.session.close()
@@ -664,7 +693,9 @@ async def click_around(student, offset: int, think: float, stop: asyncio.Event,
             raise
         if in_window(started):
             results.actions.append(Action(student.name, kind, seconds, time.monotonic()))
-            results.exception_boxes += await student.exception_boxes()
+            boxes = await student.exception_boxes()
+            results.exception_boxes += len(boxes)
+            results.exception_texts.extend(f"{student.name}, {kind} on {student.page}: {text}" for text in boxes)
 
     plan = CLICK_PLAN[offset % len(CLICK_PLAN):] + CLICK_PLAN[:offset % len(CLICK_PLAN)]
     on_page = None
@@ -1140,6 +1171,8 @@ def print_table(args, results: Results) -> None:
             print(f"| server's child processes after the runs ended | {count} ({mb:.0f} MB) | | |")
     for failure in results.action_failures[:10]:
         print(f"- failed action: {failure}")
+    for text in results.exception_texts[:10]:
+        print("- exception box: " + " ".join(text.split()))
     for error in results.errors:
         print(f"- step failed: {error}")
 
