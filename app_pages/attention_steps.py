@@ -8,7 +8,6 @@ Widgets only; every number comes from ``ui.lessons.sentence_attention`` (which c
 from __future__ import annotations
 
 import dataclasses
-import inspect
 
 import numpy as np
 import pandas as pd
@@ -38,6 +37,7 @@ from ui.lessons import (
 )
 from ui.links import int_in, link_to_this_view, one_of, parse_bool, shared_state, show_chart, text_value
 from ui.messages import localize
+from ui.source import source_of
 from ui.text import format_plain, unique_labels
 from ui.weights_source import MAX_SHOWN_DIMS, model_attend, weights_source
 
@@ -344,14 +344,10 @@ def sentence_steps() -> None:
               "sentence's Q, K, V (always scaled by √d_k, with this page's mask) and give the same output.")
         )
         tabs = st.tabs([_("two loops, one sequence"), _("two loops, a batch"), _("vectorised")])
-        tabs[0].code(inspect.getsource(core_attention.scaled_dot_product_two_loop_single), language="python")
-        tabs[1].code(inspect.getsource(core_attention.scaled_dot_product_two_loop_batch), language="python")
-        tabs[2].code(
-            inspect.getsource(core_attention.scaled_dot_product_no_loop_batch)
-            + "\n\n"
-            + inspect.getsource(core_attention.scaled_dot_product_attention),
-            language="python",
-        )
+        tabs[0].code(source_of(core_attention.scaled_dot_product_two_loop_single), language="python")
+        tabs[1].code(source_of(core_attention.scaled_dot_product_two_loop_batch), language="python")
+        tabs[2].code(source_of(core_attention.scaled_dot_product_no_loop_batch,
+                               core_attention.scaled_dot_product_attention), language="python")
         cmp = _loops(*args) if source is None else compare_loop_versions(tr.q, tr.k, tr.v, tr.mask)
         # A Markdown table, not st.dataframe: three rows need no data grid, whose redraw cost the browser
         # about 35 ms of every d_k slider move (benchmarks/app_latency.py).

@@ -7,8 +7,6 @@ list-of-heads form; ``ui.lessons.udl_12_2_multihead`` runs the book's example th
 
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -20,6 +18,7 @@ from ui.i18n import _
 from ui.inputs import heads_slider, matrix_view, sentence_input
 from ui.lessons import list_of_heads_difference, sentence_multihead, udl_12_2_multihead
 from ui.links import int_in, link_to_this_view, one_of, shared_state, text_value
+from ui.source import source_of
 from ui.text import shape_text, unique_labels
 from ui.weights_source import MAX_SHOWN_DIMS, model_heads, weights_source
 
@@ -200,7 +199,7 @@ if tr is not None:
               "heads' W_Q as one d_model × d_model matrix and splits its output instead. Copy head h's d_k rows of "
               "W_Q, W_K and W_V into the h-th `SelfAttention` and the two give the same output on this sentence.")
         )
-        st.code(inspect.getsource(ListOfHeadsMultiHeadAttention), language="python")
+        st.code(source_of(ListOfHeadsMultiHeadAttention), language="python")
         st.success(_("The fused and the list-of-heads outputs agree to within {w:.1e}.").format(
             w=_list_of_heads(tuple(tokens), d_model, n_heads, seed, mask) if model_difference is None
             else model_difference), icon=":material/check:")

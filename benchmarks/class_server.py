@@ -1171,8 +1171,8 @@ def print_table(args, results: Results) -> None:
             print(f"| server's child processes after the runs ended | {count} ({mb:.0f} MB) | | |")
     for failure in results.action_failures[:10]:
         print(f"- failed action: {failure}")
-    for text in results.exception_texts[:10]:
-        print("- exception box: " + " ".join(text.split()))
+    for text in results.exception_texts[:10]:  # the whole text in the results file
+        print("- exception box: " + " ".join(text.split())[:600])
     for error in results.errors:
         print(f"- step failed: {error}")
 

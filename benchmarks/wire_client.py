@@ -83,7 +83,7 @@ class WireSession:
         self.ws_url = f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}/_stcore/stream"
         self.cookies = dict(cookies or {})
         self.finished = 0  # runs that really ended (not FINISHED_EARLY_FOR_RERUN)
-        self.exceptions: list[str] = []  # the exception elements received: "Type: message (last stack line)"
+        self.exceptions: list[str] = []  # the exception elements received: "Type: message (stack)"
         self.received_bytes = 0
         self.cache: set[str] = set()
         self.auto: dict[str, float] = {}  # fragment id → interval, from the server's auto_rerun messages
@@ -128,8 +128,8 @@ class WireSession:
                     which = element.WhichOneof("type")
                     if which == "exception":
                         box = element.exception
-                        where = box.stack_trace[-1].strip() if box.stack_trace else ""
-                        self.exceptions.append(f"{box.type}: {box.message} ({where})")
+                        self.exceptions.append(f"{box.type}: {box.message} (stack, innermost last: "
+                                               + " | ".join(line.strip() for line in box.stack_trace) + ")")
                     elif which == "slider":
                         self._saw_slider(element.slider, msg.delta.fragment_id)
                 elif kind == "auto_rerun":
