@@ -88,7 +88,12 @@ SLOTS_RE = re.compile(r"Training slots on this server: (\d+) of (\d+) in use")
 # The pages a clicking student visits, and how many slider moves on each before the next page.
 CLICK_PLAN = (("Attention, step by step", 3), ("Multi-head attention", 2), ("Tokens & embeddings", 2),
               ("Cost of attention", 2))
-WARM_PAGES = (*(title for title, _n in CLICK_PLAN), TRAIN_TITLE)
+# --plan all: every page (Attention maps has no slider: opened only), for hunting faults that only a busy server shows (Generate samples text and
+# Translate decodes on each move, so this is a heavier class than the issue's).
+ALL_PAGES_PLAN = (*CLICK_PLAN, ("Inside a block", 2), ("Generate", 2), ("Translate", 2), ("Attention maps", 0),
+                  ("Model view", 2))
+PLANS = {"explore": CLICK_PLAN, "all": ALL_PAGES_PLAN}
+WARM_PAGES = (*(title for title, _n in CLICK_PLAN), TRAIN_TITLE)  # and the plan's other pages
 # In every page: count the times the app's root says the script stopped running (Streamlit sets the attribute
 # once its frontend has applied the run's messages, so the count is what the student sees, not the wire). A
 # loaded browser may apply "running" and "stopped" in one render and never show the attribute change, so the
@@ -609,19 +614,23 @@ class Recording:
     pages: dict[str, tuple[object, list[object]]]  # title → (its page switch, one request per slider move)
 
 
-async def record_plan(browser, url: str) -> Recording:
-    """One Chromium session goes through the click plan once; the requests its page sent are kept."""
+async def record_plan(browser, url: str, plan=CLICK_PLAN) -> Recording:
+    """One Chromium session goes through the click ``plan`` once; the requests its page sent are kept."""
     tab = await Tab.open(browser, "recorder", record=True)
     try:
         await tab.goto_home(url)
         home = [m for m in tab.take_sent() if not m.rerun_script.fragment_id][-1]
         pages = {}
-        for title, moves in CLICK_PLAN:
+        for title, moves in plan:
             await tab.open_page(title)
             switch = [m for m in tab.take_sent() if m.rerun_script.page_script_hash][-1]
             templates = []
             for i in range(moves):
-                await move_slider(tab, i)
+                try:
+                    await move_slider(tab, i)
+                except RuntimeError:  # no enabled slider: the students only open the page
+                    log(f"recorder: no slider to move on {title}")
+                    break
                 templates.append(tab.take_sent()[-1])
             pages[title] = (switch, templates)
     finally:
@@ -670,7 +679,8 @@ class WireStudent:
 
 
 async def click_around(student, offset: int, think: float, stop: asyncio.Event,
-                       window: list[float | None], results: Results, ready: asyncio.Event) -> None:
+                       window: list[float | None], results: Results, ready: asyncio.Event,
+                       click_plan=CLICK_PLAN) -> None:
     """A student on the Explore pages: page switch, slider moves, next page…, until ``stop`` is set.
 
     ``student``: a :class:`BrowserStudent` or a :class:`WireStudent`. ``ready`` is set once the student has
@@ -697,7 +707,7 @@ async def click_around(student, offset: int, think: float, stop: asyncio.Event,
             results.exception_boxes += len(boxes)
             results.exception_texts.extend(f"{student.name}, {kind} on {student.page}: {text}" for text in boxes)
 
-    plan = CLICK_PLAN[offset % len(CLICK_PLAN):] + CLICK_PLAN[:offset % len(CLICK_PLAN)]
+    plan = click_plan[offset % len(click_plan):] + click_plan[:offset % len(click_plan)]
     on_page = None
     try:
         await student.open()
@@ -825,7 +835,7 @@ async def run_phases(browser, url: str, args, results: Results, tabs: list[Tab])
     tabs.append(warm)
     await warm.goto_home(url)
     await asyncio.sleep(3)  # app.py imports the heavy modules in the background while Home shows
-    for title in WARM_PAGES:
+    for title in dict.fromkeys((*WARM_PAGES, *(title for title, _n in PLANS[args.plan]))):
         await warm.open_page(title)
     results.slots_before = await read_slots(warm)
     await warm.close()
@@ -833,7 +843,7 @@ async def run_phases(browser, url: str, args, results: Results, tabs: list[Tab])
     recording = None
     if elsewhere and n_clicking:
         log("browsers elsewhere: one session records the requests of the click plan")
-        recording = await record_plan(browser, url)
+        recording = await record_plan(browser, url, PLANS[args.plan])
     await asyncio.sleep(5)
     results.rss_idle = median_rss(results.server_pid)
     log(f"idle: server RSS {fmt(results.rss_idle, '{:.0f} MB')}, slots {results.slots_before}")
@@ -904,7 +914,10 @@ async def run_phases(browser, url: str, args, results: Results, tabs: list[Tab])
         ready = [asyncio.Event() for _ in students]
         log(f"{n_clicking} sessions start clicking" + (f" ({n_clicking - n_drawn} over the websocket, nothing drawn; "
                                                        f"{n_drawn} in Chromium here)" if elsewhere else ""))
-        clicking = [asyncio.create_task(click_around(student, i, args.think, stop_clicking, window, results, ev))
+        plan = PLANS[args.plan]
+        if recording is not None:  # the moves the recorder could make on each page
+            plan = tuple((title, len(recording.pages[title][1])) for title, _n in plan)
+        clicking = [asyncio.create_task(click_around(student, i, args.think, stop_clicking, window, results, ev, plan))
                     for i, (student, ev) in enumerate(zip(students, ready, strict=True))]
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.gather(*(ev.wait() for ev in ready)), OPEN_TIMEOUT_S + 10)
@@ -1210,6 +1223,9 @@ def main() -> int:
     parser.add_argument("--drawn", type=int, default=1,
                         help="with --browsers elsewhere: how many of the clicking students stay Chromium pages drawing "
                         "on this machine, their actions timed on screen as with --browsers here (default 1)")
+    parser.add_argument("--plan", choices=tuple(PLANS), default="explore",
+                        help="the pages the students click through: explore (default: Attention step by step, "
+                        "Multi-head, Tokens, Cost, as the issue's class) or all (every page with a slider)")
     parser.add_argument("--task-label", default="Tiny Shakespeare (characters)", help="Train's Task, as listed")
     parser.add_argument("--preset", default="tiny", help="Train's Size")
     args = parser.parse_args()
