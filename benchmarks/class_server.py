@@ -88,8 +88,8 @@ SLOTS_RE = re.compile(r"Training slots on this server: (\d+) of (\d+) in use")
 # The pages a clicking student visits, and how many slider moves on each before the next page.
 CLICK_PLAN = (("Attention, step by step", 3), ("Multi-head attention", 2), ("Tokens & embeddings", 2),
               ("Cost of attention", 2))
-# --plan all: every page (Attention maps has no slider: opened only), for hunting faults that only a busy server shows (Generate samples text and
-# Translate decodes on each move, so this is a heavier class than the issue's).
+# --plan all: every page (Attention maps has no slider: opened only), for hunting faults that only a busy server
+# shows (Generate samples text and Translate decodes on each move: a heavier class than the issue's).
 ALL_PAGES_PLAN = (*CLICK_PLAN, ("Inside a block", 2), ("Generate", 2), ("Translate", 2), ("Attention maps", 0),
                   ("Model view", 2))
 PLANS = {"explore": CLICK_PLAN, "all": ALL_PAGES_PLAN}
@@ -375,9 +375,6 @@ class Tab:
         await self.wait_idle(before)
         await self.shown(counts)
         return time.perf_counter() - start
-
-    async def exception_boxes(self) -> int:
-        return await self.page.locator('[data-testid="stException"]').count()
 
     async def exception_texts(self) -> list[str]:
         """The text of each exception box on the page (its first 300 characters)."""

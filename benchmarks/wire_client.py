@@ -84,7 +84,6 @@ class WireSession:
         self.cookies = dict(cookies or {})
         self.finished = 0  # runs that really ended (not FINISHED_EARLY_FOR_RERUN)
         self.exceptions: list[str] = []  # the exception elements received: "Type: message (stack)"
-        self.received_bytes = 0
         self.cache: set[str] = set()
         self.auto: dict[str, float] = {}  # fragment id → interval, from the server's auto_rerun messages
         self._ended = asyncio.Event()
@@ -114,7 +113,6 @@ class WireSession:
             async for data in self._ws:
                 if isinstance(data, str):
                     continue
-                self.received_bytes += len(data)
                 msg = ForwardMsg.FromString(data)
                 if msg.hash and msg.metadata.cacheable:
                     self.cache.add(msg.hash)
@@ -172,7 +170,8 @@ class WireSession:
         stale = (mine is not None and slider.options
                  and not set(mine.string_array_value.data) <= set(slider.options))  # its options changed
         if slider.set_value or mine is None or stale:  # the server set it, or the page shows its default
-            self.values[slider.id] = _slider_state(slider, list(slider.value) if slider.set_value else list(slider.default))
+            shown = slider.value if slider.set_value else slider.default
+            self.values[slider.id] = _slider_state(slider, list(shown))
 
     async def switch_page(self, template: BackMsg, timeout: float = 60.0) -> float:
         """Open another page (a recorded full rerun of it): its sliders are learnt from what the server sends."""
@@ -204,12 +203,12 @@ class WireSession:
         msg.rerun_script.widget_states.widgets.extend(self.values[i] for i in self.sliders if i in self.values)
         return await self.rerun(msg, timeout)
 
-    def keep_fragments_running(self, on_rerun=None) -> None:
+    def keep_fragments_running(self) -> None:
         """Rerun every fragment the server asked to rerun (``auto_rerun``) at its interval, on the page last
-        loaded in full, until :meth:`close`; ``on_rerun(fragment_id, seconds)`` is told each one's time."""
-        self._tasks.append(asyncio.create_task(self._auto_loop(on_rerun)))
+        loaded in full, until :meth:`close` (the server's log times them: ``benchmarks/timed_server.py``)."""
+        self._tasks.append(asyncio.create_task(self._auto_loop()))
 
-    async def _auto_loop(self, on_rerun) -> None:
+    async def _auto_loop(self) -> None:
         due: dict[str, float] = {}
         while True:
             now = time.monotonic()
@@ -222,12 +221,8 @@ class WireSession:
                     msg.CopyFrom(self._base)
                     msg.rerun_script.fragment_id = fragment
                     msg.rerun_script.is_auto_rerun = True
-                    try:
-                        seconds = await self.rerun(msg)
-                    except (TimeoutError, ConnectionError):
-                        seconds = None
-                    if on_rerun is not None:
-                        on_rerun(fragment, seconds)
+                    with contextlib.suppress(TimeoutError, ConnectionError):  # a late one: try again next time
+                        await self.rerun(msg)
                     due[fragment] = time.monotonic() + interval
             await asyncio.sleep(0.05)
 

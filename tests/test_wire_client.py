@@ -75,11 +75,13 @@ def _values(msg: BackMsg) -> dict:
 
 def test_a_slider_move_is_one_step_of_that_slider_in_its_fragment_with_the_other_widgets_kept():
     async def scenario() -> None:
-        socket = FakeSocket([_slider("d_model", 1, 64, 16, fragment="F"), _slider("heads", 0, 2, 1, options=["1", "2", "4"])])
+        socket = FakeSocket([_slider("d_model", 1, 64, 16, fragment="F"),
+                             _slider("heads", 0, 2, 1, options=["1", "2", "4"])])
         session = WireSession("s", "http://127.0.0.1:1/")
         session.attach(socket)
         await session.switch_page(_page_request())
-        assert _values(socket.sent[0]) == {"text": "the cat sat"} and not socket.sent[0].rerun_script.cached_message_hashes
+        first = socket.sent[0]
+        assert _values(first) == {"text": "the cat sat"} and not first.rerun_script.cached_message_hashes
         rng = random.Random(0)
         await session.move_slider(_page_request(), 0, rng)
         sent = socket.sent[-1]
