@@ -59,6 +59,18 @@ except ValueError as exc:  # a malformed TC_MAX_JOBS (or another limit): say so,
     st.stop()
 owner = browser_id()  # the runs belong to this browser (all its tabs), and survive a reload
 runs: list[RunRecord] = train_runs()
+if "train_task" not in st.session_state:
+    # The form's first run in this session (a reload, a new tab, a return from another page): it opens on the task,
+    # size and architecture of this browser's latest run, not on AddSub, so the next run starts from what the
+    # student was training.
+    sync_runs(runs, slots, owner)
+    latest = runs[-1] if runs else None
+    if latest is not None and latest.task in TASK_ORDER:
+        st.session_state["train_task"] = latest.task
+        if latest.preset in PRESETS[latest.task]:
+            st.session_state[f"train_preset_{latest.task}"] = latest.preset
+        if latest.task in LM_TASKS and latest.config.family in ("transformer", "lstm"):
+            st.session_state["train_arch"] = latest.config.family
 
 # ---------------------------------------------------------------------------------------------------------
 # What to train

@@ -7,6 +7,7 @@ training job stops it and waits for its thread before it ends.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import time
@@ -21,6 +22,7 @@ from streamlit.testing.v1 import AppTest
 from app import PAGES
 from tests.conftest import REPO, loss_chart_rows
 from trainers.checkpoint import load_checkpoint, save_checkpoint
+from trainers.presets import PRESETS
 from trainers.tasks import addsub
 from trainers.tasks.lm import build_char_tokenizer
 from transformer.models import TransformerConfig, build_model
@@ -188,6 +190,21 @@ def test_tiny_addsub_runs_finish_overlay_save_and_open(env):
         assert "#1 addsub tiny" in at.selectbox(key="att_checkpoint").format_func(record.checkpoint)
     finally:
         stop_runs(at)
+
+
+def test_the_form_opens_on_the_browsers_latest_run(env):
+    """A new session of a browser that has runs (a reload, another tab) shows the latest run's task, size and
+    architecture in the form, not AddSub; what the student picks then holds."""
+    config = dataclasses.replace(PRESETS["shakespeare"]["small"].config, family="lstm")
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60).run()
+    at.session_state["train_runs"] = [ui_runs.RunRecord("a-run-of-another-server", 1, "shakespeare", "small", config)]
+    at.switch_page(page_file("Train")).run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="train_task").value == "shakespeare"
+    assert at.radio(key="train_preset_shakespeare").value == "small"
+    assert at.radio(key="train_arch").value == "lstm"
+    at.selectbox(key="train_task").set_value("addsub").run()
+    assert at.selectbox(key="train_task").value == "addsub" and not at.exception
 
 
 def test_stop_ends_a_longer_run(env):
