@@ -460,7 +460,6 @@ class Results:
     runs: list[Run] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
     action_failures: list[str] = field(default_factory=list)
-    exception_boxes: int = 0
     exception_texts: list[str] = field(default_factory=list)  # "student, action on page: the box's text"
     slots_before: tuple[int, int] | None = None  # (in use, capacity) before any training
     slots_busy: tuple[int, int] | None = None  # seen by the fresh context while the runs trained
@@ -701,7 +700,6 @@ async def click_around(student, offset: int, think: float, stop: asyncio.Event,
         if in_window(started):
             results.actions.append(Action(student.name, kind, seconds, time.monotonic()))
             boxes = await student.exception_boxes()
-            results.exception_boxes += len(boxes)
             results.exception_texts.extend(f"{student.name}, {kind} on {student.page}: {text}" for text in boxes)
 
     plan = click_plan[offset % len(click_plan):] + click_plan[:offset % len(click_plan)]
@@ -1130,8 +1128,8 @@ def print_table(args, results: Results) -> None:
     if results.action_failures:
         print(f"| actions that failed or took over {ACTION_TIMEOUT_S:.0f} s | {len(results.action_failures)} | 0 | "
               f"{verdict(False)} |")
-    print(f"| exception boxes seen after the actions | {results.exception_boxes} | 0 | "
-          f"{verdict(results.exception_boxes == 0)} |")
+    boxes = len(results.exception_texts)
+    print(f"| exception boxes seen after the actions | {boxes} | 0 | {verdict(boxes == 0)} |")
 
     first = results.runs[0] if results.runs and results.idle_window else None
     idle_tokens = first.tokens_per_s(*results.idle_window) if first else None
